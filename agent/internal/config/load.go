@@ -1,0 +1,233 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Size limits for files read by Load.
+const (
+	// MaxFileSize bounds a configuration file.
+	MaxFileSize = 1 << 20
+	// MaxPasswordSize bounds a password file.
+	MaxPasswordSize = 64 << 10
+)
+
+// Loader loads configurations with injectable access to the environment and
+// the machine id, so that tests run in parallel without touching process
+// state. The zero value uses the real environment and DefaultAgentID. A
+// Loader holds no state and is safe for concurrent use.
+type Loader struct {
+	// LookupEnv reads an environment variable; nil means os.LookupEnv.
+	LookupEnv func(key string) (string, bool)
+	// AgentID returns the id used when agent.id is empty; nil means
+	// DefaultAgentID.
+	AgentID func() string
+}
+
+// Load reads the file at path and returns the effective configuration, as
+// Loader{}.Load does.
+func Load(path string) (Config, error) { return Loader{}.Load(path) }
+
+// Parse decodes data as a configuration file named name (used in error
+// messages), as Loader{}.Parse does.
+func Parse(name string, data []byte) (Config, error) { return Loader{}.Parse(name, data) }
+
+// Load reads the file at path (at most MaxFileSize bytes) and parses it.
+func (l Loader) Load(path string) (Config, error) {
+	data, err := readBounded(path, MaxFileSize)
+	if err != nil {
+		return Config{}, &Error{File: path, Msg: "read config: " + err.Error(), Err: ErrRead, Cause: err}
+	}
+	return l.Parse(path, data)
+}
+
+// Parse decodes data strictly over Default() (unknown keys, duplicate keys and
+// wrong types are errors), fills in derived defaults (agent id, client id),
+// resolves the broker password (EDGEWARD_MQTT_PASSWORD wins over
+// uplink.password_file), validates, and returns the configuration or every
+// problem as *Error values joined with errors.Join, sorted by line. Empty
+// data gives the defaults.
+func (l Loader) Parse(name string, data []byte) (Config, error) {
+	cfg := Default()
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a BOM from Windows editors
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		return Config{}, syntaxError(name, err)
+	}
+	d := newDecoder()
+	d.decodeFile(f, &cfg)
+	if len(d.errs) == 0 {
+		l.derive(&cfg)
+		if e := l.resolvePassword(&cfg); e != nil {
+			d.errs = append(d.errs, e)
+		}
+		d.errs = append(d.errs, cfg.validate()...)
+	}
+	if len(d.errs) == 0 {
+		return cfg, nil
+	}
+	return Config{}, located(name, d.pos, d.errs)
+}
+
+// derive fills the defaults that depend on the machine or on other fields.
+func (l Loader) derive(c *Config) {
+	if c.Agent.ID == "" {
+		id := DefaultAgentID
+		if l.AgentID != nil {
+			id = l.AgentID
+		}
+		c.Agent.ID = id()
+	}
+	if c.Agent.Enterprise == "" {
+		c.Agent.Enterprise = DefaultEnterprise
+	}
+	if c.Agent.Site == "" {
+		c.Agent.Site = DefaultSite
+	}
+	if c.Uplink.ClientID == "" && c.Agent.ID != "" {
+		c.Uplink.ClientID = ClientIDPrefix + c.Agent.ID
+	}
+}
+
+// resolvePassword sets Uplink.Password from the environment or the file.
+func (l Loader) resolvePassword(c *Config) *Error {
+	lookup := os.LookupEnv
+	if l.LookupEnv != nil {
+		lookup = l.LookupEnv
+	}
+	if v, ok := lookup(PasswordEnv); ok && v != "" {
+		c.Uplink.Password = Secret(v)
+		return nil
+	}
+	path := c.Uplink.PasswordFile
+	if path == "" {
+		return nil
+	}
+	b, err := readBounded(path, MaxPasswordSize)
+	if err != nil {
+		return &Error{Key: "uplink.password_file", Msg: "read password file: " + err.Error(), Err: ErrPasswordFile, Cause: err}
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %q is empty", path), Err: ErrPasswordFile}
+	}
+	c.Uplink.Password = Secret(pw)
+	return nil
+}
+
+// readBounded reads at most limit bytes of a regular file.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("read %s: is a directory", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// syntaxError converts a goccy parse error into an *Error with its line.
+func syntaxError(name string, err error) error {
+	e := &Error{File: name, Err: ErrSyntax, Cause: err}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e.Msg = "invalid YAML: " + ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+		}
+	} else {
+		e.Msg = "invalid YAML: " + err.Error()
+	}
+	return e
+}
+
+// located sets File on every error, fills in the line of the key (or of its
+// nearest ancestor present in the file) for errors that have none, and joins
+// them sorted by position; errors without a line come last.
+func located(name string, pos map[string]token.Position, errs []*Error) error {
+	for _, e := range errs {
+		e.File = name
+		if e.Line != 0 {
+			continue
+		}
+		for k := e.Key; k != ""; k = parentKey(k) {
+			if p, ok := pos[k]; ok {
+				e.Line, e.Column = p.Line, p.Column
+				break
+			}
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			if a.Line == 0 {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return errors.Join(out...)
+}
+
+// parentKey strips the last ".name" or "[i]" of a dotted key.
+func parentKey(k string) string {
+	i := strings.LastIndexAny(k, ".[")
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+// Redacted returns a copy of c in which every non-empty secret is replaced
+// by the text "[redacted]", for display. The copy shares slices and maps with
+// c.
+func (c Config) Redacted() Config {
+	if c.Uplink.Password != "" {
+		c.Uplink.Password = Secret(Redacted)
+	}
+	return c
+}
+
+// WriteEffective writes c, with secrets redacted, as YAML that Parse accepts
+// back (apart from the redacted password line): the output of
+// `edgeward check-config`.
+func WriteEffective(w io.Writer, c Config) error {
+	b, err := yaml.MarshalWithOptions(c.Redacted(), yaml.Indent(2), yaml.IndentSequence(true))
+	if err != nil {
+		return fmt.Errorf("encode effective config: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# edgeward effective configuration (secrets redacted)\n")
+	buf.Write(b)
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write effective config: %w", err)
+	}
+	return nil
+}

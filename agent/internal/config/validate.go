@@ -1,0 +1,329 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// BrokerSchemes lists the accepted broker URL schemes: tcp is plain MQTT,
+// ssl, tls and mqtts are MQTT over TLS; read-only.
+var BrokerSchemes = []string{"tcp", "ssl", "tls", "mqtts"}
+
+// Validation bounds.
+const (
+	MinBufferBytes   = 1 * MiB
+	MaxInFlight      = 1024
+	MaxBatchRecords  = 100000
+	MinBatchBytes    = 1 * KiB
+	MaxBatchBytes    = 128 * MiB
+	MinBytesPerSec   = 1 * KiB
+	MinMemoryLimit   = 16 * MiB
+	MinSnaplen       = 64
+	MaxSnaplen       = 262144
+	MaxFlows         = 10000000
+	MaxKeepAlive     = Duration(65535 * time.Second)
+	MinInterval      = Duration(time.Second)
+	maxSegmentLength = 128
+)
+
+// Validate checks c without any I/O and returns every problem found, joined
+// with errors.Join; each is an *Error with Key and Msg set (File and Line are
+// added by Load and Parse, which know the file). It expects the derived
+// defaults to be filled in (Agent.ID in particular), as Load and Parse do:
+// Default().Validate() reports an empty agent.id.
+func (c *Config) Validate() error {
+	errs := c.validate()
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}
+
+// checker accumulates validation problems.
+type checker struct{ errs []*Error }
+
+func (k *checker) add(key, format string, args ...any) {
+	k.errs = append(k.errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid})
+}
+
+func (k *checker) intRange(key string, got, lo, hi int) {
+	if got < lo || got > hi {
+		k.add(key, "must be between %d and %d, got %d", lo, hi, got)
+	}
+}
+
+func (k *checker) minDuration(key string, got, lo Duration) {
+	if got < 0 {
+		k.add(key, "must not be negative, got %s", got)
+		return
+	}
+	if got < lo {
+		k.add(key, "must be at least %s, got %s", lo, got)
+	}
+}
+
+func (k *checker) enum(key, got string, allowed []string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	k.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+}
+
+// segment checks a value that becomes one MQTT topic level.
+func (k *checker) segment(key, s string) {
+	switch {
+	case s == "":
+		k.add(key, "must not be empty")
+	case len(s) > maxSegmentLength:
+		k.add(key, "must be at most %d bytes, got %d", maxSegmentLength, len(s))
+	case strings.ContainsAny(s, "/+#"):
+		k.add(key, "must not contain '/', '+' or '#' (it is an MQTT topic level), got %q", s)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		k.add(key, "must not contain spaces or control characters, got %q", s)
+	}
+}
+
+func (c *Config) validate() []*Error {
+	k := &checker{}
+	if c.Agent.ID == "" {
+		k.add("agent.id", "must not be empty (no machine id or hostname was found; set agent.id)")
+	} else {
+		k.segment("agent.id", c.Agent.ID)
+	}
+	k.segment("agent.enterprise", c.Agent.Enterprise)
+	k.segment("agent.site", c.Agent.Site)
+
+	if c.Buffer.Path == "" {
+		k.add("buffer.path", "must not be empty")
+	}
+	if c.Buffer.MaxBytes < MinBufferBytes {
+		k.add("buffer.max_bytes", "must be at least %s, got %s", MinBufferBytes, c.Buffer.MaxBytes)
+	}
+	k.minDuration("buffer.max_age", c.Buffer.MaxAge, 0)
+
+	c.Uplink.validate(k, c.Agent.ID)
+	c.Collectors.validate(k)
+
+	k.enum("log.level", string(c.Log.Level), enumStrings(LogLevels))
+	k.enum("log.format", string(c.Log.Format), enumStrings(LogFormats))
+	if c.Metrics.Listen != "" {
+		if err := checkLoopback(c.Metrics.Listen); err != nil {
+			k.add("metrics.listen", "must be a loopback address:port such as 127.0.0.1:9464 (%v), got %q", err, c.Metrics.Listen)
+		}
+	}
+	if c.Limits.Memory != 0 && c.Limits.Memory < MinMemoryLimit {
+		k.add("limits.memory", "must be 0 (off) or at least %s, got %s", MinMemoryLimit, c.Limits.Memory)
+	}
+	return k.errs
+}
+
+// validate checks the uplink; agentID is used to avoid reporting a bad agent
+// id twice through the client id derived from it.
+func (u *UplinkConfig) validate(k *checker, agentID string) {
+	seen := make(map[string]int, len(u.Brokers))
+	for i, b := range u.Brokers {
+		key := fmt.Sprintf("uplink.brokers[%d]", i)
+		if err := checkBroker(b); err != nil {
+			k.add(key, "%v", err)
+			continue
+		}
+		norm := strings.ToLower(b)
+		if j, dup := seen[norm]; dup {
+			k.add(key, "duplicate broker %q (same as uplink.brokers[%d])", b, j)
+			continue
+		}
+		seen[norm] = i
+	}
+	p := u.TopicPrefix
+	switch {
+	case p == "":
+		k.add("uplink.topic_prefix", "must not be empty")
+	case strings.ContainsAny(p, "+#"):
+		k.add("uplink.topic_prefix", "must not contain MQTT wildcards '+' or '#', got %q", p)
+	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
+		k.add("uplink.topic_prefix", "must not start or end with '/' or contain empty levels, got %q", p)
+	case strings.HasPrefix(p, "$"):
+		k.add("uplink.topic_prefix", "must not start with '$' (reserved for broker topics), got %q", p)
+	case strings.IndexFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		k.add("uplink.topic_prefix", "must not contain spaces or control characters, got %q", p)
+	}
+	if strings.IndexFunc(u.ClientID, unicode.IsControl) >= 0 && u.ClientID != ClientIDPrefix+agentID {
+		k.add("uplink.client_id", "must not contain control characters")
+	}
+	if u.Password != "" && u.Username == "" {
+		k.add("uplink.username", "must be set when a password is configured (MQTT sends a password only with a username)")
+	}
+	switch {
+	case u.TLS.CertFile != "" && u.TLS.KeyFile == "":
+		k.add("uplink.tls.cert_file", "is set but uplink.tls.key_file is empty; a client certificate needs both")
+	case u.TLS.KeyFile != "" && u.TLS.CertFile == "":
+		k.add("uplink.tls.key_file", "is set but uplink.tls.cert_file is empty; a client certificate needs both")
+	}
+	k.minDuration("uplink.heartbeat", u.Heartbeat, MinInterval)
+	k.minDuration("uplink.keepalive", u.KeepAlive, MinInterval)
+	if u.KeepAlive > MaxKeepAlive {
+		k.add("uplink.keepalive", "must be at most %s, got %s", MaxKeepAlive, u.KeepAlive)
+	}
+	k.intRange("uplink.batch_max_records", u.BatchMaxRecords, 1, MaxBatchRecords)
+	if u.BatchMaxBytes < MinBatchBytes || u.BatchMaxBytes > MaxBatchBytes {
+		k.add("uplink.batch_max_bytes", "must be between %s and %s, got %s", MinBatchBytes, MaxBatchBytes, u.BatchMaxBytes)
+	}
+	k.intRange("uplink.in_flight", u.InFlight, 1, MaxInFlight)
+	if u.BytesPerSecond != 0 && u.BytesPerSecond < MinBytesPerSec {
+		k.add("uplink.bytes_per_second", "must be 0 (unlimited) or at least %s, got %s", MinBytesPerSec, u.BytesPerSecond)
+	}
+}
+
+// checkBroker checks one broker URL; the error text is the whole message.
+func checkBroker(b string) error {
+	if b == "" {
+		return errors.New("must not be empty")
+	}
+	if !strings.Contains(b, "://") {
+		return fmt.Errorf("must be a URL such as \"tcp://host:1883\" or \"tls://host:8883\", got %q", b)
+	}
+	u, err := url.Parse(b)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("malformed broker URL %q: %w", b, err)
+	}
+	if !isBrokerScheme(strings.ToLower(u.Scheme)) {
+		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(BrokerSchemes, ", "), u.Scheme)
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain credentials; use uplink.username and uplink.password_file, got %q", redactURL(u))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("missing host in %q", b)
+	}
+	port := u.Port()
+	if port == "" {
+		return fmt.Errorf("missing port in %q (e.g. :1883 for tcp, :8883 for tls)", b)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port must be between 1 and 65535 in %q", b)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("must not have a path, query or fragment, got %q", b)
+	}
+	return nil
+}
+
+func isBrokerScheme(s string) bool {
+	for _, x := range BrokerSchemes {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTLSBroker reports whether a valid broker URL uses TLS (ssl, tls or
+// mqtts).
+func IsTLSBroker(broker string) bool {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return false
+	}
+	s := strings.ToLower(u.Scheme)
+	return s == "ssl" || s == "tls" || s == "mqtts"
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = url.User(Redacted)
+	return c.String()
+}
+
+// checkLoopback checks that addr is host:port with a loopback host.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("bad port")
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return errors.New("host is not loopback")
+	}
+	return nil
+}
+
+func (c *CollectorsConfig) validate(k *checker) {
+	k.minDuration("collectors.host.interval", c.Host.Interval, MinInterval)
+	k.minDuration("collectors.baseline.interval", c.Baseline.Interval, MinInterval)
+	k.enum("collectors.baseline.role", string(c.Baseline.Role), enumStrings(Roles))
+
+	p := &c.Passive
+	if p.Enabled && len(p.Interfaces) == 0 && len(p.Files) == 0 {
+		k.add("collectors.passive", "is enabled but interfaces and files are both empty; name at least one capture source")
+	}
+	uniqueNonEmpty(k, "collectors.passive.interfaces", p.Interfaces)
+	uniqueNonEmpty(k, "collectors.passive.files", p.Files)
+	ports(k, "collectors.passive.ports.modbus", p.Ports.Modbus)
+	ports(k, "collectors.passive.ports.opcua", p.Ports.OPCUA)
+	k.intRange("collectors.passive.snaplen", p.Snaplen, MinSnaplen, MaxSnaplen)
+	k.intRange("collectors.passive.max_flows", p.MaxFlows, 1, MaxFlows)
+	k.minDuration("collectors.passive.flow_idle_timeout", p.FlowIdleTimeout, MinInterval)
+	k.minDuration("collectors.passive.summary_interval", p.SummaryInterval, MinInterval)
+}
+
+func uniqueNonEmpty(k *checker, key string, list []string) {
+	seen := make(map[string]int, len(list))
+	for i, s := range list {
+		ek := fmt.Sprintf("%s[%d]", key, i)
+		if s == "" {
+			k.add(ek, "must not be empty")
+			continue
+		}
+		if j, dup := seen[s]; dup {
+			k.add(ek, "duplicate %q (same as %s[%d])", s, key, j)
+			continue
+		}
+		seen[s] = i
+	}
+}
+
+func ports(k *checker, key string, list []int) {
+	seen := make(map[int]int, len(list))
+	for i, p := range list {
+		ek := fmt.Sprintf("%s[%d]", key, i)
+		if p < 1 || p > 65535 {
+			k.add(ek, "must be between 1 and 65535, got %d", p)
+			continue
+		}
+		if j, dup := seen[p]; dup {
+			k.add(ek, "duplicate port %d (same as %s[%d])", p, key, j)
+			continue
+		}
+		seen[p] = i
+	}
+}
+
+func enumStrings[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
