@@ -1,0 +1,88 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// compactTxMax bounds each transaction of the copy so that compacting a large
+// queue does not hold it all in memory.
+const compactTxMax = 16 << 20
+
+// compact copies the live data into path+".compact" with bbolt.Compact, then
+// swaps it in: close, rename over the original, fsync the directory, reopen.
+// The writer goroutine calls it, so no write runs meanwhile; readers are
+// blocked only during the swap. A crash before the rename leaves the original
+// intact (Open deletes the stale copy); a crash after it leaves the complete
+// copy.
+func (w *writer) compact() error {
+	b := w.b
+	if b.db == nil {
+		return ErrClosed
+	}
+	tmp := b.path + compactSuffix
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("compact buffer %q: %w", b.path, err)
+	}
+	before := fileSize(b.path)
+	if err := copyTo(tmp, b.db); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("compact buffer %q: %w", b.path, err)
+	}
+
+	b.dbmu.Lock()
+	defer b.dbmu.Unlock()
+	if err := b.db.Close(); err != nil {
+		b.log.Error("buffer close before compaction swap failed", "path", b.path, "err", err)
+	}
+	b.db = nil
+	renameErr := os.Rename(tmp, b.path)
+	if renameErr == nil {
+		_ = syncDir(filepath.Dir(b.path))
+	} else {
+		_ = os.Remove(tmp)
+	}
+	// Reopen whichever file is now at path; the lock was released by Close,
+	// so this does not wait on ourselves.
+	db, err := b.openChecked()
+	if err != nil {
+		b.log.Error("buffer reopen after compaction failed; writes fail until restart",
+			"path", b.path, "err", err)
+		return fmt.Errorf("compact buffer %q: reopen: %w", b.path, err)
+	}
+	b.db = db
+	if renameErr != nil {
+		return fmt.Errorf("compact buffer %q: swap: %w", b.path, renameErr)
+	}
+	b.log.Info("buffer compacted", "path", b.path, "before_bytes", before, "after_bytes", fileSize(b.path))
+	return nil
+}
+
+func copyTo(path string, src *bolt.DB) error {
+	dst, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	dst.AllocSize = allocSize
+	if err := bolt.Compact(dst, src, compactTxMax); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

@@ -1,0 +1,640 @@
+package buffer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+type opKind uint8
+
+const (
+	opPut opKind = iota
+	opAck
+	opDrop
+	opCompact
+)
+
+const (
+	statePending int32 = iota
+	stateTaken
+	stateCancelled
+)
+
+// Group-commit limits: the writer stops collecting requests for one
+// transaction once either is reached.
+const (
+	batchMaxItems = 16384
+	batchMaxBytes = 32 << 20
+	// batchLinger bounds how long the writer waits for more concurrent
+	// requests before committing; well below one fsync.
+	batchLinger = 500 * time.Microsecond
+)
+
+// request is one write handed to the writer goroutine.
+type request struct {
+	kind   opKind
+	items  []Item
+	seqs   []uint64
+	reason string
+	bytes  int
+	state  atomic.Int32
+	done   chan error
+}
+
+// Put stores items durably. It returns nil only after the bbolt transaction
+// holding them has committed and been fsynced; concurrent Puts share one
+// transaction. Items are copied; Put keeps no reference to them. If ctx is done
+// before the writer takes the request, Put returns the context's error and
+// accepts nothing; once taken, Put waits for the commit (bounded by disk I/O).
+// An item larger than the effective MaxBytes, or larger than 64 MiB, makes the
+// whole call fail with ErrTooLarge and accepts nothing. Records may be dropped
+// right after acceptance to honour the caps; those drops are counted.
+func (b *Buffer) Put(ctx context.Context, items ...Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	n := 0
+	for i := range items {
+		it := &items[i]
+		if len(it.Stream)+len(it.Key) > maxLabelLen {
+			return fmt.Errorf("put records: %w: stream and key are %d bytes, limit %d", ErrInvalidItem, len(it.Stream)+len(it.Key), maxLabelLen)
+		}
+		if len(it.Data) > maxRecordData {
+			return fmt.Errorf("put records: %w: %d bytes of data, limit %d", ErrTooLarge, len(it.Data), maxRecordData)
+		}
+		if sz := it.Size(); b.maxBytes > 0 && sz > b.maxBytes {
+			return fmt.Errorf("put records: %w: %d bytes, max bytes %d", ErrTooLarge, sz, b.maxBytes)
+		}
+		n += len(it.Data)
+	}
+	// The writer encodes items inside the transaction, so it reads the
+	// caller's slices only while Put is blocked: no copy is needed here.
+	return b.submit(ctx, &request{kind: opPut, items: items, bytes: n})
+}
+
+// Ack deletes the entries with the given sequence numbers after they were
+// delivered, and counts them as delivered. Sequences that are not queued
+// (already acked, coalesced or dropped) are ignored, so Ack is idempotent. It
+// returns after the deletion committed.
+func (b *Buffer) Ack(ctx context.Context, seqs ...uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	return b.submit(ctx, &request{kind: opAck, seqs: seqs})
+}
+
+// Drop deletes the entries with the given sequence numbers without delivering
+// them (poison records the platform rejects) and counts them under reason,
+// which must be non-empty and at most 64 bytes. Missing sequences are ignored.
+func (b *Buffer) Drop(ctx context.Context, reason string, seqs ...uint64) error {
+	if reason == "" || len(reason) > 64 {
+		return fmt.Errorf("drop records: %w: reason %q must be 1 to 64 bytes", ErrInvalidItem, reason)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	return b.submit(ctx, &request{kind: opDrop, seqs: seqs, reason: reason})
+}
+
+// Compact rewrites the file into a fresh one holding only the live data and
+// swaps it in, whatever the thresholds. Writes wait while it runs; readers
+// wait only for the swap.
+func (b *Buffer) Compact(ctx context.Context) error {
+	return b.submit(ctx, &request{kind: opCompact})
+}
+
+func (b *Buffer) submit(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.inflight.Add(1)
+	b.mu.Unlock()
+	defer b.inflight.Done()
+
+	r.done = make(chan error, 1)
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(statePending, stateCancelled) {
+			return ctx.Err()
+		}
+		return <-r.done
+	}
+}
+
+// run is the writer goroutine: it owns every write transaction.
+func (b *Buffer) run() {
+	defer close(b.done)
+	ticker := time.NewTicker(b.tick)
+	defer ticker.Stop()
+	w := writer{b: b}
+	var batch []*request
+	for {
+		batch = batch[:0]
+		select {
+		case <-b.stop:
+			return
+		case r := <-b.reqs:
+			batch = append(batch, r)
+			batch = b.collect(batch, w.lastBatch)
+			w.lastBatch = len(batch)
+			w.process(batch)
+		case <-ticker.C:
+			w.maintain()
+		case <-b.nudge:
+			w.maintain()
+		}
+	}
+}
+
+// collect appends requests that are already waiting, up to the group-commit
+// limits. When the previous transaction carried several requests (concurrent
+// callers), it lingers up to batchLinger for as many as last time: callers
+// answered by the previous commit are usually about to submit again, and one
+// fsync for all of them beats one for the first and one for the rest.
+func (b *Buffer) collect(batch []*request, last int) []*request {
+	items, size := len(batch[0].items), batch[0].bytes
+	var linger <-chan time.Time
+	if last > 1 {
+		t := time.NewTimer(batchLinger)
+		defer t.Stop()
+		linger = t.C
+	}
+	for items < batchMaxItems && size < batchMaxBytes {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+			items += len(r.items)
+			size += r.bytes
+			continue
+		default:
+		}
+		if linger == nil || len(batch) >= last {
+			return batch
+		}
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+			items += len(r.items)
+			size += r.bytes
+		case <-linger:
+			return batch
+		case <-b.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// writer is the state owned by the writer goroutine.
+type writer struct {
+	b           *Buffer
+	lastCounts  counters
+	lastDropLog time.Time
+	pendingLog  map[string]uint64
+	noCompact   time.Time // no automatic compaction before this
+	lastBatch   int       // requests in the previous transaction
+}
+
+func (w *writer) process(batch []*request) {
+	live := batch[:0:0]
+	var compacts []*request
+	for _, r := range batch {
+		if !r.state.CompareAndSwap(statePending, stateTaken) {
+			continue // cancelled while queued: Put already returned
+		}
+		if r.kind == opCompact {
+			compacts = append(compacts, r)
+			continue
+		}
+		live = append(live, r)
+	}
+	var errs []error
+	if len(live) > 0 {
+		errs = w.commit(live)
+	}
+	// Compaction runs before the replies, so that an Ack that drained the
+	// queue returns with the file already shrunk.
+	if len(compacts) > 0 {
+		err := w.compact()
+		for _, r := range compacts {
+			r.done <- err
+		}
+	} else if len(live) > 0 {
+		w.maybeCompact()
+	}
+	puts := 0
+	for i, r := range live {
+		if errs[i] == nil && r.kind == opPut {
+			puts++
+		}
+	}
+	if puts > 0 {
+		select {
+		case w.b.ready <- struct{}{}:
+		default:
+		}
+	}
+	for i, r := range live {
+		r.done <- errs[i]
+	}
+}
+
+// commit applies live in one transaction; if that fails, it retries each
+// request in its own transaction so that one bad request cannot fail others.
+// It returns one error per request.
+func (w *writer) commit(live []*request) []error {
+	errs := make([]error, len(live))
+	if w.b.db == nil {
+		for i := range errs {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	err := w.update(func(t *txn) error {
+		for _, r := range live {
+			if err := t.apply(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+	case len(live) == 1:
+		errs[0] = err
+	default:
+		for i, r := range live {
+			errs[i] = w.update(func(t *txn) error { return t.apply(r) })
+		}
+	}
+	return errs
+}
+
+// maintain expires old records and compacts when due; it runs on the timer
+// and when Next saw expired entries.
+func (w *writer) maintain() {
+	if w.b.db == nil {
+		return
+	}
+	if w.b.opts.MaxAge > 0 && w.oldestExpired() {
+		if err := w.update(func(*txn) error { return nil }); err != nil {
+			w.b.log.Error("buffer expiry failed", "path", w.b.path, "err", err)
+		}
+	}
+	w.maybeCompact()
+}
+
+// oldestExpired reports whether the oldest queued record is past MaxAge, so
+// that an idle timer tick costs a read transaction, not an fsync.
+func (w *writer) oldestExpired() bool {
+	cutoff := w.b.now().UnixNano() - int64(w.b.opts.MaxAge)
+	var expired bool
+	_ = w.b.db.View(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketQueue)
+		if q == nil {
+			return nil
+		}
+		if _, v := q.Cursor().First(); v != nil {
+			var r record
+			expired = decodeRecord(v, &r) != nil || r.accept < cutoff
+		}
+		return nil
+	})
+	return expired
+}
+
+// update runs fn in a write transaction that also expires records, enforces
+// the caps and persists the counters, all atomically.
+func (w *writer) update(fn func(*txn) error) error {
+	b := w.b
+	var t *txn
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		t, err = w.begin(tx)
+		if err != nil {
+			return err
+		}
+		if err := t.expire(); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.enforceCaps(); err != nil {
+			return err
+		}
+		return t.flush()
+	})
+	if err != nil {
+		return fmt.Errorf("commit buffer %q: %w", b.path, err)
+	}
+	w.lastCounts = t.c
+	w.logDrops(t.drops)
+	return nil
+}
+
+// logDrops reports cap and age drops at Warn, at most once a minute, with the
+// counts accumulated since the previous line.
+func (w *writer) logDrops(drops map[string]uint64) {
+	for reason, n := range drops {
+		if reason == ReasonMaxBytes || reason == ReasonMaxAge || reason == ReasonMaxEntries || reason == ReasonCorrupt {
+			if w.pendingLog == nil {
+				w.pendingLog = make(map[string]uint64)
+			}
+			w.pendingLog[reason] += n
+		}
+	}
+	now := time.Now()
+	if len(w.pendingLog) == 0 || now.Sub(w.lastDropLog) < time.Minute {
+		return
+	}
+	args := []any{"path", w.b.path}
+	for reason, n := range w.pendingLog {
+		args = append(args, reason, n)
+	}
+	w.b.log.Warn("buffer dropped records", args...)
+	w.pendingLog = nil
+	w.lastDropLog = now
+}
+
+// counters mirrors the persistent counters in the meta bucket.
+type counters struct {
+	accepted, delivered, coalesced, queued uint64
+	bytes                                  int64
+}
+
+// txn is one write transaction with the counters loaded.
+type txn struct {
+	w                    *writer
+	tx                   *bolt.Tx
+	q, prio, index, meta *bolt.Bucket
+	c                    counters
+	drops                map[string]uint64 // deltas in this transaction
+	now                  int64
+}
+
+func (w *writer) begin(tx *bolt.Tx) (*txn, error) {
+	t := &txn{w: w, tx: tx, q: tx.Bucket(bucketQueue), prio: tx.Bucket(bucketPrio),
+		index: tx.Bucket(bucketIndex), meta: tx.Bucket(bucketMeta), now: w.b.now().UnixNano()}
+	if t.q == nil || t.prio == nil || t.index == nil || t.meta == nil {
+		return nil, fmt.Errorf("%w: bucket missing", ErrCorrupt)
+	}
+	t.c = loadCounters(t.meta)
+	return t, nil
+}
+
+func loadCounters(meta *bolt.Bucket) counters {
+	return counters{
+		accepted:  u64(meta.Get(metaAccepted)),
+		delivered: u64(meta.Get(metaDelivered)),
+		coalesced: u64(meta.Get(metaCoalesced)),
+		queued:    u64(meta.Get(metaQueued)),
+		bytes:     int64(u64(meta.Get(metaBytes))),
+	}
+}
+
+func (t *txn) flush() error {
+	for _, kv := range []struct {
+		k []byte
+		v uint64
+	}{
+		{metaAccepted, t.c.accepted}, {metaDelivered, t.c.delivered}, {metaCoalesced, t.c.coalesced},
+		{metaQueued, t.c.queued}, {metaBytes, uint64(t.c.bytes)},
+	} {
+		if err := t.meta.Put(kv.k, putU64(kv.v)); err != nil {
+			return err
+		}
+	}
+	for reason, n := range t.drops {
+		k := append(append([]byte(nil), metaDropPfx...), reason...)
+		if err := t.meta.Put(k, putU64(u64(t.meta.Get(k))+n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) apply(r *request) error {
+	switch r.kind {
+	case opPut:
+		for i := range r.items {
+			if err := t.put(&r.items[i]); err != nil {
+				return err
+			}
+		}
+	case opAck:
+		return t.remove(r.seqs, "")
+	case opDrop:
+		return t.remove(r.seqs, r.reason)
+	}
+	return nil
+}
+
+func (t *txn) put(it *Item) error {
+	var ik []byte
+	if it.Key != "" {
+		ik = indexKey([]byte(it.Stream), []byte(it.Key))
+		if old := t.index.Get(ik); old != nil {
+			if err := t.deleteSeq(u64(old), reasonCoalesced); err != nil {
+				return err
+			}
+		}
+	}
+	seq, err := t.q.NextSequence()
+	if err != nil {
+		return err
+	}
+	itemTime := nanos(it.Time)
+	if itemTime == 0 {
+		itemTime = t.now
+	}
+	// bbolt keeps a reference to the value until the commit, so each
+	// record needs its own slice.
+	v := encodeRecord(make([]byte, 0, valueLen(len(it.Stream), len(it.Key), len(it.Data))), it, t.now, itemTime)
+	sk := seqKey(seq)
+	if err := t.q.Put(sk, v); err != nil {
+		return err
+	}
+	if err := t.prio.Put(prioKey(int64(it.Priority), seq), nil); err != nil {
+		return err
+	}
+	if ik != nil {
+		if err := t.index.Put(ik, sk); err != nil {
+			return err
+		}
+	}
+	t.c.accepted++
+	t.c.queued++
+	t.c.bytes += it.Size()
+	return nil
+}
+
+// Internal pseudo-reasons for deleteSeq.
+const (
+	reasonDelivered = "\x00delivered"
+	reasonCoalesced = "\x00coalesced"
+)
+
+func (t *txn) remove(seqs []uint64, reason string) error {
+	if reason == "" {
+		reason = reasonDelivered
+	}
+	for _, s := range seqs {
+		if err := t.deleteSeq(s, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSeq removes entry seq and its index entries and counts it under
+// reason; a missing seq is ignored.
+func (t *txn) deleteSeq(seq uint64, reason string) error {
+	sk := seqKey(seq)
+	v := t.q.Get(sk)
+	if v == nil {
+		return nil
+	}
+	var r record
+	size := int64(seqKeyLen + len(v))
+	if err := decodeRecord(v, &r); err == nil {
+		size = r.size()
+		if len(r.key) > 0 {
+			ik := indexKey(r.stream, r.key)
+			if cur := t.index.Get(ik); cur != nil && bytes.Equal(cur, sk) {
+				if err := t.index.Delete(ik); err != nil {
+					return err
+				}
+			}
+		}
+		if err := t.prio.Delete(prioKey(r.prio, seq)); err != nil {
+			return err
+		}
+	} else {
+		reason = ReasonCorrupt
+	}
+	if err := t.q.Delete(sk); err != nil {
+		return err
+	}
+	t.c.queued--
+	t.c.bytes = max(t.c.bytes-size, 0)
+	switch reason {
+	case reasonDelivered:
+		t.c.delivered++
+	case reasonCoalesced:
+		t.c.coalesced++
+	default:
+		if t.drops == nil {
+			t.drops = make(map[string]uint64)
+		}
+		t.drops[reason]++
+	}
+	return nil
+}
+
+// expire drops records accepted more than MaxAge ago, oldest first, stopping
+// at the first younger one (acceptance times follow sequence order unless the
+// clock stepped back).
+func (t *txn) expire() error {
+	maxAge := t.w.b.opts.MaxAge
+	if maxAge <= 0 {
+		return nil
+	}
+	cutoff := t.now - int64(maxAge)
+	c := t.q.Cursor()
+	var r record
+	for k, v := c.First(); k != nil; k, v = c.First() {
+		if err := decodeRecord(v, &r); err == nil && r.accept >= cutoff {
+			return nil
+		}
+		if err := t.deleteSeq(u64(k), ReasonMaxAge); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enforceCaps drops the lowest-priority, oldest records until the queue fits
+// MaxBytes and MaxEntries.
+func (t *txn) enforceCaps() error {
+	maxBytes, maxEntries := t.w.b.maxBytes, uint64(t.w.b.opts.MaxEntries)
+	for {
+		var reason string
+		switch {
+		case maxBytes > 0 && t.c.bytes > maxBytes:
+			reason = ReasonMaxBytes
+		case maxEntries > 0 && t.c.queued > maxEntries:
+			reason = ReasonMaxEntries
+		default:
+			return nil
+		}
+		k, _ := t.prio.Cursor().First()
+		if k == nil {
+			// Index empty but counters say otherwise: drop the oldest
+			// entry instead so the loop always progresses.
+			qk, _ := t.q.Cursor().First()
+			if qk == nil {
+				t.c.queued, t.c.bytes = 0, 0
+				return nil
+			}
+			k = append(make([]byte, 8), qk...)
+		}
+		seq := u64(k[8:16])
+		if t.q.Get(seqKey(seq)) == nil {
+			// Stale index entry: remove it and go on.
+			if err := t.prio.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.deleteSeq(seq, reason); err != nil {
+			return err
+		}
+	}
+}
+
+// maybeCompact compacts when the queue has drained below the threshold.
+func (w *writer) maybeCompact() {
+	b := w.b
+	if b.db == nil || b.opts.CompactBelow < 0 || time.Now().Before(w.noCompact) {
+		return
+	}
+	fi, err := os.Stat(b.path)
+	if err != nil {
+		return
+	}
+	// The last allocation step is preallocated tail that a compacted file
+	// would grow again at once, so it does not count as reclaimable.
+	size := fi.Size()
+	if size < b.compactMin || float64(w.lastCounts.bytes) >= b.opts.CompactBelow*float64(size-allocSize) {
+		return
+	}
+	if err := w.compact(); err != nil {
+		b.log.Error("buffer compaction failed", "path", b.path, "err", err)
+		w.noCompact = time.Now().Add(10 * time.Minute)
+		return
+	}
+	if fi, err := os.Stat(b.path); err == nil && fi.Size() > size/2 {
+		// Not worth it (the live data is spread thin, or the file
+		// re-grew): do not try again soon.
+		w.noCompact = time.Now().Add(10 * time.Minute)
+	}
+}
