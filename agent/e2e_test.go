@@ -1,0 +1,325 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// buildBinary builds edgeward once per test binary run into a temp dir.
+var buildOnce struct {
+	sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+func edgewardBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgeward-bin-")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.path = filepath.Join(dir, "edgeward")
+		cmd := exec.Command("go", "build", "-o", buildOnce.path, "./cmd/edgeward")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		buildOnce.out, buildOnce.err = cmd.CombinedOutput()
+	})
+	if buildOnce.err != nil {
+		t.Fatalf("build edgeward: %v\n%s", buildOnce.err, buildOnce.out)
+	}
+	return buildOnce.path
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startMosquitto starts a real mosquitto broker on a free loopback port and
+// returns its URL; it is stopped when the test ends.
+func startMosquitto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
+			t.Skip("mosquitto not installed (apt-get install mosquitto; .ci/run installs it)")
+		}
+		bin = "/usr/sbin/mosquitto"
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port)
+	if os.Geteuid() == 0 {
+		body += "user root\n"
+	}
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start mosquitto: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return "tcp://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto did not listen on %s: %v\n%s", addr, err, logBuf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// subscribe collects every record published under topic filter.
+type collected struct {
+	mu      sync.Mutex
+	records []map[string]any
+	raw     [][]byte
+	topics  []string
+}
+
+func (c *collected) find(kind string) (map[string]any, []byte, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range c.records {
+		if r["kind"] == kind {
+			return r, c.raw[i], c.topics[i]
+		}
+	}
+	return nil, nil, ""
+}
+
+func subscribeAll(t *testing.T, broker, filter string) *collected {
+	t.Helper()
+	got := &collected{}
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("e2e-sub-%d", time.Now().UnixNano()))
+	c := mqtt.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok := c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		var batch []json.RawMessage
+		if json.Unmarshal(m.Payload(), &batch) != nil {
+			return // status "online"/"offline"
+		}
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		for _, raw := range batch {
+			var r map[string]any
+			if json.Unmarshal(raw, &r) == nil {
+				got.records = append(got.records, r)
+				got.raw = append(got.raw, raw)
+				got.topics = append(got.topics, m.Topic())
+			}
+		}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return got
+}
+
+// TestEndToEndRun runs the real binary against a real mosquitto: a subscriber
+// receives host.inventory on the asset topic, the record validates against
+// the embedded schema, the agent stops cleanly on SIGTERM, and `buffer stats`
+// balances afterwards.
+func TestEndToEndRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	t.Parallel()
+	bin := edgewardBinary(t)
+	broker := startMosquitto(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeward.yaml")
+	cfg := fmt.Sprintf(`agent: {id: e2e-gw, enterprise: acme, site: plant-1}
+buffer: {path: %s}
+uplink: {brokers: ["%s"], heartbeat: 1s}
+collectors:
+  host: {enabled: true, interval: 1h}
+  baseline: {enabled: false}
+log: {level: debug}
+`, filepath.Join(dir, "buffer.db"), broker)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribeAll(t, broker, "edgeward/v1/acme/plant-1/e2e-gw/#")
+
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+	}()
+
+	var inv map[string]any
+	var raw []byte
+	var topic string
+	deadline := time.Now().Add(60 * time.Second)
+	for inv == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no host.inventory received in 60s; agent log:\n%s", logs.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("agent exited early (%v); log:\n%s", err, logs.String())
+		default:
+		}
+		time.Sleep(100 * time.Millisecond)
+		inv, raw, topic = sub.find("host.inventory")
+	}
+	if topic != "edgeward/v1/acme/plant-1/e2e-gw/asset" {
+		t.Errorf("host.inventory topic = %q, want edgeward/v1/acme/plant-1/e2e-gw/asset", topic)
+	}
+	if err := validateRecord(raw); err != nil {
+		t.Errorf("host.inventory does not validate against schema v1: %v\n%s", err, raw)
+	}
+	if inv["key"] != "e2e-gw" {
+		t.Errorf("host.inventory key = %v, want the agent id e2e-gw", inv["key"])
+	}
+	for inv, _, _ := sub.find("agent.heartbeat"); inv == nil; inv, _, _ = sub.find("agent.heartbeat") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no agent.heartbeat received; agent log:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, hbRaw, _ := sub.find("agent.heartbeat")
+	if err := validateRecord(hbRaw); err != nil {
+		t.Errorf("agent.heartbeat does not validate: %v\n%s", err, hbRaw)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exited with %v after SIGTERM; log:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent did not stop within 30s of SIGTERM; log:\n%s", logs.String())
+	}
+
+	out, err := exec.Command(bin, "buffer", "stats", "--format", "json", "-c", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("buffer stats: %v\n%s", err, out)
+	}
+	assertBalanced(t, out)
+	if strings.Contains(logs.String(), "panic") {
+		t.Errorf("agent log mentions a panic:\n%s", logs.String())
+	}
+}
+
+// TestRunWithoutBroker: with no broker configured, run keeps collecting into
+// the buffer, says so once, and exits 0 on SIGTERM; the records are queued.
+func TestRunWithoutBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	t.Parallel()
+	bin := edgewardBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeward.yaml")
+	cfg := fmt.Sprintf("agent: {id: lonely}\nbuffer: {path: %s}\nuplink: {brokers: []}\ncollectors: {baseline: {enabled: false}}\n",
+		filepath.Join(dir, "buffer.db"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var st queueBody
+	for st.Queued < 2 { // host.inventory and a heartbeat
+		if ctx.Err() != nil {
+			t.Fatalf("records were not buffered; log:\n%s", logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		out, err := exec.Command(bin, "buffer", "stats", "--format", "json", "-c", cfgPath).Output()
+		if err == nil {
+			_ = json.Unmarshal(out, &st)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agent exited with %v; log:\n%s", err, logs.String())
+	}
+	if n := strings.Count(logs.String(), "no uplink configured"); n != 1 {
+		t.Errorf("'no uplink configured' logged %d times, want once; log:\n%s", n, logs.String())
+	}
+	out, err := exec.Command(bin, "buffer", "stats", "--format", "json", "-c", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("buffer stats: %v\n%s", err, out)
+	}
+	if q := assertBalanced(t, out); q.Queued < 2 || q.Delivered != 0 {
+		t.Errorf("want >= 2 queued and 0 delivered with no broker, got %+v", q)
+	}
+}
+
+// assertBalanced checks accepted == delivered + coalesced + sum(dropped) + queued.
+func assertBalanced(t *testing.T, statsJSON []byte) queueBody {
+	t.Helper()
+	var q queueBody
+	if err := json.Unmarshal(statsJSON, &q); err != nil {
+		t.Fatalf("buffer stats is not JSON: %v\n%s", err, statsJSON)
+	}
+	for _, k := range []string{`"queued"`, `"accepted"`, `"delivered"`, `"coalesced"`, `"dropped"`, `"bytes"`} {
+		if !bytes.Contains(statsJSON, []byte(k)) {
+			t.Errorf("buffer stats lacks %s: %s", k, statsJSON)
+		}
+	}
+	var dropped uint64
+	for _, v := range q.Dropped {
+		dropped += v
+	}
+	if q.Accepted != q.Delivered+q.Coalesced+dropped+q.Queued {
+		t.Errorf("buffer stats do not balance: accepted %d != delivered %d + coalesced %d + dropped %d + queued %d",
+			q.Accepted, q.Delivered, q.Coalesced, dropped, q.Queued)
+	}
+	if q.Accepted == 0 {
+		t.Errorf("nothing was accepted: %s", statsJSON)
+	}
+	return q
+}

@@ -1,0 +1,186 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/edgeward/edgeward/agent/internal/config"
+	"github.com/edgeward/edgeward/buffer"
+	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/uplink"
+)
+
+func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "run", "[-c FILE]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(env.stderr, c.Log)
+	if managed, err := runUnderManager(c, *cfgPath, log); managed {
+		return err
+	}
+	return runAgent(ctx, c, log)
+}
+
+// newLogger builds the agent's structured logger.
+func newLogger(w interface{ Write([]byte) (int, error) }, c config.LogConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level.SlogLevel()}
+	if c.Format == config.FormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runAgent is the daemon: it opens the buffer, starts the collectors, the
+// heartbeat and the uplink, and on ctx cancellation stops them in order
+// (collectors first, then the uplink's bounded flush) and closes the buffer.
+func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
+	start := time.Now()
+	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
+	}
+	hostname, _ := os.Hostname()
+	s := newSettings(c, hostname, Version)
+	s.buffer.Logger = log.With("component", "buffer")
+	buf, err := buffer.Open(s.bufPath, s.buffer)
+	if err != nil {
+		return fmt.Errorf("open buffer: %w", err)
+	}
+	defer buf.Close()
+
+	rec := &recorder{buf: buf, agent: s.agent, now: time.Now}
+	colls, err := buildCollectors(c, s, log)
+	if err != nil {
+		return err
+	}
+	log.Info("edgeward starting", "version", Version, "agent_id", s.agent.ID,
+		"enterprise", s.agent.Enterprise, "site", s.agent.Site, "buffer", s.bufPath, "collectors", names(colls))
+
+	var up *uplink.Client
+	if len(s.uplink.Brokers) == 0 {
+		log.Warn("no uplink configured (uplink.brokers is empty): records are kept in the buffer until one is configured")
+	} else {
+		s.uplink.Logger = log.With("component", "uplink")
+		if up, err = uplink.New(s.uplink); err != nil {
+			return fmt.Errorf("configure uplink: %w", err)
+		}
+		defer up.Close()
+	}
+
+	collCtx, stopCollectors := context.WithCancel(ctx)
+	defer stopCollectors()
+	var wg sync.WaitGroup
+	for _, col := range colls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			supervise(collCtx, col, rec, log.With("collector", col.Name()))
+		}()
+	}
+	hb := &heartbeat{start: start, buf: buf, up: up, colls: colls, key: s.agent.ID}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		hb.run(collCtx, rec, s.heartbeat, log)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		publishStats(collCtx, buf, s.bufPath, log)
+	}()
+	if c.Metrics.Listen != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveMetrics(collCtx, c.Metrics.Listen, buf, up, log); err != nil {
+				log.Error("metrics endpoint stopped", "err", err)
+			}
+		}()
+	}
+
+	upDone := make(chan error, 1)
+	if up != nil {
+		go func() { upDone <- up.Run(ctx, bufferSource{buf}) }()
+	} else {
+		close(upDone)
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	stopCollectors()
+	wg.Wait()
+	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("uplink stopped", "err", err)
+	}
+	st := buf.Stats()
+	if err := writeStatsFile(s.bufPath, st, time.Now()); err != nil {
+		log.Warn("write final buffer stats", "err", err)
+	}
+	log.Info("stopped", "queued", st.Queued, "accepted", st.Accepted, "delivered", st.Delivered)
+	return nil
+}
+
+// supervise runs one collector until ctx is done, restarting it with backoff
+// when it fails, so that one failing collector never stops the others.
+func supervise(ctx context.Context, col collectors.Collector, emit collectors.Emitter, log *slog.Logger) {
+	backoff := time.Second
+	for {
+		err := col.Run(ctx, emit)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, collectors.ErrNotApplicable) {
+			log.Debug("collector not applicable on this host", "err", err)
+			return
+		}
+		log.Error("collector stopped; restarting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Minute)
+	}
+}
+
+func names(colls []collectors.Collector) []string {
+	out := make([]string, len(colls))
+	for i, c := range colls {
+		out[i] = c.Name()
+	}
+	return out
+}
+
+// bufferSource adapts the buffer to the uplink's Source interface.
+type bufferSource struct{ b *buffer.Buffer }
+
+var _ uplink.Source = bufferSource{}
+
+func (s bufferSource) Next(ctx context.Context, after uint64, max, maxBytes int) ([]uplink.Message, error) {
+	es, err := s.b.Next(ctx, after, max, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uplink.Message, len(es))
+	for i, e := range es {
+		out[i] = uplink.Message{Seq: e.Seq, Class: e.Stream, Data: e.Data}
+	}
+	return out, nil
+}
+
+func (s bufferSource) Ack(ctx context.Context, seqs ...uint64) error { return s.b.Ack(ctx, seqs...) }
+
+func (s bufferSource) Ready() <-chan struct{} { return s.b.Ready() }

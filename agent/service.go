@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/kardianos/service"
+
+	"github.com/edgeward/edgeward/agent/internal/config"
+)
+
+// serviceName is the name of the system service (systemd unit, Windows
+// service) that `edgeward service install` creates.
+const serviceName = "edgeward"
+
+// serviceProgram adapts runAgent to the service manager: Start launches the
+// agent in the background, Stop cancels it and waits for the flush.
+type serviceProgram struct {
+	cfg    config.Config
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (p *serviceProgram) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan error, 1)
+	go func() { p.done <- runAgent(ctx, p.cfg, p.log) }()
+	return nil
+}
+
+func (p *serviceProgram) Stop(service.Service) error {
+	p.cancel()
+	return <-p.done
+}
+
+func newService(prg service.Interface, cfgPath string) (service.Service, error) {
+	args := []string{"run"}
+	if cfgPath != "" {
+		abs, err := filepath.Abs(cfgPath)
+		if err != nil {
+			return nil, fmt.Errorf("resolve config path: %w", err)
+		}
+		args = append(args, "-c", abs)
+	}
+	return service.New(prg, &service.Config{
+		Name:        serviceName,
+		DisplayName: "edgeward security agent",
+		Description: "Host inventory, baseline checks and passive ICS network observation, uplinked over MQTT.",
+		Arguments:   args,
+	})
+}
+
+// cmdService installs, removes, starts or stops the system service.
+func cmdService(_ context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: want install, uninstall, start, stop or status", errUsage)
+	}
+	action := args[0]
+	if err := oneOf("action", action, "install", "uninstall", "start", "stop", "status"); err != nil {
+		return err
+	}
+	fs, cfgPath := newFlags(env, "service "+action, "[-c FILE]")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if action == "install" {
+		// Refuse to install a service that would fail at its first start.
+		if _, err := loadConfig(*cfgPath); err != nil {
+			return err
+		}
+	}
+	s, err := newService(&serviceProgram{}, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if action == "status" {
+		st, err := s.Status()
+		if err != nil {
+			return fmt.Errorf("query service %q: %w", serviceName, err)
+		}
+		names := map[service.Status]string{service.StatusRunning: "running", service.StatusStopped: "stopped"}
+		fmt.Fprintf(env.stdout, "%s: %s\n", serviceName, map[bool]string{true: names[st], false: "unknown"}[names[st] != ""])
+		return nil
+	}
+	if err := service.Control(s, action); err != nil {
+		return fmt.Errorf("%s service %q (needs administrator/root rights): %w", action, serviceName, err)
+	}
+	fmt.Fprintf(env.stdout, "service %s: %s done (%s)\n", serviceName, action, service.Platform())
+	return nil
+}
+
+// runUnderManager runs the agent through the service manager when edgeward
+// was started by it (Windows SCM in particular, which needs the service
+// control handshake); it reports false when the process is interactive.
+func runUnderManager(c config.Config, cfgPath string, log *slog.Logger) (bool, error) {
+	if service.Interactive() {
+		return false, nil
+	}
+	prg := &serviceProgram{cfg: c, log: log}
+	s, err := newService(prg, cfgPath)
+	if err != nil {
+		return true, err
+	}
+	return true, s.Run()
+}

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/edgeward/edgeward/agent/internal/config"
+	"github.com/edgeward/edgeward/uplink"
+)
+
+// TestNewSettings checks the one mapping from user config to runtime
+// settings, field by field, so that a mix-up (say, keepalive copied into
+// heartbeat) fails here.
+func TestNewSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("test.yaml", []byte(`
+agent: {id: gw-01, enterprise: acme, site: plant-1}
+buffer: {path: /tmp/x/buffer.db, max_bytes: 2MiB, max_age: 48h}
+uplink:
+  brokers: [tcp://127.0.0.1:1883, ssl://10.0.0.1:8883]
+  topic_prefix: ew/v1
+  client_id: cid
+  username: u
+  tls: {ca_file: ca.pem, server_name: broker.local}
+  heartbeat: 7s
+  keepalive: 11s
+  batch_max_records: 13
+  batch_max_bytes: 17KiB
+  in_flight: 3
+  bytes_per_second: 64KiB
+  gzip: true
+collectors:
+  host: {enabled: true, interval: 2m}
+  baseline: {enabled: true, interval: 3h, role: gateway}
+  passive: {enabled: true, interfaces: [eth1], files: [a.pcap], ports: {modbus: [502, 5020], opcua: [4840]},
+            snaplen: 1600, max_flows: 99, flow_idle_timeout: 9m, summary_interval: 8m, promiscuous: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSettings(c, "host-a", "1.2.3")
+
+	wantAgent := map[string]string{"id": "gw-01", "enterprise": "acme", "site": "plant-1", "hostname": "host-a", "version": "1.2.3"}
+	gotAgent := map[string]string{"id": s.agent.ID, "enterprise": s.agent.Enterprise, "site": s.agent.Site, "hostname": s.agent.Hostname, "version": s.agent.Version}
+	if d := cmp.Diff(wantAgent, gotAgent); d != "" {
+		t.Errorf("agent (-want +got):\n%s", d)
+	}
+	if s.bufPath != "/tmp/x/buffer.db" || s.buffer.MaxBytes != 2<<20 || s.buffer.MaxAge != 48*time.Hour {
+		t.Errorf("buffer: path %q max_bytes %d max_age %v", s.bufPath, s.buffer.MaxBytes, s.buffer.MaxAge)
+	}
+	wantUp := uplink.Config{
+		Brokers: []string{"tcp://127.0.0.1:1883", "ssl://10.0.0.1:8883"}, ClientID: "cid", TopicPrefix: "ew/v1",
+		Enterprise: "acme", Site: "plant-1", AgentID: "gw-01", Username: "u",
+		TLS:       uplink.TLSConfig{CAFile: "ca.pem", ServerName: "broker.local"},
+		KeepAlive: 11 * time.Second, BatchMaxRecords: 13, BatchMaxBytes: 17 << 10, InFlight: 3,
+		BytesPerSecond: 64 << 10, Gzip: true,
+	}
+	gotUp := s.uplink
+	gotUp.Logger = nil
+	if d := cmp.Diff(wantUp, gotUp, cmp.AllowUnexported(uplink.Config{})); d != "" {
+		t.Errorf("uplink (-want +got):\n%s", d)
+	}
+	if s.heartbeat != 7*time.Second {
+		t.Errorf("heartbeat = %v, want 7s", s.heartbeat)
+	}
+	if s.host.Interval != 2*time.Minute || s.host.Key != "gw-01" || s.host.Root != "/" {
+		t.Errorf("host = %+v", s.host)
+	}
+	if s.baseline.Interval != 3*time.Hour || s.baseline.Role != "gateway" || !s.baseline.Enabled || s.baseline.Root != "/" {
+		t.Errorf("baseline = %+v", s.baseline)
+	}
+	p := s.passive
+	if !p.Enabled || !cmp.Equal(p.Interfaces, []string{"eth1"}) || !cmp.Equal(p.Files, []string{"a.pcap"}) ||
+		!cmp.Equal(p.Ports.Modbus, []uint16{502, 5020}) || !cmp.Equal(p.Ports.OPCUA, []uint16{4840}) ||
+		p.SnapLen != 1600 || p.MaxFlows != 99 || p.FlowIdleTimeout != 9*time.Minute ||
+		p.SummaryInterval != 8*time.Minute || !p.Promiscuous {
+		t.Errorf("passive = %+v", p)
+	}
+}
