@@ -1,0 +1,331 @@
+package modbus
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// Analyzer turns the ADUs of many Modbus/TCP sessions into counts, device,
+// client and flow tables and alerts. Every table is bounded (LRU). It is not
+// safe for concurrent use: one capture goroutine owns it and its sessions.
+type Analyzer struct {
+	cfg Config
+
+	stats   counters
+	devices *lru[netip.AddrPort, deviceState]
+	clients *lru[netip.Addr, clientState]
+	flows   *lru[flowKey, flowState]
+	writers *lru[netip.Addr, struct{}]
+	quiet   *lru[quietKey, quietState]
+
+	alerts        []Alert
+	alertsDropped uint64
+}
+
+// counters are the capture-wide figures behind Stats.
+type counters struct {
+	adus, requests, responses, malformed uint64
+	fcReq, fcResp                        [128]uint64
+	exc                                  [256]uint64
+	units                                bitset256
+	servers                              map[netip.AddrPort]struct{}
+	ident                                map[identKey]map[uint8]string
+}
+
+type identKey struct {
+	server netip.AddrPort
+	unit   uint8
+}
+
+type flowKey struct {
+	client netip.Addr
+	server netip.AddrPort
+}
+
+// bitset256 is a set of uint8 values.
+type bitset256 [4]uint64
+
+func (b *bitset256) add(v uint8) bool {
+	w, m := v>>6, uint64(1)<<(v&63)
+	if b[w]&m != 0 {
+		return false
+	}
+	b[w] |= m
+	return true
+}
+
+func (b *bitset256) list() []uint8 {
+	var out []uint8
+	for v := 0; v < 256; v++ {
+		if b[v>>6]&(1<<(uint(v)&63)) != 0 {
+			out = append(out, uint8(v))
+		}
+	}
+	return out
+}
+
+type deviceState struct {
+	first, last                     time.Time
+	units                           bitset256
+	served                          bitset256 // function codes answered without exception
+	requests, responses, exceptions uint64
+	ident                           map[uint8]map[uint8]string // unit -> object id -> value
+}
+
+const maxServersPerClient = 64
+
+type clientState struct {
+	first, last         time.Time
+	wrote               bool
+	requests, responses uint64
+	servers             []netip.AddrPort
+	win                 clientWindow
+}
+
+// clientWindow holds one client's counters for the current detection window.
+type clientWindow struct {
+	start                 time.Time
+	units, fcs            bitset256
+	nUnits, nFCs          int
+	responses, exceptions int
+	malformed             int
+	idTargets             []identKey
+	fired                 uint8 // winFired* bits
+}
+
+const (
+	winFiredScanUnits = 1 << iota
+	winFiredScanFCs
+	winFiredIdent
+	winFiredExceptions
+	winFiredMalformed
+)
+
+type fcCount struct {
+	fc                              uint8
+	requests, responses, exceptions uint64
+}
+
+type flowState struct {
+	first, last                     time.Time
+	fcs                             []fcCount
+	units                           bitset256
+	read, written                   [numTables]rangeSet
+	requests, responses, exceptions uint64
+	bytesToServer, bytesToClient    uint64
+	malformed, unanswered           uint64
+	unmatched                       uint64
+}
+
+func (f *flowState) fc(fc uint8) *fcCount {
+	for i := range f.fcs {
+		if f.fcs[i].fc == fc {
+			return &f.fcs[i]
+		}
+	}
+	f.fcs = append(f.fcs, fcCount{fc: fc})
+	return &f.fcs[len(f.fcs)-1]
+}
+
+// NewAnalyzer returns an Analyzer with cfg (zero fields take defaults).
+func NewAnalyzer(cfg Config) *Analyzer {
+	cfg = cfg.withDefaults()
+	return &Analyzer{
+		cfg:     cfg,
+		stats:   counters{servers: make(map[netip.AddrPort]struct{}), ident: make(map[identKey]map[uint8]string)},
+		devices: newLRU[netip.AddrPort, deviceState](cfg.MaxDevices),
+		clients: newLRU[netip.Addr, clientState](cfg.MaxClients),
+		flows:   newLRU[flowKey, flowState](cfg.MaxFlows),
+		writers: newLRU[netip.Addr, struct{}](cfg.MaxWriters),
+		quiet:   newLRU[quietKey, quietState](4 * cfg.MaxClients),
+	}
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (a *Analyzer) Config() Config { return a.cfg }
+
+// Device is what the analyzer knows of one Modbus server (ip:port).
+type Device struct {
+	Server netip.AddrPort `json:"server"`
+	// UnitIDs are the unit ids addressed on this server, sorted.
+	UnitIDs []uint8 `json:"unit_ids"`
+	// FunctionCodes are the function codes the server answered without an
+	// exception, sorted.
+	FunctionCodes []uint8 `json:"function_codes"`
+	// Identification holds the FC 43/14 objects seen in responses, per unit.
+	Identification []UnitIdentification `json:"identification,omitempty"`
+	Requests       uint64               `json:"requests"`
+	Responses      uint64               `json:"responses"`
+	Exceptions     uint64               `json:"exceptions"`
+	FirstSeen      time.Time            `json:"first_seen"`
+	LastSeen       time.Time            `json:"last_seen"`
+}
+
+// UnitIdentification is the device identification of one unit: object id
+// (0 VendorName, 1 ProductCode, 2 MajorMinorRevision, 3 VendorURL,
+// 4 ProductName, 5 ModelName, 6 UserApplicationName, ...) to value.
+type UnitIdentification struct {
+	UnitID  uint8            `json:"unit_id"`
+	Objects map[uint8]string `json:"objects"`
+}
+
+// Client is what the analyzer knows of one Modbus client (master) ip.
+type Client struct {
+	Addr netip.Addr `json:"addr"`
+	// Servers it talked to (at most 64, first seen first).
+	Servers   []netip.AddrPort `json:"servers"`
+	Wrote     bool             `json:"wrote"`
+	Requests  uint64           `json:"requests"`
+	Responses uint64           `json:"responses"`
+	FirstSeen time.Time        `json:"first_seen"`
+	LastSeen  time.Time        `json:"last_seen"`
+}
+
+// FunctionCount counts one function code in a flow.
+type FunctionCount struct {
+	Function   uint8  `json:"function"`
+	Name       string `json:"name"`
+	Class      string `json:"class"`
+	Requests   uint64 `json:"requests"`
+	Responses  uint64 `json:"responses"`
+	Exceptions uint64 `json:"exceptions"`
+}
+
+// AddressRanges are merged address ranges per data table.
+type AddressRanges struct {
+	Coils            []Range `json:"coils,omitempty"`
+	DiscreteInputs   []Range `json:"discrete_inputs,omitempty"`
+	HoldingRegisters []Range `json:"holding_registers,omitempty"`
+	InputRegisters   []Range `json:"input_registers,omitempty"`
+}
+
+// Flow summarises the traffic between one client ip and one server
+// ip:port over all their connections.
+type Flow struct {
+	Client        netip.Addr      `json:"client"`
+	Server        netip.AddrPort  `json:"server"`
+	FunctionCodes []FunctionCount `json:"function_codes"`
+	UnitIDs       []uint8         `json:"unit_ids"`
+	Read          AddressRanges   `json:"read"`
+	Written       AddressRanges   `json:"written"`
+	Requests      uint64          `json:"requests"`
+	Responses     uint64          `json:"responses"`
+	Exceptions    uint64          `json:"exceptions"`
+	// Unanswered counts requests dropped from the pending table without a
+	// response (table full or connection closed); Unmatched counts responses
+	// whose transaction id matched no pending request.
+	Unanswered    uint64    `json:"unanswered"`
+	Unmatched     uint64    `json:"unmatched"`
+	Malformed     uint64    `json:"malformed"`
+	BytesToServer uint64    `json:"bytes_to_server"`
+	BytesToClient uint64    `json:"bytes_to_client"`
+	FirstSeen     time.Time `json:"first_seen"`
+	LastSeen      time.Time `json:"last_seen"`
+}
+
+// Devices returns the server table, sorted by server address. The result is
+// a copy.
+func (a *Analyzer) Devices() []Device {
+	out := make([]Device, 0, a.devices.len())
+	a.devices.each(func(n *lruNode[netip.AddrPort, deviceState]) {
+		d := &n.val
+		dv := Device{
+			Server: n.key, UnitIDs: d.units.list(), FunctionCodes: d.served.list(),
+			Requests: d.requests, Responses: d.responses, Exceptions: d.exceptions,
+			FirstSeen: d.first, LastSeen: d.last,
+		}
+		for _, u := range sortedKeys(d.ident) {
+			objs := make(map[uint8]string, len(d.ident[u]))
+			for k, v := range d.ident[u] {
+				objs[k] = v
+			}
+			dv.Identification = append(dv.Identification, UnitIdentification{UnitID: u, Objects: objs})
+		}
+		out = append(out, dv)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Server.Compare(out[j].Server) < 0 })
+	return out
+}
+
+// Clients returns the client table, sorted by address. The result is a copy.
+func (a *Analyzer) Clients() []Client {
+	out := make([]Client, 0, a.clients.len())
+	a.clients.each(func(n *lruNode[netip.Addr, clientState]) {
+		c := &n.val
+		out = append(out, Client{
+			Addr: n.key, Servers: append([]netip.AddrPort(nil), c.servers...), Wrote: c.wrote,
+			Requests: c.requests, Responses: c.responses, FirstSeen: c.first, LastSeen: c.last,
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr.Less(out[j].Addr) })
+	return out
+}
+
+// Flows returns the flow table, sorted by client then server. The result is
+// a copy.
+func (a *Analyzer) Flows() []Flow {
+	out := make([]Flow, 0, a.flows.len())
+	a.flows.each(func(n *lruNode[flowKey, flowState]) {
+		f := &n.val
+		fl := Flow{
+			Client: n.key.client, Server: n.key.server, UnitIDs: f.units.list(),
+			Requests: f.requests, Responses: f.responses, Exceptions: f.exceptions,
+			Unanswered: f.unanswered, Unmatched: f.unmatched, Malformed: f.malformed,
+			BytesToServer: f.bytesToServer, BytesToClient: f.bytesToClient,
+			FirstSeen: f.first, LastSeen: f.last,
+		}
+		for _, c := range f.fcs {
+			fl.FunctionCodes = append(fl.FunctionCodes, FunctionCount{
+				Function: c.fc, Name: FunctionName(c.fc), Class: Classify(c.fc).String(),
+				Requests: c.requests, Responses: c.responses, Exceptions: c.exceptions,
+			})
+		}
+		sort.Slice(fl.FunctionCodes, func(i, j int) bool { return fl.FunctionCodes[i].Function < fl.FunctionCodes[j].Function })
+		fl.Read = rangesOf(&f.read)
+		fl.Written = rangesOf(&f.written)
+		out = append(out, fl)
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].Client.Compare(out[j].Client); c != 0 {
+			return c < 0
+		}
+		return out[i].Server.Compare(out[j].Server) < 0
+	})
+	return out
+}
+
+func rangesOf(s *[numTables]rangeSet) AddressRanges {
+	return AddressRanges{
+		Coils:            s[TableCoils].ranges(),
+		DiscreteInputs:   s[TableDiscreteInputs].ranges(),
+		HoldingRegisters: s[TableHoldingRegisters].ranges(),
+		InputRegisters:   s[TableInputRegisters].ranges(),
+	}
+}
+
+func sortedKeys[V any](m map[uint8]V) []uint8 {
+	ks := make([]uint8, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	return ks
+}
+
+// Evictions returns how many entries each bounded table has evicted so far.
+func (a *Analyzer) Evictions() (devices, clients, flows, writers uint64) {
+	return a.devices.evicted, a.clients.evicted, a.flows.evicted, a.writers.evicted
+}
+
+// TakeAlerts returns the alerts raised since the last call, oldest first,
+// and forgets them.
+func (a *Analyzer) TakeAlerts() []Alert {
+	out := a.alerts
+	a.alerts = nil
+	return out
+}
+
+// AlertsDropped returns how many alerts were dropped because MaxAlerts were
+// already waiting for TakeAlerts.
+func (a *Analyzer) AlertsDropped() uint64 { return a.alertsDropped }

@@ -1,0 +1,118 @@
+// Package modbus decodes Modbus/TCP from untrusted bytes and analyses it
+// passively: ADUs, request/response matching, devices, clients, flows and
+// detections. It imports only the standard library.
+//
+// Specification: MODBUS Application Protocol Specification V1.1b3 and
+// MODBUS Messaging on TCP/IP Implementation Guide V1.0b
+// (https://modbus.org/specs.php).
+//
+// # Layers
+//
+// The decoder layer is ADU.DecodeFromBytes, FrameLength and the PDU helpers
+// (Exception, DiagnosticSubFunction, MEIType, RequestAccesses, CheckPDU,
+// DeviceID). It never allocates, never panics, resets its output on every
+// call and reports failures with the sentinel errors of errors.go.
+//
+// The analyzer layer is Analyzer and Session. A capture goroutine creates
+// one Session per TCP connection and calls Feed with the reassembled,
+// in-order payload of each direction (normally once per TCP segment), Gap
+// when bytes were lost and Close at FIN, RST or idle timeout. The Analyzer
+// holds bounded LRU tables (Devices, Clients, Flows), the capture-wide Stats
+// and the alerts waiting for TakeAlerts.
+//
+// # Counting rules (tshark 4.0 compatibility)
+//
+// Stats is compared with tshark's dissection (../shared/testdata/pcaps,
+// truth.sh), so the framing follows Wireshark's Modbus/TCP dissector and
+// tcp_dissect_pdus:
+//
+//   - A Feed that starts on an ADU boundary is Modbus only when its first
+//     8 bytes have protocol id 0 and a length of at least 2 (tshark's
+//     heuristic, which accepts any longer length).
+//     The ADUs that follow in the same Feed, or that complete an ADU begun
+//     in an earlier Feed, are cut by their length field without further
+//     checks, exactly as tshark does; after an ADU completed from earlier
+//     Feeds the rest of the Feed is judged by the heuristic again.
+//   - Protocol id not 0: rejected at a boundary (tshark's
+//     adus_protocol_id_not_zero can only come from later ADUs in a chain);
+//     inside a chain it is counted as an ADU, as tshark does, and also as
+//     malformed.
+//   - ADUs without a PDU (length 0 or 1): tshark never shows a Modbus layer
+//     for them; they are not counted as ADUs here, only as malformed.
+//   - An ADU longer than MaxADULength (bogus lengths such as 0x8804 in
+//     digitalbond-modbus_test_data_part1.pcap) is not buffered: its
+//     first 8 bytes are kept and the rest skipped; it counts as an ADU (and
+//     malformed) once complete, as tshark counts it after reassembly.
+//   - Non-Modbus payload on port 502 (HTTP, TLS, RPC in
+//     zeek-modbus-and-non-modbus-p502.pcap): it fails the heuristic, so no
+//     ADU is counted; each rejected run is one malformed count.
+//   - Direction: the caller says toServer; an ADU to the server port is a
+//     request, from it a response. An exception response (function code
+//     with bit 0x80 and a non-zero exception code, as tshark) counts under
+//     its base code as a response and under exceptions_by_code; like tshark,
+//     an exception code is tallied in whichever direction it travels.
+//   - FC 43 counts under 43 whatever its MEI type (13 CANopen, 14 Read
+//     Device Identification). Device identification objects are taken only
+//     from normal FC 43/14 responses; objects 0-6 are shown as ASCII strings
+//     (cut at NUL, bytes above 0x7F as U+FFFD), others as colon-separated
+//     hex; objects of successive responses ("more follows") are merged per
+//     server and unit. A truncated response keeps the objects before the
+//     truncation (emreekin-modbus-encapsulated-transport.pcap has none).
+//   - Malformed PDUs (a field or byte count past the end of the ADU, what
+//     tshark marks "Malformed Packet") still count as ADUs of their function
+//     code, and once in Stats.Malformed.
+//
+// # Resynchronisation
+//
+// When a Feed fails the heuristic (mid-stream pick-up inside an ADU, a
+// Gap, garbage), the Feed is searched for the first offset from which a
+// sane chain of ADUs (protocol id 0, length 2-254, function code not 0)
+// runs to the end of the Feed, ends in a sane partial ADU, or holds four
+// ADUs; the bytes before it are skipped, and nothing is counted when there
+// is no such offset. A Feed shorter than 8 bytes at a boundary is held and
+// judged with the next bytes (tshark would drop it; this keeps byte-by-byte
+// splits working). Skipped bytes before the first ADU of a direction that
+// are shorter than an ADU (the tail of an ADU cut by the capture start) are
+// not malformed unless no ADU ever follows.
+//
+// # Guarantees
+//
+//   - No input panics (FuzzModbus); decoding and a steady poll through
+//     Session.Feed do not allocate (TestDecodeDoesNotAllocate).
+//   - Memory is bounded: a Session holds one partial ADU per direction
+//     (MaxADULength bytes) and MaxPendingPerSession requests; the Analyzer's
+//     devices, clients, flows, learned writers, alert quiet periods, alerts
+//     and Stats servers are bounded by Config, with LRU eviction.
+//   - Work per byte is bounded: resynchronisation checks at most four ADUs
+//     per candidate offset.
+//
+// # Detections
+//
+// Alerts (Kind* constants): the first write (FC 5, 6, 15, 16, 22, 23) of a
+// client not seen writing before (learned in a bounded table); FC 8
+// restart communications (0x0001) and force listen only (0x0004) as high,
+// other sub-functions low or info; identification sweeps (FC 43/14 or 17 to
+// IdentSweepThreshold targets in Window); scans (ScanUnitThreshold unit ids
+// or ScanFCThreshold function codes from one client in Window); exception
+// rate above ExceptionRateThreshold; broadcast writes (unit 0); vendor
+// programming functions (90 UMAS, with start/stop/download as critical,
+// and 65-72, 100-110); malformed floods. Repeated diagnostic, broadcast and
+// programming alerts for the same source are raised once per Window with a
+// suppressed count; window detections fire once per client and Window.
+//
+// # Caveats
+//
+//   - Feed boundaries stand for TCP segment boundaries. A caller that merges
+//     segments still gets every ADU of a clean stream, but on garbage and
+//     mid-stream starts the counts can differ from tshark's per-segment view.
+//   - Address ranges come from requests (what a client asked to read or
+//     write), whether or not the server accepted; past 32 intervals per
+//     table and flow the closest ones are merged (over-approximation).
+//   - A client evicted from the learned-writer table raises
+//     modbus.write_new_master again on its next write.
+//   - Window detections use tumbling windows started by the client's first
+//     ADU, so a scan split across two windows may stay below a threshold.
+//   - Analyzer, Session and everything they return pointers into are not
+//     safe for concurrent use; the slices returned by Devices, Clients,
+//     Flows, Stats and TakeAlerts are copies owned by the caller.
+package modbus

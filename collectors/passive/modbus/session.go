@@ -1,0 +1,593 @@
+package modbus
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Session follows one Modbus/TCP connection: it cuts the two byte streams
+// into ADUs, matches responses to requests by transaction id and feeds the
+// Analyzer's tables and detections. Create it with Analyzer.NewSession; it is
+// not safe for concurrent use and belongs to the Analyzer's goroutine.
+type Session struct {
+	a              *Analyzer
+	client, server netip.AddrPort
+	clientIP       netip.Addr
+	dirs           [2]stream // 0: to the server, 1: to the client
+	pending        []pending
+	flow           *lruNode[flowKey, flowState]
+	dev            *lruNode[netip.AddrPort, deviceState]
+	cli            *lruNode[netip.Addr, clientState]
+	serverCounted  bool
+	closed         bool
+	seq            uint64 // request sequence for the pending table
+	hi             int    // pending[:hi] holds every used entry
+	adu            ADU
+}
+
+// pending is a request waiting for its response.
+type pending struct {
+	tid  uint16
+	unit uint8
+	fc   uint8
+	used bool
+	seq  uint64
+}
+
+// stream is the ADU framing state of one direction. It follows tshark's
+// Modbus/TCP dissection (see the package documentation): a Feed that starts
+// on an ADU boundary must pass the MBAP heuristic, the ADUs after it in the
+// same chain are cut by their length field, and an ADU that does not fit is
+// completed from the next Feeds.
+type stream struct {
+	buf [MaxADULength]byte
+	n   int // bytes of a partial ADU in buf
+	// check: buf started at a Feed boundary and the heuristic has not been
+	// applied yet (fewer than 8 bytes so far).
+	check bool
+	// big: the partial ADU is longer than MaxADULength; buf holds its first
+	// (up to 8) bytes and skip counts the bytes still to discard.
+	big  bool
+	skip int
+	// lead: no ADU yet since the session began or since the last Gap;
+	// leadGarbage: bytes were skipped meanwhile.
+	lead, leadGarbage bool
+}
+
+// NewSession starts following one TCP connection from client to server (the
+// Modbus port). The first bytes of each direction need not start an ADU
+// (mid-stream pick-up): see the package documentation on resynchronisation.
+func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
+	s := &Session{
+		a: a, client: client, clientIP: client.Addr().Unmap(),
+		server:  netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
+		pending: make([]pending, a.cfg.MaxPendingPerSession),
+	}
+	s.dirs[0].lead, s.dirs[1].lead = true, true
+	return s
+}
+
+// Client returns the client endpoint given to NewSession.
+func (s *Session) Client() netip.AddrPort { return s.client }
+
+// Server returns the server endpoint given to NewSession.
+func (s *Session) Server() netip.AddrPort { return s.server }
+
+func dirIndex(toServer bool) int {
+	if toServer {
+		return 0
+	}
+	return 1
+}
+
+// declared returns the ADU length an MBAP header declares, whatever its
+// protocol id (b holds at least 6 bytes).
+func declared(b []byte) int { return 6 + (int(b[4])<<8 | int(b[5])) }
+
+// heuristic is tshark's test of a Feed that starts on a boundary: 8 bytes,
+// protocol id 0, length at least 2. Like tshark it accepts any longer
+// length; an ADU longer than MaxADULength is skipped, not buffered.
+func heuristic(b []byte) bool {
+	return len(b) >= HeaderLength+1 && b[2] == 0 && b[3] == 0 && (b[4] != 0 || b[5] >= 2)
+}
+
+// Feed hands the session the next reassembled, in-order bytes of one
+// direction, normally one TCP segment's payload. payload may hold any split
+// of ADUs: several, one split over calls, or garbage. At most one partial
+// ADU is kept between calls; payload itself is not retained. Feed after
+// Close is ignored.
+func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
+	if s.closed || len(payload) == 0 {
+		return
+	}
+	f := s.flowNode(ts)
+	if toServer {
+		f.val.bytesToServer += uint64(len(payload))
+	} else {
+		f.val.bytesToClient += uint64(len(payload))
+	}
+	st := &s.dirs[dirIndex(toServer)]
+	p := s.resume(toServer, st, payload, ts)
+	for len(p) > 0 {
+		if len(p) < HeaderLength+1 && st.n == 0 {
+			// too short to judge: keep it and judge with the next bytes
+			st.n = copy(st.buf[:], p)
+			st.check = true
+			return
+		}
+		if !heuristic(p) {
+			i := resyncPoint(p)
+			s.garbage(st, i, ts)
+			p = p[i:]
+			continue
+		}
+		p = s.chain(toServer, st, p, ts)
+	}
+}
+
+// resume completes the partial ADU held from earlier Feeds with the front of
+// p and returns the rest of p.
+func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []byte {
+	if st.big {
+		if st.n < HeaderLength+1 {
+			k := copy(st.buf[st.n:HeaderLength+1], p)
+			st.n += k
+			st.skip -= k
+			p = p[k:]
+		}
+		k := min(st.skip, len(p))
+		st.skip -= k
+		p = p[k:]
+		if st.skip == 0 && st.n >= HeaderLength+1 {
+			st.big, st.n = false, 0
+			s.handleOversized(toServer, st.buf[:HeaderLength+1], ts)
+		}
+		return p
+	}
+	if st.n == 0 {
+		return p
+	}
+	if st.check {
+		held := st.n
+		k := copy(st.buf[st.n:HeaderLength+1], p)
+		st.n += k
+		if st.n < HeaderLength+1 {
+			return p[k:]
+		}
+		st.check = false
+		if !heuristic(st.buf[:st.n]) {
+			// the held bytes did not start an ADU: drop them and judge
+			// this Feed from its own start, as tshark judges each segment
+			s.garbage(st, held, ts)
+			st.n = 0
+			return p
+		}
+		p = p[k:]
+	}
+	if st.n < 6 {
+		k := copy(st.buf[st.n:6], p)
+		st.n += k
+		p = p[k:]
+		if st.n < 6 {
+			return p
+		}
+	}
+	l := declared(st.buf[:6])
+	if l > MaxADULength {
+		st.big = true
+		st.skip = l - st.n
+		return s.resume(toServer, st, p, ts)
+	}
+	k := copy(st.buf[st.n:l], p)
+	st.n += k
+	p = p[k:]
+	if st.n < l {
+		return p
+	}
+	st.n = 0
+	s.frame(toServer, st, st.buf[:l], ts)
+	// tshark hands the rest of the segment to the heuristic again
+	return p
+}
+
+// chain cuts ADUs from p (whose start passed the heuristic) by their length
+// fields, keeps a trailing partial ADU and returns what is left (nothing).
+func (s *Session) chain(toServer bool, st *stream, p []byte, ts time.Time) []byte {
+	for len(p) > 0 {
+		if len(p) < 6 {
+			st.n = copy(st.buf[:], p)
+			return nil
+		}
+		l := declared(p)
+		if l > len(p) {
+			if l > MaxADULength {
+				st.big = true
+				st.n = copy(st.buf[:HeaderLength+1], p)
+				st.skip = l - len(p)
+				return nil
+			}
+			st.n = copy(st.buf[:], p)
+			return nil
+		}
+		s.frame(toServer, st, p[:l], ts)
+		p = p[l:]
+	}
+	return nil
+}
+
+// resyncPoint returns where the next ADU starts in p, whose start failed the
+// heuristic, or len(p) when no sane chain of ADUs (protocol id 0, length
+// 2-254, function code not 0) starting inside p runs to its end (or ends in
+// a sane partial ADU, or holds maxResyncChain ADUs).
+func resyncPoint(p []byte) int {
+	for i := 1; i+HeaderLength+1 <= len(p); i++ {
+		if saneChain(p[i:]) {
+			return i
+		}
+	}
+	return len(p)
+}
+
+func saneChain(b []byte) bool {
+	whole := 0
+	for len(b) > 0 {
+		if len(b) < HeaderLength+1 {
+			return whole > 0 && plausibleHeader(b)
+		}
+		l, err := FrameLength(b)
+		if err != nil || l > SpecMaxADULength || b[7]&0x7F == 0 {
+			return false
+		}
+		if l > len(b) {
+			return whole > 0
+		}
+		whole++
+		if whole == maxResyncChain {
+			return true
+		}
+		b = b[l:]
+	}
+	return true
+}
+
+// maxResyncChain is how many consecutive sane ADUs confirm a resync point
+// without walking to the end of the Feed (keeps resynchronisation linear).
+const maxResyncChain = 4
+
+// plausibleHeader reports whether b (fewer bytes than a header) can be the
+// start of an ADU.
+func plausibleHeader(b []byte) bool {
+	if len(b) >= 4 && (b[2] != 0 || b[3] != 0) {
+		return false
+	}
+	if len(b) >= 6 {
+		if l := int(b[4])<<8 | int(b[5]); l < 2 || l > MaxLengthField {
+			return false
+		}
+	}
+	return true
+}
+
+// garbage accounts n skipped bytes. Before the first ADU of a direction a
+// run shorter than an ADU is the tail of an ADU cut by a mid-stream start
+// and is not malformed.
+func (s *Session) garbage(st *stream, n int, ts time.Time) {
+	if n == 0 {
+		return
+	}
+	if st.lead && n < SpecMaxADULength {
+		st.leadGarbage = true // counted at Close if no ADU ever follows
+		return
+	}
+	s.malformed(ts)
+}
+
+// frame accounts one complete ADU cut from the stream (any protocol id and
+// length, as tshark does inside a chain).
+func (s *Session) frame(toServer bool, st *stream, b []byte, ts time.Time) {
+	if len(b) < HeaderLength+1 {
+		// length 0 or 1: no unit id or function code
+		s.malformed(ts)
+		return
+	}
+	st.lead, st.leadGarbage = false, false
+	a := &s.adu
+	a.TransactionID = uint16(b[0])<<8 | uint16(b[1])
+	a.ProtocolID = uint16(b[2])<<8 | uint16(b[3])
+	a.Length = uint16(len(b) - 6)
+	a.UnitID, a.Function = b[6], b[7]
+	a.Data = b[8:len(b):len(b)]
+	s.handle(toServer, a, a.ProtocolID != 0, ts)
+}
+
+// handleOversized accounts an ADU longer than MaxADULength, of which only
+// the first 8 bytes were kept.
+func (s *Session) handleOversized(toServer bool, hdr []byte, ts time.Time) {
+	st := &s.dirs[dirIndex(toServer)]
+	st.lead, st.leadGarbage = false, false
+	a := &s.adu
+	a.TransactionID = uint16(hdr[0])<<8 | uint16(hdr[1])
+	a.ProtocolID = uint16(hdr[2])<<8 | uint16(hdr[3])
+	a.Length = uint16(declared(hdr) - 6)
+	a.UnitID, a.Function = hdr[6], hdr[7]
+	a.Data = nil
+	s.handle(toServer, a, true, ts)
+}
+
+// Gap tells the session that bytes were lost in one direction: the partial
+// ADU held is dropped and the next Feed is judged as the start of a stream
+// (mid-stream pick-up).
+func (s *Session) Gap(toServer bool) {
+	st := &s.dirs[dirIndex(toServer)]
+	st.n, st.skip = 0, 0
+	st.big, st.check = false, false
+	st.lead, st.leadGarbage = true, false
+}
+
+// Close ends the session: requests still pending count as unanswered, and a
+// partial ADU left in either direction counts as one malformed frame.
+// Further calls are ignored.
+func (s *Session) Close(ts time.Time) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for i := range s.dirs {
+		st := &s.dirs[i]
+		switch {
+		case st.lead && st.leadGarbage:
+			s.malformed(ts) // never an ADU: not Modbus
+		case st.n > 0 || st.big:
+			if !(st.check && st.lead) {
+				s.malformed(ts) // a truncated ADU
+			}
+		}
+		st.n, st.skip, st.big, st.check = 0, 0, false, false
+	}
+	var unanswered uint64
+	for i := 0; i < s.hi; i++ {
+		if s.pending[i].used {
+			unanswered++
+			s.pending[i].used = false
+		}
+	}
+	s.hi = 0
+	if unanswered > 0 {
+		s.flowNode(ts).val.unanswered += unanswered
+	}
+}
+
+// malformed counts one malformed frame or garbage run on this session.
+func (s *Session) malformed(ts time.Time) {
+	s.a.stats.malformed++
+	s.flowNode(ts).val.malformed++
+	c := s.cliNode(ts)
+	s.a.windowFor(&c.val, ts)
+	c.val.win.malformed++
+	s.a.checkMalformed(s, &c.val, ts)
+}
+
+func (s *Session) flowNode(ts time.Time) *lruNode[flowKey, flowState] {
+	if n := s.flow; n != nil && !n.gone {
+		s.a.flows.touch(n)
+		return n
+	}
+	n, added := s.a.flows.getOrAdd(flowKey{client: s.clientIP, server: s.server})
+	if added {
+		n.val.first = ts
+	}
+	s.flow = n
+	return n
+}
+
+func (s *Session) devNode(ts time.Time) *lruNode[netip.AddrPort, deviceState] {
+	if n := s.dev; n != nil && !n.gone {
+		s.a.devices.touch(n)
+		return n
+	}
+	n, added := s.a.devices.getOrAdd(s.server)
+	if added {
+		n.val.first = ts
+	}
+	s.dev = n
+	return n
+}
+
+func (s *Session) cliNode(ts time.Time) *lruNode[netip.Addr, clientState] {
+	if n := s.cli; n != nil && !n.gone {
+		s.a.clients.touch(n)
+		return n
+	}
+	n, added := s.a.clients.getOrAdd(s.clientIP)
+	if added {
+		n.val.first = ts
+	}
+	c := &n.val
+	found := false
+	for _, sv := range c.servers {
+		if sv == s.server {
+			found = true
+			break
+		}
+	}
+	if !found && len(c.servers) < maxServersPerClient {
+		c.servers = append(c.servers, s.server)
+	}
+	s.cli = n
+	return n
+}
+
+// handle accounts one ADU. bad marks an ADU whose header is not sane
+// (protocol id not 0, or oversized) but that tshark still counts.
+func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
+	an := s.a
+	c := &an.stats
+	c.adus++
+	c.units.add(a.UnitID)
+	if !s.serverCounted {
+		an.addServer(s.server)
+		s.serverCounted = true
+	}
+	fc := a.Function & 0x7F
+	fn := s.flowNode(ts)
+	f := &fn.val
+	f.last = ts
+	f.units.add(a.UnitID)
+	dn := s.devNode(ts)
+	d := &dn.val
+	d.last = ts
+	d.units.add(a.UnitID)
+	cn := s.cliNode(ts)
+	cl := &cn.val
+	cl.last = ts
+	fcc := f.fc(fc)
+	pduErr := a.CheckPDU(toServer)
+
+	if toServer {
+		c.requests++
+		c.fcReq[fc]++
+		f.requests++
+		fcc.requests++
+		d.requests++
+		cl.requests++
+		if code, ok := a.Exception(); ok {
+			c.exc[code]++ // tshark counts an exception code in any direction
+		}
+		if bad {
+			s.malformed(ts)
+			return // not Modbus: counted like tshark, kept out of detections
+		}
+		s.addPending(a, f)
+		if pduErr == nil {
+			acc, n := a.RequestAccesses()
+			for i := 0; i < n; i++ {
+				if acc[i].Write {
+					f.written[acc[i].Table].add(acc[i].Start, acc[i].Quantity)
+				} else {
+					f.read[acc[i].Table].add(acc[i].Start, acc[i].Quantity)
+				}
+			}
+		}
+		an.onRequest(s, a, cl, ts)
+	} else {
+		c.responses++
+		c.fcResp[fc]++
+		f.responses++
+		fcc.responses++
+		d.responses++
+		cl.responses++
+		code, isExc := a.Exception()
+		if isExc {
+			c.exc[code]++
+			f.exceptions++
+			fcc.exceptions++
+			d.exceptions++
+		}
+		if bad {
+			s.malformed(ts)
+			return
+		}
+		if !s.matchPending(a) {
+			f.unmatched++
+		}
+		an.windowFor(cl, ts)
+		cl.win.responses++
+		if isExc {
+			cl.win.exceptions++
+		} else if a.Function&0x80 == 0 {
+			d.served.add(fc)
+			if pduErr == nil && a.Function == 43 && len(a.Data) > 0 && a.Data[0] == MEIReadDeviceIdentity {
+				s.deviceID(a, d)
+			}
+		}
+		an.checkExceptionRate(s, a, cl, ts)
+	}
+	if pduErr != nil {
+		s.malformed(ts)
+	}
+}
+
+// deviceID stores the objects of an FC 43/14 response.
+func (s *Session) deviceID(a *ADU, d *deviceState) {
+	var h DeviceIDHeader
+	var objs map[uint8]string
+	key := identKey{server: s.server, unit: a.UnitID}
+	_ = a.DeviceID(&h, func(id uint8, v []byte) {
+		str, ok := ObjectValueString(id, v)
+		if !ok {
+			return
+		}
+		if objs == nil {
+			if d.ident == nil {
+				d.ident = make(map[uint8]map[uint8]string)
+			}
+			if objs = d.ident[a.UnitID]; objs == nil {
+				objs = make(map[uint8]string)
+				d.ident[a.UnitID] = objs
+			}
+		}
+		objs[id] = str
+		st := s.a.stats.ident
+		m := st[key]
+		if m == nil {
+			if len(st) >= s.a.cfg.MaxStatsServers {
+				return
+			}
+			m = make(map[uint8]string)
+			st[key] = m
+		}
+		m[id] = str
+	})
+}
+
+// addPending remembers a request; when the table is full the oldest is
+// dropped and counted unanswered. Only pending[:s.hi] is scanned.
+func (s *Session) addPending(a *ADU, f *flowState) {
+	s.seq++
+	slot, oldest := -1, -1
+	for i := 0; i < s.hi; i++ {
+		p := &s.pending[i]
+		if !p.used {
+			if slot < 0 {
+				slot = i
+			}
+			continue
+		}
+		if p.tid == a.TransactionID {
+			// a retransmitted or reused id replaces the old request
+			slot = i
+			f.unanswered++
+			break
+		}
+		if oldest < 0 || p.seq < s.pending[oldest].seq {
+			oldest = i
+		}
+	}
+	if slot < 0 {
+		if s.hi < len(s.pending) {
+			slot = s.hi
+		} else {
+			slot = oldest
+			f.unanswered++
+		}
+	}
+	if slot >= s.hi {
+		s.hi = slot + 1
+	}
+	s.pending[slot] = pending{tid: a.TransactionID, unit: a.UnitID, fc: a.Function & 0x7F, used: true, seq: s.seq}
+}
+
+// matchPending removes the request answered by response a.
+func (s *Session) matchPending(a *ADU) bool {
+	for i := 0; i < s.hi; i++ {
+		p := &s.pending[i]
+		if p.used && p.tid == a.TransactionID && p.fc == a.Function&0x7F {
+			p.used = false
+			for s.hi > 0 && !s.pending[s.hi-1].used {
+				s.hi--
+			}
+			return true
+		}
+	}
+	return false
+}
