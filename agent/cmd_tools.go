@@ -166,7 +166,6 @@ func cmdListen(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("no broker configured: set uplink.brokers in the config")
 	}
 	s := newSettings(c, "", Version)
-	s.uplink.ClientID += "-listen"
 	s.uplink.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	filter := *topic
 	if filter == "" {

@@ -73,7 +73,7 @@ func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 	if len(s.uplink.Brokers) == 0 {
 		log.Warn("no uplink configured (uplink.brokers is empty): records are kept in the buffer until one is configured")
 	} else {
-		s.uplink.Logger = log.With("component", "uplink")
+		s.uplink.Logger = log
 		if up, err = uplink.New(s.uplink); err != nil {
 			return fmt.Errorf("configure uplink: %w", err)
 		}

@@ -1,0 +1,394 @@
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// flight is a batch handed to the connection's sender, then waiting for its
+// PUBACK.
+type flight struct {
+	gen      uint64 // connection generation that sent it
+	class    string
+	topic    string
+	payload  []byte
+	seqs     []uint64
+	sent     chan struct{} // closed by the sender once tok or err is set
+	tok      mqtt.Token    // nil if the sender did not publish (err set)
+	err      error
+	deadline time.Time // for the PUBACK, counted from the hand-over
+}
+
+// done reports whether f's outcome is known.
+func (f *flight) done() bool {
+	select {
+	case <-f.sent:
+		return f.tok == nil || tokenDone(f.tok)
+	default:
+		return false
+	}
+}
+
+// wait returns a channel that is closed when f makes progress: sent, or,
+// once sent, done.
+func (f *flight) wait() <-chan struct{} {
+	select {
+	case <-f.sent:
+		if f.tok == nil {
+			return f.sent
+		}
+		return f.tok.Done()
+	default:
+		return f.sent
+	}
+}
+
+// startSender starts the goroutine that calls paho's Publish for cn in
+// order. paho's Publish can block up to its write timeout when the connection
+// drops at the wrong moment, so the drain loop never calls it itself and
+// keeps watching the connection. The goroutine exits when sendq is closed.
+func (c *Client) startSender(cn *conn, sendq <-chan *flight) {
+	c.bg.Go(func() {
+		for f := range sendq {
+			if cn.isLost() {
+				f.err = cn.err() // publishing now could block in paho
+			} else {
+				f.tok = cn.cli.Publish(f.topic, 1, false, f.payload)
+			}
+			f.payload = nil
+			close(f.sent)
+		}
+	})
+}
+
+// Run connects to the first broker that accepts (trying Config.Brokers in
+// order, with jittered exponential backoff between rounds) and drains src
+// until ctx is cancelled: it reads the oldest messages, publishes them as
+// batches at QoS 1 with at most Config.InFlight batches unacknowledged, and
+// acknowledges a batch's sequence numbers to src only after its PUBACK
+// arrived on the connection that sent it. After any connection loss, publish
+// error or PUBACK timeout it drops the connection, reconnects and reads src
+// again from the start, so everything unacknowledged is sent again.
+//
+// When ctx is cancelled Run waits up to Config.FlushTimeout for the PUBACKs
+// of batches in flight (acknowledging those that arrive), publishes the
+// retained "offline" status, disconnects and returns nil. It returns
+// ErrClosed after Close and ErrRunning if another Run is active; it never
+// returns because of a broker or Source error (see Stats.LastError).
+func (c *Client) Run(ctx context.Context, src Source) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.running:
+		c.mu.Unlock()
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c.running, c.runCancel, c.runDone = true, cancel, done
+	standalone := c.cur
+	c.cur = nil
+	c.mu.Unlock()
+	defer func() {
+		cancel()
+		c.mu.Lock()
+		c.running, c.runCancel, c.runDone = false, nil, nil
+		c.mu.Unlock()
+		close(done)
+	}()
+	if standalone != nil {
+		// A connection opened by Publish: Run opens its own.
+		standalone.cli.Disconnect(250)
+		standalone.drop(ErrClosed)
+	}
+
+	attempt := 0
+	for {
+		cn, err := c.dialAll(ctx, c.cfg.ClientID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.recordErr(err)
+			d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
+			c.log.Warn("no broker reachable, backing off", "err", err, "retry_in", d)
+			attempt++
+			if !sleep(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.setConnLocked(cn)
+		c.mu.Unlock()
+
+		delivered, err := c.drain(ctx, cn, src)
+		if ctx.Err() != nil {
+			return nil // drain flushed and shut down
+		}
+		cn.drop(err)
+		c.mu.Lock()
+		if c.cur == cn {
+			c.cur = nil
+			c.stats.Connected = false
+		}
+		c.mu.Unlock()
+		c.recordErr(err)
+		if delivered {
+			attempt = 0
+		}
+		d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
+		c.log.Warn("broker connection ended, reconnecting", "broker", cn.broker, "err", err, "retry_in", d)
+		attempt++
+		if !sleep(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// drain publishes from src on cn until the connection fails (the error is
+// returned) or ctx is cancelled (then it flushes, shuts the connection down
+// and returns nil). delivered reports whether any batch was acknowledged.
+func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered bool, err error) {
+	var (
+		after     uint64    // highest Seq read on this connection
+		pending   []batch   // read, not yet published
+		sendAt    time.Time // when pending[0] may be sent (bandwidth cap)
+		window    []*flight // published, waiting for PUBACK, in publish order
+		idle      bool      // the last Next returned nothing
+		nextFails int
+		retryAt   time.Time // next Next after a Source error
+		lim       = limiter{rate: c.cfg.BytesPerSecond}
+		inFlight  = c.cfg.InFlight
+		sendq     = make(chan *flight, inFlight) // holds only flights in window
+	)
+	c.startSender(cn, sendq)
+	defer close(sendq)
+	for {
+		// Settle acknowledged batches strictly in publish order: a batch
+		// after a failed one is never acked, so per-class order survives.
+		for len(window) > 0 && window[0].done() {
+			if err := c.settle(ctx, cn, src, window[0]); err != nil {
+				return delivered, err
+			}
+			delivered = true
+			window[0] = nil
+			window = window[1:]
+		}
+		if ctx.Err() != nil {
+			c.flush(cn, src, window)
+			return delivered, nil
+		}
+		if cn.isLost() {
+			c.countPublishErrors(len(window))
+			return delivered, cn.err()
+		}
+		now := time.Now()
+		if len(window) > 0 && now.After(window[0].deadline) {
+			c.countPublishErrors(len(window))
+			return delivered, fmt.Errorf("publish %s batch: %w", window[0].class, ErrPublishTimeout)
+		}
+
+		// Read.
+		if len(pending) == 0 && !idle && len(window) < inFlight && !now.Before(retryAt) {
+			msgs, err := src.Next(ctx, after, c.cfg.BatchMaxRecords, c.cfg.BatchMaxBytes)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				continue
+			case err != nil:
+				err = fmt.Errorf("read source: %w", err)
+				c.recordErr(err)
+				retryAt = now.Add(backoff(nextFails, c.cfg.MinBackoff, c.cfg.MaxBackoff))
+				nextFails++
+				c.log.Warn("source read failed", "err", err, "retry_at", retryAt)
+			case len(msgs) == 0:
+				nextFails = 0
+				idle = true
+			default:
+				nextFails = 0
+				for _, m := range msgs {
+					after = max(after, m.Seq)
+				}
+				var bad []Message
+				pending, bad = splitBatches(msgs, c.cfg.BatchMaxRecords, c.cfg.BatchMaxBytes)
+				c.dropInvalid(ctx, src, bad)
+			}
+		}
+
+		// Publish.
+		for len(pending) > 0 && len(window) < inFlight {
+			b := &pending[0]
+			topic := c.cfg.Topic(b.class)
+			if c.cfg.Gzip {
+				topic += GzipTopicSuffix
+			}
+			if sendAt.IsZero() { // first look at this batch: compress once, then reserve bandwidth
+				if c.cfg.Gzip {
+					b.payload = gzipBytes(b.payload)
+				}
+				sendAt = now.Add(lim.reserve(now, len(b.payload)+len(topic)))
+			}
+			if time.Now().Before(sendAt) {
+				break
+			}
+			f := &flight{
+				gen: cn.gen, class: b.class, topic: topic, payload: b.payload, seqs: b.seqs,
+				sent: make(chan struct{}), deadline: time.Now().Add(c.cfg.PublishTimeout),
+			}
+			window = append(window, f)
+			sendq <- f // never blocks: sendq holds at most len(window)-1 < inFlight
+			pending[0] = batch{}
+			pending = pending[1:]
+			sendAt = time.Time{}
+		}
+		if len(pending) == 0 && !idle && len(window) < inFlight && !time.Now().Before(retryAt) {
+			continue // read more at once
+		}
+		if len(pending) > 0 && len(window) < inFlight && !time.Now().Before(sendAt) {
+			continue
+		}
+
+		// Wait for something to change.
+		wake := time.Now().Add(idlePoll)
+		var headDone <-chan struct{}
+		if len(window) > 0 {
+			headDone = window[0].wait()
+			wake = earliest(wake, window[0].deadline)
+		}
+		var ready <-chan struct{}
+		if idle {
+			ready = src.Ready()
+		}
+		if retryAt.After(now) {
+			wake = earliest(wake, retryAt)
+		}
+		if len(pending) > 0 && len(window) < inFlight {
+			wake = earliest(wake, sendAt)
+		}
+		timer := time.NewTimer(time.Until(wake))
+		select {
+		case <-ctx.Done():
+		case <-cn.lost:
+		case <-headDone:
+		case <-ready:
+			idle = false
+		case <-timer.C:
+			idle = false
+		}
+		timer.Stop()
+	}
+}
+
+// settle handles a completed batch: an error ends the connection, success
+// acknowledges the batch to src.
+func (c *Client) settle(ctx context.Context, cn *conn, src Source, f *flight) error {
+	err := f.err
+	if err == nil {
+		err = f.tok.Error()
+	}
+	if err != nil {
+		c.countPublishErrors(1)
+		return fmt.Errorf("publish %s batch: %w", f.class, err)
+	}
+	if f.gen != cn.gen { // cannot happen with one paho client per connection; kept as a guard
+		c.countPublishErrors(1)
+		return fmt.Errorf("publish %s batch: %w: acknowledged on another connection", f.class, ErrConnectionLost)
+	}
+	c.mu.Lock()
+	c.stats.BatchesPublished++
+	c.stats.RecordsPublished += uint64(len(f.seqs))
+	c.mu.Unlock()
+	// Ack even while shutting down: the broker has the batch.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.PublishTimeout)
+	defer cancel()
+	if err := src.Ack(actx, f.seqs...); err != nil {
+		// The records stay queued and are sent again after the next
+		// reconnect: a duplicate, not a loss.
+		err = fmt.Errorf("ack %d records: %w", len(f.seqs), err)
+		c.recordErr(err)
+		c.log.Warn("source ack failed", "err", err)
+	}
+	return nil
+}
+
+// flush waits up to Config.FlushTimeout for the batches in flight, acks the
+// leading ones that were acknowledged, then shuts cn down.
+func (c *Client) flush(cn *conn, src Source, window []*flight) {
+	deadline := time.Now().Add(c.cfg.FlushTimeout)
+	timer := time.NewTimer(c.cfg.FlushTimeout)
+	defer timer.Stop()
+	bg := context.Background()
+wait:
+	for _, f := range window {
+		for !f.done() {
+			select {
+			case <-f.wait():
+			case <-cn.lost:
+				if !f.done() {
+					break wait
+				}
+			case <-timer.C:
+				break wait
+			}
+		}
+		if err := c.settle(bg, cn, src, f); err != nil {
+			break
+		}
+	}
+	if left := time.Until(deadline); left < time.Second {
+		deadline = time.Now().Add(time.Second)
+	}
+	c.shutdown(cn, deadline)
+	c.log.Info("uplink stopped", "broker", cn.broker)
+}
+
+// dropInvalid acknowledges and counts messages that cannot be published.
+func (c *Client) dropInvalid(ctx context.Context, src Source, bad []Message) {
+	if len(bad) == 0 {
+		return
+	}
+	seqs := make([]uint64, len(bad))
+	for i, m := range bad {
+		seqs[i] = m.Seq
+	}
+	err := fmt.Errorf("%w %q: dropped %d records", ErrInvalidClass, bad[0].Class, len(bad))
+	c.log.Error("dropping records with an invalid class", "err", err)
+	c.mu.Lock()
+	c.stats.Dropped += uint64(len(bad))
+	c.mu.Unlock()
+	c.recordErr(err)
+	if aerr := src.Ack(ctx, seqs...); aerr != nil {
+		c.recordErr(errors.Join(err, fmt.Errorf("ack dropped records: %w", aerr)))
+	}
+}
+
+func (c *Client) countPublishErrors(n int) {
+	if n == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.stats.PublishErrors += uint64(n)
+	c.mu.Unlock()
+}
+
+func tokenDone(t mqtt.Token) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
