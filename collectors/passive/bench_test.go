@@ -1,0 +1,187 @@
+package passive_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/edgeward/edgeward/collectors/passive"
+	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
+)
+
+// genPolling writes conns Modbus connections polled round-robin for rounds
+// rounds (one request and one response per round and connection), between
+// 20 clients and 50 servers, with an occasional write.
+func genPolling(w *pcapgen.Writer, conns, rounds int) error {
+	w.Step = 10 * time.Microsecond
+	cs := make([]*pcapgen.Conn, conns)
+	for i := range cs {
+		cli := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x80, 0xf4, 0, 0, byte(i % 20)},
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i % 20)}), uint16(20000+i))}
+		srv := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x0e, 0x8c, 0, 1, byte(i % 50)},
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(i % 50)}), 502)}
+		cs[i] = w.Conn(cli, srv)
+		if err := cs[i].Handshake(); err != nil {
+			return err
+		}
+	}
+	for r := range rounds {
+		for i, c := range cs {
+			req, resp := pcapgen.ReadHolding(uint16(r), uint8(1+i%4), uint16(100*(i%8)), 16)
+			if r%97 == 0 {
+				req, resp = pcapgen.WriteSingle(uint16(r), uint8(1+i%4), 7, uint16(r))
+			}
+			if err := c.Send(true, req); err != nil {
+				return err
+			}
+			if err := c.Send(false, resp); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range cs {
+		if err := c.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkReplay replays a generated capture of about one million packets
+// (1000 connections) through Replay. Set PASSIVE_BENCH_PCAP to keep the
+// capture at that path (and reuse it), e.g. to time tshark on the same file.
+func BenchmarkReplay(b *testing.B) {
+	path := os.Getenv("PASSIVE_BENCH_PCAP")
+	if path == "" {
+		path = b.TempDir() + "/bench.pcap"
+	}
+	if _, err := os.Stat(path); err != nil {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := genPolling(w, 1000, 500); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var packets uint64
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	for b.Loop() {
+		sum, err := passive.Replay(context.Background(), []string{path}, passive.DefaultConfig(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		packets += sum.Packets
+	}
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(packets), "allocs/packet")
+}
+
+// steadyFrames returns the frames of one long polling connection, as they
+// would come from a capture.
+func steadyFrames(t testing.TB, rounds int) []passive.Packet {
+	var buf bytes.Buffer
+	w, err := pcapgen.NewWriter(&buf, layers.LinkTypeEthernet, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := genPolling(w, 1, rounds); err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/steady.pcap"
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := passive.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out []passive.Packet
+	for {
+		p, err := src.ReadPacket(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Data = append([]byte(nil), p.Data...)
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestProcessDoesNotAllocate checks that decoding, reassembling and
+// analysing the packets of an established Modbus connection allocates
+// nothing per packet.
+func TestProcessDoesNotAllocate(t *testing.T) { // not parallel: AllocsPerRun forbids it
+	frames := steadyFrames(t, 3000)
+	e, err := passive.NewEngine(passive.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// warm up: handshake and the first thousand transactions
+	i := 0
+	for ; i < 2000; i++ {
+		e.Process(frames[i])
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		e.Process(frames[i])
+		e.Process(frames[i+1])
+		i += 2
+	})
+	if allocs != 0 {
+		t.Errorf("Process allocates %.2f times per request/response pair", allocs)
+	}
+}
+
+// BenchmarkProcess measures Engine.Process alone on in-memory frames of an
+// established connection.
+func BenchmarkProcess(b *testing.B) {
+	frames := steadyFrames(b, 20000)
+	e, err := passive.NewEngine(passive.DefaultConfig(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range frames[:1000] {
+		e.Process(p)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		if n == len(frames)-4 {
+			b.StopTimer()
+			e, _ = passive.NewEngine(passive.DefaultConfig(), nil)
+			for _, p := range frames[:1000] {
+				e.Process(p)
+			}
+			n = 1000
+			b.StartTimer()
+		}
+		e.Process(frames[n])
+		n++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}

@@ -1,0 +1,192 @@
+package passive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/edgeward/edgeward/collectors"
+)
+
+// Collector is the passive network collector: it replays Config.Files,
+// captures Config.Interfaces live, and emits asset, flow and threat
+// records every Config.SummaryInterval. It is safe for one Run at a time;
+// Stats may be called concurrently with Run.
+type Collector struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // guards eng and sources
+	eng     *Engine
+	sources map[string]Source
+}
+
+var _ collectors.Collector = (*Collector)(nil)
+
+// New returns a Collector for cfg (zero fields take their defaults). It
+// validates cfg and opens nothing; Run opens the sources.
+func New(cfg Config, log *slog.Logger) (*Collector, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	eng, err := NewEngine(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{cfg: eng.cfg, log: log.With("collector", "passive"), eng: eng, sources: map[string]Source{}}, nil
+}
+
+// Name returns "passive".
+func (c *Collector) Name() string { return "passive" }
+
+// Run replays the configured files, then captures on every configured
+// interface until ctx is cancelled, emitting records every SummaryInterval
+// and once more at the end. It returns nil on cancellation, ErrNoSources
+// when nothing is configured, and an error when an interface cannot be
+// opened or an emit fails.
+func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
+	if len(c.cfg.Files) == 0 && len(c.cfg.Interfaces) == 0 {
+		return ErrNoSources
+	}
+	for _, path := range c.cfg.Files {
+		c.mu.Lock()
+		err := c.eng.replayFile(ctx, path)
+		c.mu.Unlock()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	if len(c.cfg.Interfaces) == 0 {
+		c.mu.Lock()
+		c.eng.Flush(time.Time{})
+		c.mu.Unlock()
+		return c.emit(ctx, emit, time.Now())
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous,
+		Ports: append(append([]uint16(nil), c.cfg.Ports.Modbus...), c.cfg.Ports.OPCUA...)}
+	for _, ifc := range c.cfg.Interfaces {
+		src, err := OpenLive(ifc, opts)
+		if err != nil {
+			c.closeSources()
+			return fmt.Errorf("open capture on %q: %w", ifc, err)
+		}
+		c.mu.Lock()
+		c.sources[ifc] = src
+		c.mu.Unlock()
+		g.Go(func() error { return c.read(gctx, ifc, src) })
+	}
+	g.Go(func() error {
+		// Flush every second (gap timeouts, idle connections); emit every
+		// SummaryInterval.
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		next := time.Now().Add(c.cfg.SummaryInterval)
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case now := <-t.C:
+				if now.Before(next) {
+					c.mu.Lock()
+					c.eng.Flush(now)
+					c.mu.Unlock()
+					continue
+				}
+				next = now.Add(c.cfg.SummaryInterval)
+				if err := c.emit(gctx, emit, now); err != nil {
+					return err
+				}
+			}
+		}
+	})
+	err := g.Wait()
+	c.closeSources()
+	c.mu.Lock()
+	c.eng.Flush(time.Time{})
+	c.mu.Unlock()
+	if ctx.Err() != nil {
+		// Best effort: hand over what was seen since the last summary.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := c.emit(fctx, emit, time.Now()); err != nil {
+			c.log.Warn("emit final records", "err", err)
+		}
+		return nil
+	}
+	return err
+}
+
+// read feeds one live source to the engine until ctx ends.
+func (c *Collector) read(ctx context.Context, ifc string, src Source) error {
+	for {
+		p, err := src.ReadPacket(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("capture on %q: %w", ifc, err)
+		}
+		c.mu.Lock()
+		c.eng.Process(p)
+		c.mu.Unlock()
+	}
+}
+
+// emit flushes the engine and emits the records due at now.
+func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.Time) error {
+	c.mu.Lock()
+	c.eng.Flush(now)
+	c.eng.SetCaptureStats(c.captureStats())
+	recs := c.eng.Records(now)
+	c.mu.Unlock()
+	for _, r := range recs {
+		if err := emit.Emit(ctx, r); err != nil {
+			return fmt.Errorf("emit %s record: %w", r.Kind, err)
+		}
+	}
+	return nil
+}
+
+// captureStats sums the sources' counters; c.mu must be held.
+func (c *Collector) captureStats() SourceStats {
+	var s SourceStats
+	for _, src := range c.sources {
+		st := src.Stats()
+		s.Packets += st.Packets
+		s.Dropped += st.Dropped
+		s.IfDropped += st.IfDropped
+	}
+	return s
+}
+
+func (c *Collector) closeSources() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, src := range c.sources {
+		if err := src.Close(); err != nil {
+			c.log.Warn("close capture", "interface", name, "err", err)
+		}
+	}
+}
+
+// Stats returns the engine's counters including capture drops, for the
+// heartbeat. It is safe to call while Run is running.
+func (c *Collector) Stats() EngineStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eng.SetCaptureStats(c.captureStats())
+	return c.eng.Stats()
+}

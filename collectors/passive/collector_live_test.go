@@ -1,0 +1,122 @@
+//go:build linux
+
+package passive_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive"
+	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
+)
+
+// TestCollectorLive runs the collector on the loopback interface while a
+// client polls a tiny Modbus server on 127.0.0.1:0, and waits for the
+// net.flow record of that conversation.
+func TestCollectorLive(t *testing.T) {
+	t.Parallel()
+	if src, err := passive.OpenLive("lo", passive.LiveOptions{}); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
+		}
+		t.Skipf("no loopback capture: %v", err)
+	} else {
+		src.Close()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // answer every 12-byte FC 3 request with 2 registers
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 12)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					_, resp := pcapgen.ReadHolding(uint16(buf[0])<<8|uint16(buf[1]), buf[6], 0, 2)
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+
+	cfg := passive.DefaultConfig()
+	cfg.Interfaces = []string{"lo"}
+	cfg.Ports.Modbus = []uint16{port}
+	cfg.SummaryInterval = time.Second
+	col, err := passive.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var flows []passive.Flow
+	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+		if f, ok := r.Body.(passive.Flow); ok {
+			mu.Lock()
+			flows = append(flows, f)
+			mu.Unlock()
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- col.Run(ctx, emit) }()
+
+	want := ln.Addr().String()
+	deadline := time.Now().Add(20 * time.Second)
+	var tid uint16
+	for found := false; !found; {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no net.flow record for %s; stats %+v", want, col.Stats())
+		}
+		c, err := net.Dial("tcp", want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			tid++
+			req, _ := pcapgen.ReadHolding(tid, 1, 0, 2)
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, 13)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		for _, f := range flows {
+			if f.Server == want && f.Requests > 0 && f.FunctionCodes["3"].Responses > 0 {
+				found = true
+			}
+		}
+		mu.Unlock()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after cancel, want nil", err)
+	}
+	if st := col.Stats(); st.Capture.Packets == 0 {
+		t.Errorf("capture stats not reported: %+v", st.Capture)
+	}
+}

@@ -1,0 +1,279 @@
+package passive
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
+)
+
+// ipv4TCP returns an IPv4 packet carrying a TCP segment 10.0.0.1:40000 ->
+// 10.0.0.2:502 with payload.
+func ipv4TCP(payload []byte, fragFlags uint16) []byte {
+	ip := make([]byte, 20+20+len(payload))
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:4], uint16(len(ip)))
+	binary.BigEndian.PutUint16(ip[6:8], fragFlags)
+	ip[8], ip[9] = 64, 6
+	copy(ip[12:16], []byte{10, 0, 0, 1})
+	copy(ip[16:20], []byte{10, 0, 0, 2})
+	tcp := ip[20:]
+	binary.BigEndian.PutUint16(tcp[0:2], 40000)
+	binary.BigEndian.PutUint16(tcp[2:4], 502)
+	binary.BigEndian.PutUint32(tcp[4:8], 77)
+	tcp[12] = 5 << 4
+	tcp[13] = tcpACK
+	copy(tcp[20:], payload)
+	return ip
+}
+
+// ipv6TCP returns an IPv6 packet with the given extension headers (each
+// 8 bytes, next-header chained) before a TCP segment.
+func ipv6TCP(payload []byte, ext ...byte) []byte {
+	tcp := make([]byte, 20+len(payload))
+	binary.BigEndian.PutUint16(tcp[0:2], 40000)
+	binary.BigEndian.PutUint16(tcp[2:4], 502)
+	tcp[12] = 5 << 4
+	copy(tcp[20:], payload)
+	var exts []byte
+	next := byte(6)
+	for i := len(ext) - 1; i >= 0; i-- {
+		h := make([]byte, 8)
+		h[0] = next
+		exts = append(h, exts...)
+		next = ext[i]
+	}
+	ip := make([]byte, 40)
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:6], uint16(len(exts)+len(tcp)))
+	ip[6], ip[7] = next, 64
+	ip[23], ip[39] = 1, 2
+	return append(append(ip, exts...), tcp...)
+}
+
+func TestDecodeFrame(t *testing.T) {
+	t.Parallel()
+	pl := []byte("hello")
+	eth := func(typ uint16, rest []byte) []byte {
+		b := make([]byte, 14)
+		copy(b[6:12], []byte{0, 0x0e, 0x8c, 1, 2, 3})
+		binary.BigEndian.PutUint16(b[12:14], typ)
+		return append(b, rest...)
+	}
+	sll2 := func(rest []byte) []byte {
+		b := make([]byte, 20)
+		binary.BigEndian.PutUint16(b[0:2], 0x0800)
+		b[11] = 6
+		copy(b[12:18], []byte{0, 0x0e, 0x8c, 1, 2, 3})
+		return append(b, rest...)
+	}
+	null := func(fam uint32, le bool, rest []byte) []byte {
+		b := make([]byte, 4)
+		if le {
+			binary.LittleEndian.PutUint32(b, fam)
+		} else {
+			binary.BigEndian.PutUint32(b, fam)
+		}
+		return append(b, rest...)
+	}
+	padded := append(ipv4TCP(pl, 0), 0, 0, 0, 0, 0, 0) // Ethernet padding after the IP packet
+	tests := []struct {
+		name    string
+		link    layers.LinkType
+		frame   []byte
+		want    decodeResult
+		payload string
+	}{
+		{"ethernet ipv4", layers.LinkTypeEthernet, eth(0x0800, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"ethernet padding trimmed", layers.LinkTypeEthernet, eth(0x0800, padded), resultTCP, "hello"},
+		{"sll2", layers.LinkTypeLinuxSLL2, sll2(ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"null little endian", layers.LinkTypeNull, null(2, true, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"null big endian ipv6", layers.LinkTypeNull, null(30, false, ipv6TCP(pl)), resultTCP, "hello"},
+		{"loop", layers.LinkTypeLoop, null(2, false, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"raw ipv6 extension headers", layers.LinkTypeRaw, ipv6TCP(pl, 0, 60, 43), resultTCP, "hello"},
+		{"ipv4 IPv4 link type", layers.LinkTypeIPv4, ipv4TCP(pl, 0), resultTCP, "hello"},
+		{"ipv4 more fragments", layers.LinkTypeRaw, ipv4TCP(pl, 0x2000), resultFragment, ""},
+		{"ipv4 fragment offset", layers.LinkTypeRaw, ipv4TCP(pl, 0x0010), resultFragment, ""},
+		{"ipv4 don't fragment", layers.LinkTypeRaw, ipv4TCP(pl, 0x4000), resultTCP, "hello"},
+		{"ipv6 fragment", layers.LinkTypeRaw, ipv6TCP(pl, 44), resultFragment, ""},
+		{"arp", layers.LinkTypeEthernet, eth(0x0806, make([]byte, 28)), resultNotIP, ""},
+		{"too many vlan tags", layers.LinkTypeEthernet, eth(0x8100, bytes.Repeat([]byte{0, 1, 0x81, 0}, 6)), resultNotIP, ""},
+		{"short ethernet", layers.LinkTypeEthernet, make([]byte, 10), resultShortLink, ""},
+		{"short ip", layers.LinkTypeEthernet, eth(0x0800, []byte{0x45, 0}), resultShortIP, ""},
+		{"bad version", layers.LinkTypeRaw, append([]byte{0x75}, make([]byte, 40)...), resultBadIP, ""},
+		{"short tcp", layers.LinkTypeRaw, ipv4TCP(pl, 0)[:30], resultShortTCP, ""},
+		{"unsupported link", layers.LinkType(147), make([]byte, 60), resultUnsupportedLink, ""},
+		{"empty", layers.LinkTypeEthernet, nil, resultShortLink, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var s segment
+			got := decodeFrame(tc.link, tc.frame, &s)
+			if got != tc.want {
+				t.Fatalf("decodeFrame = %s, want %s", resultNames[got], resultNames[tc.want])
+			}
+			if got == resultTCP && string(s.payload) != tc.payload {
+				t.Errorf("payload = %q, want %q", s.payload, tc.payload)
+			}
+		})
+	}
+}
+
+// FuzzDecodeFrame feeds arbitrary bytes to the frame decoder under every
+// link type it knows: it must never panic, and a decoded payload must lie
+// within the frame.
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add(uint8(0), ipv4TCP([]byte("x"), 0))
+	f.Add(uint8(3), ipv6TCP([]byte("x"), 0, 44))
+	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
+		layers.LinkTypeRaw, layers.LinkTypeNull, layers.LinkTypeLoop}
+	f.Fuzz(func(t *testing.T, lt uint8, frame []byte) {
+		var s segment
+		if decodeFrame(links[int(lt)%len(links)], frame, &s) == resultTCP && len(s.payload) > len(frame) {
+			t.Fatalf("payload of %d bytes from a %d-byte frame", len(s.payload), len(frame))
+		}
+	})
+}
+
+// TestPcapng writes the same conversation as pcap and as pcapng and checks
+// that both deliver the same streams.
+func TestPcapng(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pcapPath := filepath.Join(dir, "c.pcap")
+	f, err := os.Create(pcapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, srv := endpoints(false)
+	c := w.Conn(cli, srv)
+	req, resp := pcapgen.ReadHolding(9, 1, 0, 3)
+	if err := errors.Join(c.Handshake(), c.Send(true, req), c.Send(false, resp), c.Close()); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	ngPath := filepath.Join(dir, "c.pcapng")
+	src, err := OpenFile(pcapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf, err := os.Create(ngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := pcapgo.NewNgWriterInterface(nf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p, err := src.ReadPacket(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: p.CaptureLength, Length: p.Length}
+		if err := nw.WritePacket(ci, p.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+	if err := nw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nf.Close()
+
+	a, _ := runCore(t, pcapPath)
+	b, _ := runCore(t, ngPath)
+	key := cli.Addr.String() + "->" + srv.Addr.String()
+	if a.byConn[key] == nil || b.byConn[key] == nil {
+		t.Fatalf("connection missing: pcap %v, pcapng %v", a.byConn, b.byConn)
+	}
+	if diff := cmp.Diff(a.byConn[key].data, b.byConn[key].data); diff != "" {
+		t.Errorf("pcapng streams differ from pcap (-pcap +pcapng):\n%s", diff)
+	}
+	if string(b.byConn[key].data[0]) != string(req) {
+		t.Errorf("client stream = %x, want %x", b.byConn[key].data[0], req)
+	}
+	if _, err := OpenFile(filepath.Join(dir, "nope")); err == nil {
+		t.Error("OpenFile of a missing file succeeded")
+	}
+	junk := filepath.Join(dir, "junk")
+	if err := os.WriteFile(junk, []byte("not a capture"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(junk); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("OpenFile(junk) = %v, want ErrUnknownFormat", err)
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	t.Parallel()
+	r := newRateLimiter(time.Minute, 4)
+	t0 := time.Unix(1000, 0)
+	src := netipAddr("10.0.0.1")
+	type step struct {
+		ok         bool
+		suppressed uint64
+	}
+	var got []step
+	for _, dt := range []time.Duration{0, time.Second, 30 * time.Second, 61 * time.Second, 62 * time.Second, 200 * time.Second} {
+		ok, n := r.allow("modbus.scan", src, t0.Add(dt))
+		got = append(got, step{ok, n})
+	}
+	want := []step{{true, 0}, {false, 0}, {false, 0}, {true, 2}, {false, 0}, {true, 1}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(step{})); diff != "" {
+		t.Errorf("allow (-want +got):\n%s", diff)
+	}
+	// The table stays bounded.
+	for i := range 100 {
+		r.allow("k"+string(rune('a'+i%26))+string(rune('a'+i/26)), src, t0)
+	}
+	if len(r.m) > 4 {
+		t.Errorf("rate table holds %d keys, bound 4", len(r.m))
+	}
+}
+
+func TestOUI(t *testing.T) {
+	t.Parallel()
+	tab, err := loadOUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.prefixes) < 10000 {
+		t.Fatalf("only %d OUIs loaded", len(tab.prefixes))
+	}
+	for _, tc := range []struct {
+		mac  [6]byte
+		want string
+	}{
+		{[6]byte{0x00, 0x0e, 0x8c, 1, 2, 3}, "Siemens AG"},
+		{[6]byte{0x02, 0x0e, 0x8c, 1, 2, 3}, ""}, // locally administered
+	} {
+		if got := tab.vendor(tc.mac); got != tc.want {
+			t.Errorf("vendor(%x) = %q, want %q", tc.mac, got, tc.want)
+		}
+	}
+}
+
+func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,71 @@
+// Package passive watches industrial network traffic without sending a
+// byte: it reads frames from capture files (pcap, pcapng) or live
+// interfaces, reassembles TCP, hands Modbus/TCP streams to
+// collectors/passive/modbus, and turns what it learns into records:
+// net.asset (class asset, key "ip:<addr>"), net.flow (class activity, key
+// "modbus:<client>-><server ip:port>") and modbus.* threat records.
+//
+// # Basics
+//
+// An Engine does the work and is driven by one goroutine: Process for every
+// frame, Flush now and then (capture time in a replay, wall time live),
+// Records every summary interval, Summary at the end of a replay. Replay
+// wraps that for `edgeward replay`; Collector (New, Run) wraps it for
+// `edgeward run`, with OpenFile and OpenLive as sources.
+//
+// Decoding is hand-rolled: Ethernet, Linux cooked v1 and v2 (SLL, SLL2),
+// BSD null/loopback and raw IPv4/IPv6 link types; up to four 802.1Q/802.1ad
+// tags (QinQ); IPv4 options and IPv6 extension headers (hop-by-hop,
+// routing, destination options, AH). IPv4 and IPv6 fragments are counted
+// (decode outcome "ip_fragment") and skipped, not reassembled: Modbus and
+// OPC UA segments fit any Ethernet MTU.
+//
+// Dispatch: a connection with exactly one port in Ports.Modbus is Modbus,
+// that port being the server's. With both ports in the set, a SYN names the
+// client and a SYN/ACK the server; mid-stream, the lower port is the
+// server's (equal ports: the lower address). Ports.OPCUA is matched the
+// same way, and a payload starting with an OPC UA Hello ("HELF") makes its
+// sender an OPC UA client on any port; OPC UA connections are counted
+// (EngineStats.OPCUAUnhandled) until package opcua provides a session with
+// the same Feed/Gap/Close shape (the hook is core.opcua).
+//
+// # Guarantees
+//
+//   - No frame is fatal. Every frame is counted once under
+//     EngineStats.Decode by outcome (tcp, not_ip, not_tcp, short_ip,
+//     bad_ip, ip_fragment, ...); frames cut by the snap length are counted
+//     as truncated and their missing bytes become a reassembly gap.
+//   - Each TCP direction is delivered to its session in sequence order,
+//     exactly once: retransmitted bytes are trimmed, out-of-order segments
+//     are held until the hole before them fills. A hole that does not fill
+//     within 2 seconds of capture time, or whose held data would exceed 64
+//     KiB for the direction, 1024 segments, or Config.MaxReassemblyBytes
+//     over all connections, is declared lost (Gap) and skipped, and counted.
+//   - Memory is bounded whatever the capture size: the connection table
+//     holds at most Config.MaxFlows entries (least recently used evicted,
+//     counted), out-of-order data at most MaxReassemblyBytes, the MAC table
+//     2×MaxFlows addresses, the modbus tables their own LRU bounds, the
+//     event rate-limit table 4096 keys and a Summary 10000 events.
+//   - Steady-state processing of an established connection allocates
+//     nothing per packet (TestProcessDoesNotAllocate).
+//   - Events are rate-limited to one per (kind, client) per minute of
+//     capture time; the next emitted event of that key carries the number
+//     suppressed in between (Event.Suppressed).
+//   - Records returns state records only for assets and flows that saw
+//     traffic since the previous call, with cumulative counts, so a quiet
+//     network sends nothing and a busy one one record per flow per interval.
+//
+// # Caveats
+//
+//   - Mid-stream pick-up: with no SYN, the first data segment seen starts a
+//     direction. If that segment was itself out of order, the bytes before
+//     it are never delivered (they look like retransmissions).
+//   - A connection ended by FIN/RST is remembered until it idles out so late
+//     retransmissions do not start a new connection; a new SYN on the same
+//     4-tuple does.
+//   - The MAC address of an asset is the source MAC of the first frame seen
+//     from its IP: for routed traffic that is the router's, not the host's.
+//   - IP fragments are not reassembled (counted only).
+//   - Not safe for concurrent use: the Collector serialises its capture
+//     goroutines through a mutex.
+package passive

@@ -1,0 +1,364 @@
+package passive
+
+import (
+	"net/netip"
+	"time"
+)
+
+// sessionFactory starts the protocol session of a new connection.
+type sessionFactory func(client, server netip.AddrPort) streamHandler
+
+// FlowStats counts the connection table's activity.
+type FlowStats struct {
+	Active   int    `json:"active"`   // connections tracked now (including recently closed ones)
+	Created  uint64 `json:"created"`  // connections started
+	Closed   uint64 `json:"closed"`   // ended by FIN or RST
+	Expired  uint64 `json:"expired"`  // removed after the idle timeout
+	Evicted  uint64 `json:"evicted"`  // removed because the table was full (least recently used first)
+	Reopened uint64 `json:"reopened"` // a new SYN reused the 4-tuple of a tracked connection
+}
+
+// EngineStats is a snapshot of what an Engine processed. Every frame is
+// counted exactly once under Decode.
+type EngineStats struct {
+	Packets      uint64            `json:"packets"`
+	Bytes        uint64            `json:"bytes"`     // wire length of every frame
+	Truncated    uint64            `json:"truncated"` // frames shorter than on the wire (snap length)
+	Decode       map[string]uint64 `json:"decode"`    // frames by decode outcome (tcp, not_ip, short_ip, ...)
+	DecodeErrors uint64            `json:"decode_errors"`
+	// OtherTCP counts TCP segments of connections that are not dispatched to
+	// a protocol decoder (not on a configured port, no OPC UA Hello).
+	OtherTCP uint64 `json:"other_tcp"`
+	// OPCUAUnhandled counts OPC UA connections seen while no OPC UA decoder
+	// is built in.
+	OPCUAUnhandled uint64 `json:"opcua_unhandled"`
+	// MACsNotLearned counts source MACs not recorded because the MAC table
+	// (2×MaxFlows addresses) was full.
+	MACsNotLearned uint64 `json:"macs_not_learned"`
+	// EventsSuppressed counts events held back by the per (kind, client)
+	// rate limit; EventsDropped counts alerts lost because a bounded queue
+	// (the analyzer's alert queue, the rate-limit table) was full.
+	EventsSuppressed uint64          `json:"events_suppressed"`
+	EventsDropped    uint64          `json:"events_dropped"`
+	Reassembly       ReassemblyStats `json:"reassembly"`
+	Flows            FlowStats       `json:"flows"`
+	Capture          SourceStats     `json:"capture"` // kernel/driver drops, filled in by the Collector
+}
+
+// core is the protocol-independent part of an Engine: decode, connection
+// table and reassembly.
+type core struct {
+	modbusPorts, opcuaPorts portSet
+	maxFlows                int
+	idle                    time.Duration
+	modbus, opcua           sessionFactory
+	asm                     *assembler
+	flows                   map[flowKey]*conn
+	lru                     lru
+	seg                     segment
+	decode                  [numResults]uint64
+	stats                   EngineStats
+	macs                    map[netip.Addr][6]byte
+	free                    []*conn
+	last                    *conn // the connection of the previous segment (saves a map lookup)
+}
+
+// portSet is a bitmap of TCP ports.
+type portSet [65536 / 64]uint64
+
+func newPortSet(ports []uint16) portSet {
+	var s portSet
+	for _, p := range ports {
+		s[p/64] |= 1 << (p % 64)
+	}
+	return s
+}
+
+func (s *portSet) has(p uint16) bool { return s[p/64]&(1<<(p%64)) != 0 }
+
+func newCore(modbusPorts, opcuaPorts []uint16, maxFlows int, idle time.Duration, flowBuffer int, maxBuffered int64) *core {
+	return &core{
+		modbusPorts: newPortSet(modbusPorts), opcuaPorts: newPortSet(opcuaPorts),
+		maxFlows: maxFlows, idle: idle,
+		asm:   newAssembler(flowBuffer, maxBuffered, 0),
+		flows: make(map[flowKey]*conn, min(maxFlows, 4096)),
+		macs:  make(map[netip.Addr][6]byte),
+	}
+}
+
+// process decodes one frame and feeds its TCP payload to its connection.
+func (e *core) process(p *Packet) {
+	e.stats.Packets++
+	e.stats.Bytes += uint64(p.Length)
+	if p.CaptureLength < p.Length {
+		e.stats.Truncated++
+	}
+	s := &e.seg
+	r := decodeFrame(p.LinkType, p.Data, s)
+	e.decode[r]++
+	if r != resultTCP {
+		return
+	}
+	key, srcIsA := makeKey(s)
+	ts := p.Timestamp
+	c := e.last
+	if c == nil || c.key != key {
+		c = e.flows[key]
+	}
+	syn := s.flags&(tcpSYN|tcpACK) == tcpSYN
+	switch {
+	case c == nil:
+		if s.flags&tcpRST != 0 || (s.payloadLen == 0 && s.flags&tcpSYN == 0) {
+			if e.dispatch(s) == 0 {
+				e.stats.OtherTCP++
+			}
+			return // nothing to reassemble yet: a pure ACK, FIN or RST
+		}
+		c = e.open(key, srcIsA, s, ts)
+		if c == nil {
+			return
+		}
+	case c.closed:
+		if !syn {
+			e.lru.touch(c)
+			c.last = ts
+			return
+		}
+		e.stats.Flows.Reopened++
+		e.restart(c, srcIsA, s, ts)
+	case syn && c.half[dirOf(c, srcIsA)].synced && c.half[dirOf(c, srcIsA)].next != s.seq+1:
+		// A new SYN with another initial sequence number: the 4-tuple is reused.
+		e.stats.Flows.Reopened++
+		e.end(c, ts)
+		e.restart(c, srcIsA, s, ts)
+	}
+	e.lru.touch(c)
+	e.last = c
+	c.last = ts
+	d := dirOf(c, srcIsA)
+	if s.hasMAC {
+		src := c.client.Addr()
+		if d == 1 {
+			src = c.server.Addr()
+		}
+		if _, ok := e.macs[src]; !ok {
+			if len(e.macs) < 2*e.maxFlows {
+				e.macs[src] = s.srcMAC
+			} else {
+				e.stats.MACsNotLearned++
+			}
+		}
+	}
+	e.asm.add(&c.half[d], c.h, d == 0, s, ts)
+	switch {
+	case s.flags&tcpRST != 0:
+		e.stats.Flows.Closed++
+		e.end(c, ts)
+	case s.flags&tcpFIN != 0:
+		c.finSeen[d] = true
+		if c.finSeen[0] && c.finSeen[1] {
+			e.stats.Flows.Closed++
+			e.end(c, ts)
+		}
+	}
+}
+
+// dirOf returns 0 when a segment whose source is (or is not) endpoint a
+// travels to the server, 1 otherwise.
+func dirOf(c *conn, srcIsA bool) int {
+	if srcIsA == c.clientIsA {
+		return 0
+	}
+	return 1
+}
+
+// dispatch decides the protocol of a new connection and whether its source
+// is the client. The rules, in order: a connection with exactly one port in
+// the Modbus port set goes to Modbus, that port being the server's; with
+// both ports in the set, a SYN (without ACK) names the client, a SYN/ACK the
+// server, and otherwise the lower port is the server's. The same rules then
+// apply to the OPC UA port set. Failing those, a segment whose payload starts
+// with an OPC UA Hello ("HELF") makes its sender the client of an OPC UA
+// connection on any port.
+func (e *core) dispatch(s *segment) (p protocol) {
+	if p, _ = e.dispatchClient(s); p != 0 {
+		return p
+	}
+	return 0
+}
+
+func (e *core) dispatchClient(s *segment) (protocol, bool) {
+	for _, c := range [2]struct {
+		set   *portSet
+		proto protocol
+	}{{&e.modbusPorts, protoModbus}, {&e.opcuaPorts, protoOPCUA}} {
+		sp, dp := c.set.has(s.sport), c.set.has(s.dport)
+		switch {
+		case dp && !sp:
+			return c.proto, true
+		case sp && !dp:
+			return c.proto, false
+		case sp && dp:
+			switch {
+			case s.flags&(tcpSYN|tcpACK) == tcpSYN:
+				return c.proto, true
+			case s.flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+				return c.proto, false
+			}
+			return c.proto, s.dport < s.sport || (s.dport == s.sport && !lessAddr(s.src, s.dst))
+		}
+	}
+	if len(s.payload) >= 8 && string(s.payload[:4]) == "HELF" {
+		return protoOPCUA, true
+	}
+	return 0, false
+}
+
+func lessAddr(a, b [16]byte) bool {
+	for i := range 16 {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// open starts tracking a new connection, evicting the least recently used
+// one when the table is full. It returns nil when the connection is not
+// dispatched to any decoder.
+func (e *core) open(key flowKey, srcIsA bool, s *segment, ts time.Time) *conn {
+	proto, srcIsClient := e.dispatchClient(s)
+	if proto == 0 {
+		e.stats.OtherTCP++
+		return nil
+	}
+	f := e.modbus
+	if proto == protoOPCUA {
+		f = e.opcua
+	}
+	if f == nil {
+		e.stats.OPCUAUnhandled++
+		return nil
+	}
+	for len(e.flows) >= e.maxFlows && e.lru.tail != nil {
+		e.stats.Flows.Evicted++
+		e.drop(e.lru.tail, ts)
+	}
+	var c *conn
+	if k := len(e.free); k > 0 {
+		c = e.free[k-1]
+		e.free = e.free[:k-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{key: key, proto: proto}
+	e.start(c, srcIsA == srcIsClient, s, f, ts)
+	e.flows[key] = c
+	e.lru.pushFront(c)
+	return c
+}
+
+// restart reuses c for a new connection on the same 4-tuple.
+func (e *core) restart(c *conn, srcIsA bool, s *segment, ts time.Time) {
+	f := e.modbus
+	if c.proto == protoOPCUA {
+		f = e.opcua
+	}
+	clientIsA := srcIsA
+	if s.flags&(tcpSYN|tcpACK) != tcpSYN {
+		clientIsA = c.clientIsA
+	}
+	e.asm.release(&c.half[0])
+	e.asm.release(&c.half[1])
+	c.half = [2]halfStream{}
+	c.finSeen = [2]bool{}
+	c.closed = false
+	e.start(c, clientIsA, s, f, ts)
+}
+
+func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts time.Time) {
+	e.stats.Flows.Created++
+	c.clientIsA = clientIsA
+	a := netip.AddrPortFrom(addrFrom(c.key.a, s.is4), c.key.pa)
+	b := netip.AddrPortFrom(addrFrom(c.key.b, s.is4), c.key.pb)
+	if clientIsA {
+		c.client, c.server = a, b
+	} else {
+		c.client, c.server = b, a
+	}
+	c.first, c.last = ts, ts
+	c.h = f(c.client, c.server)
+}
+
+// end finishes c's session (delivering what is buffered, with gaps) and
+// keeps c as a closed entry until it idles out.
+func (e *core) end(c *conn, ts time.Time) {
+	if c.closed {
+		return
+	}
+	e.asm.flush(&c.half[0], c.h, true)
+	e.asm.flush(&c.half[1], c.h, false)
+	c.h.Close(ts)
+	c.h = nil
+	c.closed = true
+}
+
+// drop ends c and removes it from the table.
+func (e *core) drop(c *conn, ts time.Time) {
+	e.end(c, ts)
+	if e.last == c {
+		e.last = nil
+	}
+	e.lru.remove(c)
+	delete(e.flows, c.key)
+	*c = conn{}
+	if len(e.free) < 1024 {
+		e.free = append(e.free, c)
+	}
+}
+
+// flush forces gaps for out-of-order data older than the gap timeout and
+// removes connections idle for longer than the idle timeout (all of them
+// when now is the zero time: end of input).
+func (e *core) flush(now time.Time) {
+	if e.asm.stats.Buffered > 0 && !now.IsZero() {
+		for c := e.lru.head; c != nil; c = c.next {
+			if !c.closed {
+				e.asm.expire(&c.half[0], c.h, true, now)
+				e.asm.expire(&c.half[1], c.h, false, now)
+			}
+		}
+	}
+	for c := e.lru.tail; c != nil; c = e.lru.tail {
+		if !now.IsZero() && now.Sub(c.last) < e.idle {
+			break
+		}
+		if !c.closed {
+			e.stats.Flows.Expired++
+		}
+		end := now
+		if end.IsZero() {
+			end = c.last
+		}
+		e.drop(c, end)
+	}
+}
+
+// snapshot returns the current counters.
+func (e *core) snapshot() EngineStats {
+	st := e.stats
+	st.Decode = make(map[string]uint64, numResults)
+	st.DecodeErrors = 0
+	for r, n := range e.decode {
+		if n == 0 {
+			continue
+		}
+		st.Decode[resultNames[r]] = n
+		if decodeResult(r).isError() {
+			st.DecodeErrors += n
+		}
+	}
+	st.Reassembly = e.asm.stats
+	st.Flows.Active = len(e.flows)
+	return st
+}

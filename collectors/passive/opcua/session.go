@@ -1,0 +1,442 @@
+package opcua
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+)
+
+// Session follows one OPC UA Binary (opc.tcp) connection: it cuts the two
+// byte streams into chunks, reassembles multi-chunk messages, decodes what
+// the channel's security allows and feeds the Analyzer's tables and
+// detections. Create it with Analyzer.NewSession; it is not safe for
+// concurrent use and belongs to the Analyzer's goroutine.
+type Session struct {
+	a              *Analyzer
+	client, server netip.AddrPort
+	clientIP       netip.Addr
+	dirs           [2]dirState // 0: to the server, 1: to the client
+	flow           *lruNode[flowKey, flowState]
+	serverCounted  bool
+	closed         bool
+
+	// policy is the security policy URI of the last OPN (empty: none seen);
+	// mode is modeInvalid (no OPN seen), modeNone, modeSecured (policy other
+	// than None, bodies not yet judged), modeSign or modeSignAndEncrypt.
+	policy string
+	mode   uint32
+
+	pending []pendingActivate
+	pnext   int
+}
+
+// pendingActivate is an ActivateSessionRequest awaiting its response.
+type pendingActivate struct {
+	reqID uint32
+	token int8 // 0..3 tokenNames, -1 unknown
+	used  bool
+}
+
+// dirState is the chunk framing state of one direction.
+type dirState struct {
+	hdr  [HeaderLength]byte
+	nh   int // bytes of a partial header in hdr
+	in   bool
+	h    ChunkHeader
+	buf  []byte // the chunk so far (at most keep bytes)
+	need int    // bytes of the chunk still to consume
+	keep int    // bytes of the chunk to buffer
+
+	// synced: a valid chunk header was seen since the start or the last
+	// Gap, so invalid bytes are malformed rather than mid-stream lead-in.
+	synced bool
+	// lost: the framing is lost; bytes are skipped until a Feed starts with
+	// a valid chunk header.
+	lost bool
+
+	// multi-chunk reassembly (MSG C...F with one request id)
+	asm       []byte
+	asmOn     bool
+	asmReq    uint32
+	asmChunks int
+	asmOver   bool
+}
+
+// NewSession starts following one TCP connection from client to server (the
+// OPC UA port). The first bytes of each direction need not start a chunk
+// (mid-session pick-up): bytes are skipped until a Feed starts with a valid
+// chunk header.
+func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
+	return &Session{
+		a: a, client: client, clientIP: client.Addr().Unmap(),
+		server:  netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
+		pending: make([]pendingActivate, min(a.cfg.MaxPendingPerSession, 16)),
+	}
+}
+
+// Client returns the client endpoint given to NewSession.
+func (s *Session) Client() netip.AddrPort { return s.client }
+
+// Server returns the server endpoint given to NewSession.
+func (s *Session) Server() netip.AddrPort { return s.server }
+
+func dirIndex(toServer bool) int {
+	if toServer {
+		return 0
+	}
+	return 1
+}
+
+// flowNode returns the session's flow, re-adding it after an eviction.
+func (s *Session) flowNode(ts time.Time) *flowState {
+	if s.flow == nil || s.flow.gone {
+		n, added := s.a.flows.getOrAdd(flowKey{client: s.clientIP, server: s.server})
+		if added {
+			n.val.first = ts
+		}
+		s.flow = n
+	} else {
+		s.a.flows.touch(s.flow)
+	}
+	f := &s.flow.val
+	if ts.After(f.last) {
+		f.last = ts
+	}
+	return f
+}
+
+// Feed hands the session the next reassembled, in-order bytes of one
+// direction, normally one TCP segment's payload. payload may hold any split
+// of chunks: several, one split over calls, or garbage. At most one partial
+// chunk (bounded by MaxChunkSize) and one partial multi-chunk message
+// (bounded by MaxMessageSize) are kept per direction; payload itself is not
+// retained. Feed after Close is ignored.
+func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
+	if s.closed || len(payload) == 0 {
+		return
+	}
+	f := s.flowNode(ts)
+	if toServer {
+		f.bytesToServer += uint64(len(payload))
+	} else {
+		f.bytesToClient += uint64(len(payload))
+	}
+	st := &s.dirs[dirIndex(toServer)]
+	p := payload
+	if st.lost {
+		var h ChunkHeader
+		if h.DecodeFromBytes(p) != nil {
+			return
+		}
+		st.lost = false
+	}
+	for len(p) > 0 {
+		if st.in {
+			k := min(st.need, len(p))
+			if room := st.keep - len(st.buf); room > 0 {
+				st.buf = append(st.buf, p[:min(k, room)]...)
+			}
+			st.need -= k
+			p = p[k:]
+			if st.need == 0 {
+				st.in = false
+				s.chunk(toServer, st, st.buf, int(st.h.Size) > len(st.buf), ts)
+				if cap(st.buf) > 64<<10 {
+					st.buf = nil
+				} else {
+					st.buf = st.buf[:0]
+				}
+			}
+			continue
+		}
+		var hb []byte
+		inPlace := st.nh == 0 && len(p) >= HeaderLength
+		if inPlace {
+			hb = p[:HeaderLength]
+		} else {
+			k := copy(st.hdr[st.nh:], p)
+			st.nh += k
+			p = p[k:]
+			if st.nh < HeaderLength {
+				return
+			}
+			st.nh = 0
+			hb = st.hdr[:]
+		}
+		if err := st.h.DecodeFromBytes(hb); err != nil {
+			s.badHeader(st, ts)
+			return
+		}
+		size := int(st.h.Size)
+		if inPlace {
+			if len(p) >= size { // the whole chunk is here: decode in place
+				s.chunk(toServer, st, p[:size], false, ts)
+				p = p[size:]
+				continue
+			}
+			p = p[HeaderLength:]
+		}
+		st.in = true
+		st.keep = min(size, s.a.cfg.MaxChunkSize)
+		st.need = size - HeaderLength
+		st.buf = append(st.buf[:0], hb...)
+	}
+}
+
+// badHeader handles an invalid chunk header: malformed when the direction
+// was in sync, then skip to the next Feed that starts with a valid header.
+func (s *Session) badHeader(st *dirState, ts time.Time) {
+	if st.synced {
+		s.malformed(ts)
+	}
+	st.lost, st.synced, st.in, st.nh = true, false, false, 0
+	st.buf = st.buf[:0]
+	st.asmReset()
+}
+
+func (st *dirState) asmReset() {
+	st.asmOn, st.asmChunks, st.asmOver = false, 0, false
+	if cap(st.asm) > 64<<10 {
+		st.asm = nil
+	} else {
+		st.asm = st.asm[:0]
+	}
+}
+
+func (s *Session) malformed(ts time.Time) {
+	s.a.stats.malformed++
+	s.flowNode(ts).malformed++
+}
+
+// Gap tells the session that bytes are missing in one direction (a hole in
+// the TCP stream): the partial chunk and any partial multi-chunk message
+// are dropped, and decoding resumes at the next Feed that starts with a
+// valid chunk header.
+func (s *Session) Gap(toServer bool) {
+	st := &s.dirs[dirIndex(toServer)]
+	st.lost, st.synced, st.in, st.nh = true, false, false, 0
+	st.buf = st.buf[:0]
+	st.asmReset()
+}
+
+// Close ends the session at ts: a partial chunk left in either direction is
+// counted malformed. Feed after Close is ignored; Close is idempotent.
+func (s *Session) Close(ts time.Time) {
+	if s.closed {
+		return
+	}
+	for i := range s.dirs {
+		st := &s.dirs[i]
+		if (st.in || st.nh > 0) && st.synced {
+			s.malformed(ts)
+		}
+		st.buf, st.asm = nil, nil
+	}
+	s.closed = true
+	s.pending = nil
+}
+
+// chunk handles one complete chunk b (truncated: only its first
+// MaxChunkSize bytes are in b).
+func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
+	a := s.a
+	st.synced = true
+	t := st.h.Type()
+	a.stats.messages++
+	a.stats.types[t]++
+	if !s.serverCounted {
+		s.serverCounted = true
+		if _, ok := a.stats.servers[s.server]; !ok && len(a.stats.servers) < a.cfg.MaxStatsEntries {
+			a.stats.servers[s.server] = struct{}{}
+		}
+	}
+	f := s.flowNode(ts)
+	f.messages++
+	r := newReader(b[HeaderLength:], a.cfg.MaxArrayLen)
+	switch t {
+	case TypeHEL:
+		r.skip(20) // version, receive/send buffer, max message size, max chunk count
+		url := r.bytes()
+		if r.err != nil {
+			s.malformed(ts)
+			return
+		}
+		s.endpointURL(url, ts)
+	case TypeERR:
+		code := r.u32()
+		r.bytes()
+		if r.err != nil {
+			s.malformed(ts)
+		}
+		f.errs++
+		s.errFlood(code, ts)
+	case TypeRHE:
+		r.bytes() // server uri
+		url := r.bytes()
+		if r.err != nil {
+			s.malformed(ts)
+			return
+		}
+		s.endpointURL(url, ts)
+	case TypeOPN:
+		s.open(toServer, st, &r, truncated, ts)
+	case TypeMSG, TypeCLO:
+		s.secure(toServer, st, b, truncated, ts)
+	}
+}
+
+// endpointURL records the endpoint URL of a Hello.
+func (s *Session) endpointURL(url []byte, ts time.Time) {
+	if len(url) == 0 {
+		return
+	}
+	a := s.a
+	if len(url) > a.cfg.MaxStringLen {
+		url = url[:a.cfg.MaxStringLen]
+	}
+	if _, ok := a.stats.urls[string(url)]; !ok && len(a.stats.urls) < a.cfg.MaxStatsEntries {
+		a.stats.urls[string(url)] = struct{}{}
+	}
+	f := s.flowNode(ts)
+	if f.endpointURL != string(url) {
+		f.endpointURL = string(url)
+	}
+	d := a.device(roleServer, s.server, ts)
+	addBytes(&d.urls, url, maxDeviceURLs)
+}
+
+// addBytes appends string(b) to *list unless present or full.
+func addBytes(list *[]string, b []byte, max int) {
+	if len(b) == 0 || len(*list) >= max {
+		return
+	}
+	for _, x := range *list {
+		if x == string(b) {
+			return
+		}
+	}
+	*list = append(*list, string(b))
+}
+
+// open handles an OPN chunk: the asymmetric security header, then, with
+// policy None, the OpenSecureChannel service.
+func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, ts time.Time) {
+	a := s.a
+	r.skip(4) // secure channel id
+	spu := r.bytes()
+	cert := r.bytes()
+	r.bytes() // receiver certificate thumbprint
+	if r.err != nil {
+		if !truncated {
+			s.malformed(ts)
+		}
+		return
+	}
+	if len(spu) > a.cfg.MaxStringLen {
+		spu = spu[:a.cfg.MaxStringLen]
+	}
+	if len(spu) > 0 {
+		if _, ok := a.stats.policies[string(spu)]; !ok && len(a.stats.policies) < a.cfg.MaxStatsEntries {
+			a.stats.policies[string(spu)] = struct{}{}
+		}
+	}
+	if s.policy != string(spu) {
+		s.policy = string(spu)
+	}
+	f := s.flowNode(ts)
+	if f.policy != s.policy {
+		f.policy = s.policy
+	}
+	role, addr := roleServer, s.server
+	if toServer {
+		role, addr = roleClient, netip.AddrPortFrom(s.clientIP, 0)
+	}
+	d := a.device(role, addr, ts)
+	addBytes(&d.policies, spu, maxDeviceURLs)
+	if len(cert) > 0 {
+		s.observeCert(d, role, cert, ts)
+	}
+	if !policyNone(spu) {
+		s.mode = modeSecured
+		f.mode = modeSecured
+		return // the rest is encrypted with the asymmetric keys
+	}
+	s.mode = modeNone
+	if st.h.ChunkType != 'F' {
+		return
+	}
+	r.skip(8) // sequence number, request id
+	if r.err != nil {
+		if !truncated {
+			s.malformed(ts)
+		}
+		return
+	}
+	s.service(toServer, 0, r.b[r.off:], truncated, false, ts)
+}
+
+// secure handles a MSG or CLO chunk: symmetric security header, sequence
+// header, chunk reassembly and the service when the body is readable.
+func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
+	reqID := binary.LittleEndian.Uint32(b[20:24])
+	body := b[24:]
+	if s.mode == modeSecured {
+		// tshark's test: a signed-only body starts with a known service id
+		if ns, id, err := DecodeServiceID(body); err == nil && ns == 0 && knownService(id) {
+			s.mode = modeSign
+		} else {
+			s.mode = modeSignAndEncrypt
+		}
+		s.flowNode(ts).mode = s.mode
+	}
+	if s.mode == modeSignAndEncrypt {
+		s.flowNode(ts).encrypted++
+		return
+	}
+	// without a None OPN the body may be signed (a trailing signature) or
+	// unreadable: decoding failures there are not counted malformed
+	soft := s.mode != modeNone
+	switch st.h.ChunkType {
+	case 'A':
+		st.asmReset()
+		return
+	case 'C':
+		if st.asmOn && st.asmReq != reqID {
+			st.asmReset()
+		}
+		if !st.asmOn {
+			st.asmOn, st.asmReq = true, reqID
+		}
+		st.asmAdd(body, truncated, s.a.cfg)
+		return
+	}
+	if st.asmOn && st.asmReq == reqID {
+		st.asmAdd(body, truncated, s.a.cfg)
+		body, truncated = st.asm, st.asmOver
+		defer st.asmReset()
+	}
+	s.service(toServer, reqID, body, truncated, soft, ts)
+}
+
+// asmAdd appends one chunk body to the reassembly, within MaxMessageSize and
+// MaxChunksPerMessage (beyond, the message is marked truncated).
+func (st *dirState) asmAdd(body []byte, truncated bool, cfg Config) {
+	st.asmChunks++
+	if truncated || st.asmChunks > cfg.MaxChunksPerMessage {
+		st.asmOver = true
+	}
+	if st.asmOver && len(st.asm) > 0 {
+		return
+	}
+	room := cfg.MaxMessageSize - len(st.asm)
+	if len(body) > room {
+		body = body[:max(room, 0)]
+		st.asmOver = true
+	}
+	st.asm = append(st.asm, body...)
+}
+
+func knownService(id uint32) bool {
+	_, ok := serviceNames[id]
+	return ok
+}

@@ -1,0 +1,70 @@
+package opcua
+
+import (
+	"sort"
+)
+
+// Stats are the capture-wide OPC UA counts. It marshals (encoding/json) to
+// the "opcua" section of `edgeward replay --format json` (DESIGN.md §8),
+// with the field names and conventions of the tshark truth files.
+type Stats struct {
+	// Messages counts every chunk (one tshark "OpcUa Binary Protocol"
+	// layer): HEL, ACK, ERR, RHE, OPN, MSG and CLO, intermediate and abort
+	// chunks included.
+	Messages uint64 `json:"messages"`
+	// MessageTypes counts chunks per message type; only types seen appear.
+	MessageTypes map[string]uint64 `json:"message_types"`
+	// SecurityPolicyURIs are the distinct OPN security policy URIs, sorted.
+	SecurityPolicyURIs []string `json:"security_policy_uris"`
+	// EndpointURLs are the distinct Hello endpoint URLs, sorted.
+	EndpointURLs []string `json:"endpoint_urls"`
+	// Services counts the messages whose body names a service type (by the
+	// numeric type id of a readable MSG, OPN or CLO body, on the final chunk
+	// of a multi-chunk message), keyed by type name ("ReadRequest"); ids
+	// outside the standard services are keyed "ns0:i=<id>".
+	Services map[string]uint64 `json:"services"`
+	// Servers are the distinct servers ("ip:port", "[v6]:port") with at least
+	// one chunk, sorted as strings.
+	Servers []string `json:"servers"`
+	// Malformed counts invalid chunk headers met in sync, undecodable bodies
+	// of the services decoded, and partial chunks left at the end of a
+	// connection.
+	Malformed uint64 `json:"malformed"`
+}
+
+// Stats returns the capture-wide counts so far. The result is a copy; empty
+// lists and maps are empty, never null, in JSON.
+func (a *Analyzer) Stats() *Stats {
+	c := &a.stats
+	s := &Stats{
+		Messages: c.messages, Malformed: c.malformed,
+		MessageTypes:       map[string]uint64{},
+		SecurityPolicyURIs: sortedSet(c.policies),
+		EndpointURLs:       sortedSet(c.urls),
+		Services:           map[string]uint64{},
+		Servers:            []string{},
+	}
+	for t, n := range c.types {
+		if n != 0 {
+			s.MessageTypes[MessageType(t).String()] = n
+		}
+	}
+	for id, n := range c.services {
+		name, _ := ServiceName(id)
+		s.Services[name] += n
+	}
+	for sv := range c.servers {
+		s.Servers = append(s.Servers, sv.String())
+	}
+	sort.Strings(s.Servers)
+	return s
+}
+
+func sortedSet(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,148 @@
+package passive
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive/modbus"
+)
+
+// Limits of the Engine's own tables.
+const (
+	eventInterval   = time.Minute // one event per (kind, source) per minute; the rest are counted
+	maxRateKeys     = 4096
+	maxSummaryEvent = 10000 // events kept for Summary
+)
+
+// Engine turns captured frames into protocol statistics, assets, flows and
+// events: it decodes link, IP and TCP headers by hand (no allocation per
+// packet), reassembles each TCP direction, and feeds Modbus/TCP
+// connections to a modbus.Analyzer. An Engine is not safe for concurrent
+// use; one goroutine owns it.
+type Engine struct {
+	cfg        Config
+	log        *slog.Logger
+	core       *core
+	mb         *modbus.Analyzer
+	oui        *ouiTable
+	ouiFailed  bool
+	suppressed uint64
+	limiter    *rateLimiter
+	pending    []collectors.Record // events due on the next Records call
+	events     []Event             // emitted events, for Summary
+	eventsCut  uint64
+	lastRec    time.Time
+	capture    SourceStats
+}
+
+// NewEngine returns an Engine for cfg (zero fields take their defaults).
+// log may be nil.
+func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg: cfg, log: log,
+		core:    newCore(cfg.Ports.Modbus, cfg.Ports.OPCUA, cfg.MaxFlows, cfg.FlowIdleTimeout, defaultFlowBuffer, cfg.MaxReassemblyBytes),
+		mb:      modbus.NewAnalyzer(cfg.Modbus),
+		limiter: newRateLimiter(eventInterval, maxRateKeys),
+	}
+	e.core.modbus = func(client, server netip.AddrPort) streamHandler { return e.mb.NewSession(client, server) }
+	// OPC UA hook: set e.core.opcua to a factory of opcua sessions (same
+	// Feed/Gap/Close shape) once package opcua exists. Until then OPC UA
+	// connections are counted in EngineStats.OPCUAUnhandled.
+	return e, nil
+}
+
+// Process decodes one frame, reassembles its TCP payload and dispatches it
+// to the protocol analyzer of its connection. p.Data is not retained. Every
+// frame is counted; none is fatal.
+func (e *Engine) Process(p Packet) {
+	e.core.process(&p)
+}
+
+// Flush forces gaps for out-of-order data held longer than the gap timeout
+// and ends connections idle for longer than Config.FlowIdleTimeout, as of
+// now (capture time in a replay, wall time live). The zero time ends every
+// connection (end of input).
+func (e *Engine) Flush(now time.Time) {
+	e.core.flush(now)
+	e.collectAlerts()
+}
+
+// collectAlerts moves analyzer alerts through the rate limiter.
+func (e *Engine) collectAlerts() {
+	for _, a := range e.mb.TakeAlerts() {
+		ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time)
+		if !ok {
+			e.suppressed++
+			continue
+		}
+		ev := eventOf(a, suppressed)
+		e.pending = append(e.pending, eventRecord(ev))
+		if len(e.events) < maxSummaryEvent {
+			e.events = append(e.events, ev)
+		} else {
+			e.eventsCut++
+		}
+	}
+}
+
+// Records returns the records due at now: a threat record per event that
+// passed the rate limit since the last call, and a net.asset and net.flow
+// state record for every asset and flow that saw traffic since the last
+// call (cumulative counts; the buffer keeps only the latest state per key).
+// Records sets Class, Kind, Key, Severity, Time and Body; the agent stamps
+// the rest.
+func (e *Engine) Records(now time.Time) []collectors.Record {
+	e.collectAlerts()
+	out := e.pending
+	e.pending = nil
+	since := e.lastRec
+	e.lastRec = now
+	for _, a := range buildAssets(e.mb.Devices(), e.mb.Clients(), e.core.macs, e.ouiTable()) {
+		if a.LastSeen.After(since) || since.IsZero() {
+			out = append(out, assetRecord(a, now))
+		}
+	}
+	for _, f := range e.mb.Flows() {
+		if f.LastSeen.After(since) || since.IsZero() {
+			out = append(out, flowRecord(flowOf(f), now))
+		}
+	}
+	return out
+}
+
+// ouiTable loads the embedded OUI table on first use (assets only need it).
+func (e *Engine) ouiTable() *ouiTable {
+	if e.oui == nil && !e.ouiFailed {
+		t, err := loadOUI()
+		if err != nil {
+			e.log.Warn("no MAC vendor names", "err", err)
+			e.ouiFailed = true
+			return nil
+		}
+		e.oui = t
+	}
+	return e.oui
+}
+
+// SetCaptureStats records the capture sources' counters (kernel and driver
+// drops) so that Stats reports them.
+func (e *Engine) SetCaptureStats(s SourceStats) { e.capture = s }
+
+// Stats returns a snapshot of the engine's counters: packets, bytes,
+// decode outcomes, reassembly, connection table and capture drops.
+func (e *Engine) Stats() EngineStats {
+	st := e.core.snapshot()
+	st.Capture = e.capture
+	st.EventsSuppressed = e.suppressed
+	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped()
+	return st
+}

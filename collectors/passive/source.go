@@ -1,0 +1,58 @@
+package passive
+
+import (
+	"context"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Packet is one captured frame. Data aliases the source's buffer and is valid
+// until the next ReadPacket call; copy it to keep it.
+type Packet struct {
+	// Data is the captured bytes, at most CaptureLength long.
+	Data []byte
+	// Timestamp is the capture time.
+	Timestamp time.Time
+	// CaptureLength is the number of bytes captured (len(Data)); Length is
+	// the length of the frame on the wire. CaptureLength < Length means the
+	// frame was truncated by the snap length.
+	CaptureLength, Length int
+	// LinkType is the link-layer header type of Data.
+	LinkType layers.LinkType
+	// Interface names the interface the frame was captured on, or is empty
+	// for a file without interface names.
+	Interface string
+}
+
+// Source yields packets from a file or an interface. ReadPacket returns
+// io.EOF at the end of a file. A Source is not safe for concurrent use.
+type Source interface {
+	// ReadPacket returns the next packet; its Data is valid until the next call.
+	ReadPacket(ctx context.Context) (Packet, error)
+	// Stats reports the packets read and the capture drops so far.
+	Stats() SourceStats
+	// Close releases the file or socket; it is safe to call more than once.
+	Close() error
+}
+
+// SourceStats counts what a Source saw. Dropped and IfDropped are the
+// kernel's and the driver's capture drops (zero for files).
+type SourceStats struct {
+	Packets, Dropped, IfDropped uint64
+}
+
+// LiveOptions configures a live capture opened with OpenLive.
+type LiveOptions struct {
+	// SnapLen is the maximum number of bytes kept per frame; zero means 65535.
+	SnapLen int
+	// Promiscuous puts the interface in promiscuous mode.
+	Promiscuous bool
+	// Ports are the TCP ports the kernel filter passes (both directions).
+	Ports []uint16
+	// BufferBytes is the size of the kernel ring buffer; zero means a default.
+	BufferBytes int
+	// PollTimeout bounds how long ReadPacket blocks before it rechecks its
+	// context; zero means a default.
+	PollTimeout time.Duration
+}

@@ -1,0 +1,158 @@
+package passive
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/edgeward/edgeward/collectors/passive/modbus"
+)
+
+// Summary is the result of a replay, shaped as DESIGN.md §8 describes for
+// `edgeward replay --format json`.
+type Summary struct {
+	Packets uint64        `json:"packets"`
+	Modbus  *modbus.Stats `json:"modbus"`
+	// OPCUA is an empty object until the OPC UA decoder exists.
+	OPCUA  map[string]any `json:"opcua"`
+	Assets []Asset        `json:"assets"`
+	Flows  []Flow         `json:"flows"`
+	Events []Event        `json:"events"`
+	// EventsOmitted counts events past the Summary's bound of 10000.
+	EventsOmitted uint64      `json:"events_omitted,omitempty"`
+	Stats         EngineStats `json:"stats"`
+}
+
+// Summary returns what the engine has seen so far. Call Flush with the zero
+// time first to include connections still open at the end of a capture.
+func (e *Engine) Summary() *Summary {
+	e.collectAlerts()
+	s := &Summary{
+		Packets: e.core.stats.Packets,
+		Modbus:  e.mb.Stats(),
+		OPCUA:   map[string]any{},
+		Assets:  buildAssets(e.mb.Devices(), e.mb.Clients(), e.core.macs, e.ouiTable()),
+		Events:  append([]Event{}, e.events...),
+		Stats:   e.Stats(),
+	}
+	s.EventsOmitted = e.eventsCut
+	s.Flows = []Flow{}
+	for _, f := range e.mb.Flows() {
+		s.Flows = append(s.Flows, flowOf(f))
+	}
+	return s
+}
+
+// WriteTable writes a readable report: packet and decode counts, Modbus
+// protocol counts, assets, flows and events.
+func (s *Summary) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := func(format string, a ...any) { fmt.Fprintf(tw, format, a...) }
+	st := s.Stats
+	p("CAPTURE\n")
+	p("  packets\t%d\n  bytes\t%d\n  truncated (snap length)\t%d\n  decode errors\t%d\n", s.Packets, st.Bytes, st.Truncated, st.DecodeErrors)
+	if len(st.Decode) > 0 {
+		p("  by outcome\t%s\n", joinCounts(st.Decode))
+	}
+	r := st.Reassembly
+	p("  tcp connections\t%d created, %d closed, %d expired, %d evicted\n", st.Flows.Created, st.Flows.Closed, st.Flows.Expired, st.Flows.Evicted)
+	p("  reassembly\t%d retransmitted, %d out of order, %d gaps (%d bytes skipped)\n", r.Retransmissions, r.OutOfOrder, r.Gaps, r.SkippedBytes)
+	if m := s.Modbus; m != nil {
+		p("\nMODBUS/TCP\n")
+		p("  ADUs\t%d (%d requests, %d responses, %d malformed)\n", m.ADUs, m.Requests, m.Responses, m.Malformed)
+		fcs := make([]int, 0, len(m.FunctionCodes))
+		for k := range m.FunctionCodes {
+			if n, err := strconv.Atoi(k); err == nil {
+				fcs = append(fcs, n)
+			}
+		}
+		sort.Ints(fcs)
+		for _, fc := range fcs {
+			c := m.FunctionCodes[strconv.Itoa(fc)]
+			p("  FC %d %s\t%d requests, %d responses\n", fc, modbus.FunctionName(uint8(fc)), c.Requests, c.Responses)
+		}
+		if len(m.ExceptionsByCode) > 0 {
+			ex := map[string]uint64{}
+			for k, v := range m.ExceptionsByCode {
+				ex[k] = uint64(v)
+			}
+			p("  exceptions\t%s\n", joinCounts(ex))
+		}
+		if len(m.UnitIDs) > 0 {
+			p("  unit ids\t%v\n", m.UnitIDs)
+		}
+	}
+	p("\nASSETS (%d)\n", len(s.Assets))
+	p("  IP\tMAC\tVENDOR\tROLE\tPORTS\tUNITS\tIDENTITY\n")
+	for _, a := range s.Assets {
+		var ids []string
+		for _, id := range a.Identity {
+			ids = append(ids, strings.TrimSpace(fmt.Sprintf("unit %d: %s %s %s", id.UnitID, id.Vendor, id.Product, id.Revision)))
+		}
+		p("  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(a.MAC), dash(a.Vendor), strings.Join(a.Roles, ","),
+			dash(ints(a.Ports)), dash(ints(a.UnitIDs)), dash(strings.Join(ids, "; ")))
+	}
+	p("\nFLOWS (%d)\n", len(s.Flows))
+	p("  CLIENT\tSERVER\tREQ\tRESP\tEXC\tFUNCTIONS\tWRITES\tFIRST\tLAST\n")
+	for _, f := range s.Flows {
+		var fcs []string
+		var writes int
+		keys := make([]int, 0, len(f.FunctionCodes))
+		for k := range f.FunctionCodes {
+			n, _ := strconv.Atoi(k)
+			keys = append(keys, n)
+		}
+		sort.Ints(keys)
+		for _, k := range keys {
+			c := f.FunctionCodes[strconv.Itoa(k)]
+			fcs = append(fcs, fmt.Sprintf("%d×%d", k, c.Requests))
+			if c.Class == "write" {
+				writes += int(c.Requests)
+			}
+		}
+		p("  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", f.Client, f.Server, f.Requests, f.Responses, f.Exceptions,
+			dash(strings.Join(fcs, " ")), writes, f.FirstSeen.Format("2006-01-02 15:04:05"), f.LastSeen.Format("15:04:05"))
+	}
+	p("\nEVENTS (%d)\n", len(s.Events))
+	for _, ev := range s.Events {
+		p("  %s\n", ev.String())
+	}
+	if s.EventsOmitted > 0 {
+		p("  ... %d more omitted\n", s.EventsOmitted)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+func joinCounts(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
