@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/uplink"
 )
 
@@ -26,11 +27,14 @@ type heartbeat struct {
 	key   string
 }
 
-// statser is a collector that reports its own health (capture drops, decode
-// errors) for the heartbeat.
-type statser interface {
-	Name() string
-	Stats() any
+// collectorStats returns the health counters of collectors that keep them
+// (capture drops, decode errors), for the heartbeat.
+func collectorStats(c collectors.Collector) (any, bool) {
+	switch c := c.(type) {
+	case *passive.Collector:
+		return c.Stats(), true
+	}
+	return nil, false
 }
 
 // queueBody is the buffer part of the heartbeat and of `buffer stats`.
@@ -72,8 +76,8 @@ func (h *heartbeat) record() collectors.Record {
 	}
 	cs := map[string]any{}
 	for _, c := range h.colls {
-		if s, ok := c.(statser); ok {
-			cs[s.Name()] = s.Stats()
+		if st, ok := collectorStats(c); ok {
+			cs[c.Name()] = st
 		}
 	}
 	if len(cs) > 0 {
