@@ -46,7 +46,7 @@ func edgewardBinary(t *testing.T) string {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,7 +58,7 @@ func freePort(t *testing.T) int {
 
 // startMosquitto starts a real mosquitto broker on a free loopback port and
 // returns its URL; it is stopped when the test ends.
-func startMosquitto(t *testing.T) string {
+func startMosquitto(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
