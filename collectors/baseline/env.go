@@ -1,0 +1,412 @@
+package baseline
+
+import (
+	"context"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// env is the state of one scan: the root, the role, the site policy and a
+// memo of facts read once and shared by several probes. It is used by one
+// goroutine.
+type env struct {
+	ctx    context.Context
+	root   fsRoot
+	role   string
+	site   *SitePolicy
+	now    time.Time
+	cfg    *Config
+	memo   map[string]any
+	memErr map[string]error
+}
+
+// memoize returns f's result, computed once per scan under key.
+func memoize[T any](e *env, key string, f func() (T, error)) (T, error) {
+	if v, ok := e.memo[key]; ok {
+		return v.(T), e.memErr[key]
+	}
+	v, err := f()
+	e.memo[key] = v
+	e.memErr[key] = err
+	return v, err
+}
+
+// read reads a file under the root (bounded) and remembers it for the scan.
+func (e *env) read(elem ...string) ([]byte, error) {
+	return memoize(e, "file:"+rel(elem...), func() ([]byte, error) { return e.root.ReadFile(elem...) })
+}
+
+// readOptional reads a file that may be absent: (nil, nil) when it does not
+// exist.
+func (e *env) readOptional(elem ...string) ([]byte, error) {
+	b, err := e.read(elem...)
+	if err != nil && isNotExist(err) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// readGlob reads every file matching pattern (sorted). Unreadable files are
+// returned as errors beside the contents of the readable ones.
+func (e *env) readGlob(pattern string) (map[string][]byte, []error) {
+	out := map[string][]byte{}
+	var errs []error
+	for _, p := range e.root.Glob(pattern) {
+		b, err := e.read(strings.Split(p, "/")...)
+		if err != nil {
+			if !isNotExist(err) && !strings.Contains(describe(err), "not a regular file") {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		out[p] = b
+	}
+	return out, errs
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// sshd returns the effective global sshd settings (config plus defaults),
+// whether sshd is installed, and a read error for the main file.
+func (e *env) sshd() (sshdConfig, bool, error) {
+	type res struct {
+		cfg       sshdConfig
+		installed bool
+	}
+	r, err := memoize(e, "sshd", func() (res, error) {
+		b, err := e.read("etc", "ssh", "sshd_config")
+		if err != nil {
+			if isNotExist(err) {
+				return res{installed: e.binary("sshd")}, nil
+			}
+			return res{installed: true}, err
+		}
+		cfg := sshdConfig{}
+		e.mergeSSHD(cfg, b, 0)
+		for k, v := range sshdDefaults() {
+			if _, ok := cfg[k]; !ok {
+				cfg[k] = v
+			}
+		}
+		return res{cfg: cfg, installed: true}, nil
+	})
+	return r.cfg, r.installed, err
+}
+
+// mergeSSHD applies b to cfg (first value wins), expanding Include.
+func (e *env) mergeSSHD(cfg sshdConfig, b []byte, depth int) {
+	for _, kv := range parseSSHD(b) {
+		if kv[0] == "include" {
+			if depth > 4 {
+				continue
+			}
+			for _, pat := range strings.Fields(kv[1]) {
+				if !path.IsAbs(pat) {
+					pat = "/etc/ssh/" + pat
+				}
+				files, _ := e.readGlob(strings.TrimPrefix(pat, "/"))
+				for _, k := range sortedKeys(files) {
+					e.mergeSSHD(cfg, files[k], depth+1)
+				}
+			}
+			continue
+		}
+		if _, ok := cfg[kv[0]]; !ok {
+			cfg[kv[0]] = kv[1]
+		}
+	}
+}
+
+// packages returns the installed Debian packages (empty on RPM hosts, whose
+// SQLite database is not read) and whether a dpkg database exists.
+func (e *env) packages() (map[string]string, bool, error) {
+	type res struct {
+		pkgs map[string]string
+		ok   bool
+	}
+	r, err := memoize(e, "dpkg", func() (res, error) {
+		b, err := e.read("var", "lib", "dpkg", "status")
+		if err != nil {
+			if isNotExist(err) {
+				return res{pkgs: map[string]string{}}, nil
+			}
+			return res{pkgs: map[string]string{}}, err
+		}
+		return res{pkgs: dpkgInstalled(b), ok: true}, nil
+	})
+	return r.pkgs, r.ok, err
+}
+
+// installed reports whether any of names is installed as a package, a
+// systemd unit (name.service) or a binary.
+func (e *env) installed(names ...string) (string, bool) {
+	pkgs, _, _ := e.packages()
+	for _, n := range names {
+		if _, ok := pkgs[n]; ok {
+			return "package " + n, true
+		}
+		if e.unitExists(n + ".service") {
+			return "unit " + n + ".service", true
+		}
+		if e.binary(n) {
+			return "binary " + n, true
+		}
+	}
+	return "", false
+}
+
+// binary reports whether an executable named n exists in the usual dirs.
+func (e *env) binary(n string) bool {
+	for _, d := range []string{"usr/sbin", "usr/bin", "sbin", "bin", "usr/local/bin", "usr/local/sbin", "opt/" + n} {
+		if e.root.Exists(append(strings.Split(d, "/"), n)...) {
+			return true
+		}
+	}
+	return false
+}
+
+// unitDirs are the systemd unit directories, highest precedence first.
+func unitDirs() []string {
+	return []string{"etc/systemd/system", "run/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"}
+}
+
+// unitExists reports whether a unit file exists.
+func (e *env) unitExists(unit string) bool {
+	for _, d := range unitDirs() {
+		if e.root.Exists(append(strings.Split(d, "/"), unit)...) {
+			return true
+		}
+	}
+	return false
+}
+
+// unitMasked reports whether /etc/systemd/system/unit links to /dev/null or
+// is empty.
+func (e *env) unitMasked(unit string) bool {
+	p := e.root.Path("etc", "systemd", "system", unit)
+	if t, err := os.Readlink(p); err == nil {
+		return t == "/dev/null"
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.Size() == 0 && st.Mode().IsRegular()
+}
+
+// unitEnabled reports whether unit is wanted by a target in
+// /etc/systemd/system/*.wants (and not masked).
+func (e *env) unitEnabled(unit string) bool {
+	if e.unitMasked(unit) {
+		return false
+	}
+	return len(e.root.Glob("etc/systemd/system/*.wants/"+unit)) > 0 ||
+		len(e.root.Glob("etc/systemd/system/*.requires/"+unit)) > 0
+}
+
+// procs returns the command names (comm) of running processes.
+func (e *env) procs() (map[string]bool, error) {
+	return memoize(e, "procs", func() (map[string]bool, error) {
+		m := map[string]bool{}
+		dirs := e.root.Glob("proc/[0-9]*/comm")
+		if len(dirs) == 0 && !e.root.Exists("proc", "1") {
+			return m, &readError{path: "proc", err: os.ErrNotExist}
+		}
+		for _, p := range dirs {
+			b, err := e.root.ReadRel(p)
+			if err != nil {
+				continue // the process exited
+			}
+			m[strings.TrimSpace(string(b))] = true
+		}
+		return m, nil
+	})
+}
+
+// running reports whether a process with one of names runs, or the systemd
+// unit name.service is active (an invocation link under run/systemd/units).
+func (e *env) running(names ...string) (string, bool) {
+	ps, _ := e.procs()
+	for _, n := range names {
+		c := n
+		if len(c) > 15 {
+			c = c[:15]
+		}
+		if ps[c] {
+			return "process " + n, true
+		}
+		if e.root.Exists("run", "systemd", "units", "invocation:"+n+".service") {
+			return "unit " + n + ".service active", true
+		}
+	}
+	return "", false
+}
+
+// listeners returns the listening sockets of /proc/net.
+func (e *env) listeners() ([]listener, error) {
+	return memoize(e, "listeners", func() ([]listener, error) {
+		var out []listener
+		var firstErr error
+		found := false
+		for _, f := range []struct{ file, proto string }{{"tcp", "tcp"}, {"tcp6", "tcp"}, {"udp", "udp"}, {"udp6", "udp"}} {
+			b, err := e.read("proc", "net", f.file)
+			if err != nil {
+				if !isNotExist(err) && firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			found = true
+			out = append(out, parseProcNet(b, f.proto)...)
+		}
+		if !found && firstErr == nil {
+			firstErr = &readError{path: "proc/net/tcp", err: os.ErrNotExist}
+		}
+		return out, firstErr
+	})
+}
+
+// sysctl returns the running value of a sysctl (from proc/sys) or, when
+// proc/sys is not readable, the value configured in sysctl.d, with the
+// source for evidence.
+func (e *env) sysctl(name string) (val, src string, ok bool) {
+	p := append([]string{"proc", "sys"}, strings.Split(name, ".")...)
+	if b, err := e.read(p...); err == nil {
+		return strings.TrimSpace(string(b)), "running", true
+	}
+	conf := e.sysctlConf()
+	if v, ok := conf[name]; ok {
+		return v, "configured", true
+	}
+	return "", "", false
+}
+
+// sysctlConf merges sysctl.conf and sysctl.d files (later files win, as
+// systemd-sysctl orders them by name across directories).
+func (e *env) sysctlConf() map[string]string {
+	m, _ := memoize(e, "sysctlconf", func() (map[string]string, error) {
+		byName := map[string][]byte{}
+		for _, d := range []string{"usr/lib/sysctl.d", "lib/sysctl.d", "run/sysctl.d", "etc/sysctl.d"} {
+			files, _ := e.readGlob(d + "/*.conf")
+			for p, b := range files {
+				byName[path.Base(p)] = b
+			}
+		}
+		out := map[string]string{}
+		for _, k := range sortedKeys(byName) {
+			for kk, v := range parseKeyValues(byName[k]) {
+				out[strings.ReplaceAll(kk, "/", ".")] = v
+			}
+		}
+		if b, err := e.readOptional("etc", "sysctl.conf"); err == nil {
+			for kk, v := range parseKeyValues(b) {
+				out[strings.ReplaceAll(kk, "/", ".")] = v
+			}
+		}
+		return out, nil
+	})
+	return m
+}
+
+// modprobe returns the merged modprobe.d directives.
+func (e *env) modprobe() (modprobeRules, []error) {
+	m := modprobeRules{Install: map[string]string{}, Blacklist: map[string]bool{}}
+	var errs []error
+	for _, d := range []string{"lib/modprobe.d", "usr/lib/modprobe.d", "run/modprobe.d", "etc/modprobe.d"} {
+		files, es := e.readGlob(d + "/*.conf")
+		errs = append(errs, es...)
+		for _, k := range sortedKeys(files) {
+			parseModprobe(files[k], &m)
+		}
+	}
+	return m, errs
+}
+
+// pamStack returns the rules of a PAM service with includes expanded.
+func (e *env) pamStack(service string) ([]pamLine, error) {
+	return memoize(e, "pam:"+service, func() ([]pamLine, error) {
+		return e.pamExpand(service, 0)
+	})
+}
+
+func (e *env) pamExpand(service string, depth int) ([]pamLine, error) {
+	b, err := e.read("etc", "pam.d", service)
+	if err != nil {
+		return nil, err
+	}
+	var out []pamLine
+	for _, l := range parsePAM(b) {
+		inc := ""
+		switch {
+		case l.Type == "@include":
+			inc = l.Module
+		case l.Control == "include" || l.Control == "substack":
+			inc = l.Module
+		}
+		if inc != "" {
+			if depth < 5 {
+				sub, err := e.pamExpand(path.Base(inc), depth+1)
+				if err == nil {
+					if l.Type != "@include" {
+						sub = filterPAM(sub, l.Type)
+					}
+					out = append(out, sub...)
+				}
+			}
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func filterPAM(ls []pamLine, typ string) []pamLine {
+	var out []pamLine
+	for _, l := range ls {
+		if l.Type == typ {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// pamServices returns the PAM services that carry the system-wide stacks on
+// Debian (common-*) and RHEL (system-auth, password-auth).
+func (e *env) pamServices() []string {
+	var out []string
+	for _, s := range []string{"common-auth", "common-password", "common-account", "system-auth", "password-auth"} {
+		if e.root.Exists("etc", "pam.d", s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// passwd returns /etc/passwd entries.
+func (e *env) passwd() ([]passwdEntry, error) {
+	b, err := e.read("etc", "passwd")
+	if err != nil {
+		return nil, err
+	}
+	return parsePasswd(b), nil
+}
+
+// fileAge returns how long ago the file was modified.
+func (e *env) fileAge(elem ...string) (time.Duration, bool) {
+	st, err := os.Stat(e.root.Path(elem...))
+	if err != nil {
+		return 0, false
+	}
+	return max(e.now.Sub(st.ModTime()), 0), true // clock skew: a future mtime is "now"
+}
+
+// days formats a duration in whole days.
+func days(d time.Duration) int { return int(d.Hours() / 24) }

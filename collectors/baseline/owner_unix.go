@@ -1,0 +1,22 @@
+//go:build unix
+
+package baseline
+
+import (
+	"os"
+	"syscall"
+)
+
+// ownerOf returns the uid owning path, or -1 when it cannot be read. Files are
+// compared with the owner of the root directory, which is root (0) on a real
+// host and the test user in a fixture tree.
+func ownerOf(path string) int {
+	st, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid)
+	}
+	return -1
+}

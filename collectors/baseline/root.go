@@ -1,0 +1,120 @@
+package baseline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// maxRead bounds every file read (procfs uses the same cap).
+const maxRead = 1 << 20
+
+// fsRoot is the directory that stands for "/" of the inspected host. Paths are
+// built only through Path, never from a package-level variable.
+type fsRoot struct{ dir string }
+
+// Path joins elem under the root: Path("etc", "ssh", "sshd_config").
+func (r fsRoot) Path(elem ...string) string {
+	return filepath.Join(append([]string{r.dir}, elem...)...)
+}
+
+// rel returns the slash-separated path relative to the root, for evidence.
+func rel(elem ...string) string { return strings.Join(elem, "/") }
+
+// ReadFile reads a regular file of at most maxRead bytes. Errors keep the
+// relative path in a *readError so that evidence can name it.
+func (r fsRoot) ReadFile(elem ...string) ([]byte, error) {
+	p := r.Path(elem...)
+	name := rel(elem...)
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, &readError{path: name, err: err}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &readError{path: name, err: ErrNotRegular}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, &readError{path: name, err: err}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	if err != nil {
+		return nil, &readError{path: name, err: err}
+	}
+	if len(b) > maxRead {
+		return nil, &readError{path: name, err: ErrTooLarge}
+	}
+	return b, nil
+}
+
+// Exists reports whether the path exists (without following a final symlink,
+// so that systemd links to /dev/null or to absolute paths outside a fixture
+// root count as present).
+func (r fsRoot) Exists(elem ...string) bool {
+	_, err := os.Lstat(r.Path(elem...))
+	return err == nil
+}
+
+// Glob returns the relative paths (slash-separated, sorted) matching pattern
+// under the root. An invalid pattern yields nothing.
+func (r fsRoot) Glob(pattern string) []string {
+	m, err := filepath.Glob(filepath.Join(r.dir, filepath.FromSlash(pattern)))
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for _, p := range m {
+		if q, err := filepath.Rel(r.dir, p); err == nil {
+			out = append(out, filepath.ToSlash(q))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadRel reads a slash-separated relative path (as returned by Glob).
+func (r fsRoot) ReadRel(p string) ([]byte, error) {
+	return r.ReadFile(strings.Split(p, "/")...)
+}
+
+// readError is a read failure of one file under the root.
+type readError struct {
+	path string
+	err  error
+}
+
+func (e *readError) Error() string { return "read " + e.path + ": " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// describe turns a read error into evidence: "permission denied reading
+// etc/shadow", "etc/shadow not found".
+func describe(err error) string {
+	var re *readError
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied reading " + re.path
+	case errors.Is(err, fs.ErrNotExist):
+		return re.path + " not found"
+	case errors.Is(err, ErrNotRegular):
+		return re.path + " is not a regular file"
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Sprintf("%s is larger than %d bytes", re.path, maxRead)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("read %s: %v", re.path, pe.Err)
+	}
+	return err.Error()
+}
+
+// isNotExist reports whether err says the file is absent.
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
