@@ -343,18 +343,6 @@ func (a *Analyzer) Evictions() (devices, clients, flows uint64) {
 	return a.devices.evicted, a.clients.evicted, a.flows.evicted
 }
 
-// device returns the node of an application, adding it when absent.
-func (a *Analyzer) device(role uint8, addr netip.AddrPort, ts time.Time) *deviceState {
-	n, added := a.devices.getOrAdd(devKey{role: role, addr: addr})
-	if added {
-		n.val.first = ts
-	}
-	if ts.After(n.val.last) {
-		n.val.last = ts
-	}
-	return &n.val
-}
-
 // addString appends s to *list unless present or the list holds max.
 func addString(list *[]string, s string, max int) {
 	if s == "" || len(*list) >= max {

@@ -53,6 +53,9 @@ func (s *Session) observeCert(dev *deviceState, role uint8, der []byte, ts time.
 			return dev.certs[i].Thumbprint
 		}
 	}
+	if len(dev.certs) >= maxDeviceCerts {
+		return string(hx[:]) // table full: no parse (bounded CPU per chunk)
+	}
 	c := Certificate{Thumbprint: string(hx[:])}
 	xc, err := x509.ParseCertificate(bytes.Clone(cert))
 	if err != nil {
@@ -64,9 +67,7 @@ func (s *Session) observeCert(dev *deviceState, role uint8, der []byte, ts time.
 			c.URI = clip([]byte(xc.URIs[0].String()), a.cfg.MaxStringLen)
 		}
 	}
-	if len(dev.certs) < maxDeviceCerts {
-		dev.certs = append(dev.certs, c)
-	}
+	dev.certs = append(dev.certs, c)
 	if err == nil {
 		s.certAlert(c, role, ts)
 	}

@@ -29,10 +29,7 @@ func TestDetections(t *testing.T) {
 	expired := selfSigned(t, "old.example", t0.Add(-400*24*time.Hour), t0.Add(-24*time.Hour))
 	expiring := selfSigned(t, "soon.example", t0.Add(-300*24*time.Hour), t0.Add(5*24*time.Hour))
 	valid := selfSigned(t, "ok.example", t0.Add(-24*time.Hour), t0.Add(365*24*time.Hour))
-	encrypted := make([]byte, 200)
-	for i := range encrypted {
-		encrypted[i] = byte(i*7 + 3)
-	}
+	encrypted := ciphertext(1)
 	faults := func(n int, code uint32) []step {
 		var out []step
 		for i := 0; i < n; i++ {

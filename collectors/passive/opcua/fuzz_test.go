@@ -7,11 +7,15 @@ import (
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
+// fuzzServices are the service ids whose bodies the decoder reads.
+var fuzzServices = []uint32{397, 431, 446, 449, 461, 464, 467, 470, 488, 494, 500, 506, 634, 673, 712}
+
 // FuzzOPCUA feeds arbitrary bytes to a session, both directions, cut at
 // fuzzer-chosen split points, after a None handshake. Invariants: no panic;
 // the chunk count never exceeds what the bytes can hold (one chunk is at
 // least 16 bytes); Stats and the tables stay consistent; the heap stays
-// small (every length read from the wire is bounded before use).
+// small (every length read from the wire is bounded before use). With bit 2
+// of dir the bytes become the body of one of the decoded services.
 func FuzzOPCUA(f *testing.F) {
 	f.Add(hugeArrayMsg(), uint8(7), uint8(0))
 	f.Add(mustHex(f, frameRead), uint8(13), uint8(1))
@@ -23,7 +27,15 @@ func FuzzOPCUA(f *testing.F) {
 	f.Add(msg('F', 5, callRequest(85, 1)), uint8(2), uint8(0))
 	f.Add(msg('F', 5, writeRequest("n")), uint8(2), uint8(0))
 	f.Add(append(msg('C', 7, []byte{1, 0, 0x77, 2}), msg('F', 7, make([]byte, 40))...), uint8(11), uint8(1))
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, uint8(11), uint8(4))
+	f.Add(writeRequest("n")[4:], uint8(11), uint8(4))
+	f.Add(getEndpointsResponse(endpointSpec{"u", policyNoneURI, 1, []uint32{0}, nil})[4:], uint8(1), uint8(4))
 	f.Fuzz(func(t *testing.T, data []byte, split, dir uint8) {
+		if dir&4 != 0 {
+			// wrap the bytes as the body of a decoded service in one MSG
+			id := fuzzServices[int(split)%len(fuzzServices)]
+			data = msg('F', 9, append((&enc{}).node(id).b, data...))
+		}
 		a := opcua.NewAnalyzer(opcua.Config{})
 		s := a.NewSession(testClient, testServer)
 		for _, st := range noneHandshake() {

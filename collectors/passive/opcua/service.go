@@ -1,7 +1,6 @@
 package opcua
 
 import (
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -30,8 +29,10 @@ const (
 
 // service counts and decodes one service body (starting with its type id).
 // truncated: the body is a prefix of the message; soft: the channel may
-// carry a signature or be unreadable, so decoding failures are not counted.
-func (s *Session) service(toServer bool, reqID uint32, body []byte, truncated, soft bool, ts time.Time) {
+// carry a signature or be unreadable, so decoding failures are not counted;
+// countOnly: the body is ciphertext, counted as tshark 4.0 counts it (a type
+// id read from whatever bytes are there) and not decoded.
+func (s *Session) service(toServer bool, reqID uint32, body []byte, truncated, soft, countOnly bool, ts time.Time) {
 	a := s.a
 	r := newReader(body, a.cfg.MaxArrayLen)
 	n, mask := r.nodeIDMask()
@@ -51,6 +52,9 @@ func (s *Session) service(toServer bool, reqID uint32, body []byte, truncated, s
 	}
 	if c, ok := f.services[id]; ok || len(f.services) < maxFlowServices {
 		f.services[id] = c + 1
+	}
+	if countOnly {
+		return
 	}
 	decoded := true
 	switch id {
@@ -82,7 +86,7 @@ func (s *Session) service(toServer bool, reqID uint32, body []byte, truncated, s
 		r.bytes()  // server nonce
 		cert := r.bytes()
 		if r.err == nil && len(cert) > 0 {
-			s.observeCert(a.device(roleServer, s.server, ts), roleServer, cert, ts)
+			s.observeCert(s.dev(roleServer, ts), roleServer, cert, ts)
 		}
 		s.endpoints(&r, ts)
 	case svcActivateSessionRequest:
@@ -174,7 +178,7 @@ func (s *Session) endpoints(r *reader, ts time.Time) {
 	if r.err != nil || n == 0 {
 		return
 	}
-	dev := a.device(roleServer, s.server, ts)
+	dev := s.dev(roleServer, ts)
 	max := a.cfg.MaxStringLen
 	for i := 0; i < n && r.err == nil; i++ {
 		var e Endpoint
@@ -274,7 +278,7 @@ func (s *Session) createSessionRequest(r *reader, f *flowState, ts time.Time) {
 	if r.err != nil {
 		return
 	}
-	cli := a.device(roleClient, netip.AddrPortFrom(s.clientIP, 0), ts)
+	cli := s.dev(roleClient, ts)
 	app.apply(cli, a.cfg.MaxStringLen)
 	addBytes(&cli.urls, clipBytes(url, a.cfg.MaxStringLen), maxDeviceURLs)
 	setClip(&f.endpointURL, url, a.cfg.MaxStringLen)
@@ -338,6 +342,9 @@ func (s *Session) activateSessionRequest(r *reader, f *flowState, reqID uint32, 
 	}
 	if token >= 0 {
 		f.tokens[token] = true
+	}
+	if s.pending == nil {
+		s.pending = make([]pendingActivate, a.cfg.MaxPendingPerSession)
 	}
 	s.pending[s.pnext] = pendingActivate{reqID: reqID, token: token, used: true}
 	s.pnext = (s.pnext + 1) % len(s.pending)
@@ -455,7 +462,7 @@ func attributeName(attr uint32) string {
 func (s *Session) callRequest(r *reader, f *flowState, ts time.Time) {
 	a := s.a
 	r.requestHeader()
-	n := r.arrayLen(9)
+	n := r.arrayLen(8)
 	var methods []string
 	for i := 0; i < n && r.err == nil; i++ {
 		obj := r.nodeID()
@@ -513,7 +520,7 @@ func (s *Session) nodeManagement(r *reader, f *flowState, id uint32, ts time.Tim
 			}
 		}
 	case svcAddReferencesRequest:
-		n = r.arrayLen(18)
+		n = r.arrayLen(15)
 		for i := 0; i < n && r.err == nil; i++ {
 			src := r.nodeID()
 			r.nodeID() // reference type

@@ -26,8 +26,34 @@ type Session struct {
 	policy string
 	mode   uint32
 
-	pending []pendingActivate
+	pending []pendingActivate // allocated on the first ActivateSession
 	pnext   int
+
+	devs [3]*lruNode[devKey, deviceState] // by role: cached device nodes
+}
+
+// dev returns the session's server or client application, re-adding it
+// after an eviction, with its last-seen time moved to ts.
+func (s *Session) dev(role uint8, ts time.Time) *deviceState {
+	n := s.devs[role]
+	if n == nil || n.gone {
+		addr := s.server
+		if role == roleClient {
+			addr = netip.AddrPortFrom(s.clientIP, 0)
+		}
+		var added bool
+		n, added = s.a.devices.getOrAdd(devKey{role: role, addr: addr})
+		if added {
+			n.val.first = ts
+		}
+		s.devs[role] = n
+	} else {
+		s.a.devices.touch(n)
+	}
+	if ts.After(n.val.last) {
+		n.val.last = ts
+	}
+	return &n.val
 }
 
 // pendingActivate is an ActivateSessionRequest awaiting its response.
@@ -69,8 +95,7 @@ type dirState struct {
 func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
 	return &Session{
 		a: a, client: client, clientIP: client.Addr().Unmap(),
-		server:  netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
-		pending: make([]pendingActivate, min(a.cfg.MaxPendingPerSession, 16)),
+		server: netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
 	}
 }
 
@@ -252,6 +277,8 @@ func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, t
 	}
 	f := s.flowNode(ts)
 	f.messages++
+	s.dev(roleServer, ts)
+	s.dev(roleClient, ts)
 	r := newReader(b[HeaderLength:], a.cfg.MaxArrayLen)
 	switch t {
 	case TypeHEL:
@@ -277,7 +304,7 @@ func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, t
 			s.malformed(ts)
 			return
 		}
-		s.endpointURL(url, ts)
+		s.reverseHello(url, ts)
 	case TypeOPN:
 		s.open(toServer, st, &r, truncated, ts)
 	case TypeMSG, TypeCLO:
@@ -285,7 +312,7 @@ func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, t
 	}
 }
 
-// endpointURL records the endpoint URL of a Hello.
+// endpointURL records the endpoint URL of a Hello (Stats, flow, server).
 func (s *Session) endpointURL(url []byte, ts time.Time) {
 	if len(url) == 0 {
 		return
@@ -301,8 +328,13 @@ func (s *Session) endpointURL(url []byte, ts time.Time) {
 	if f.endpointURL != string(url) {
 		f.endpointURL = string(url)
 	}
-	d := a.device(roleServer, s.server, ts)
-	addBytes(&d.urls, url, maxDeviceURLs)
+	addBytes(&s.dev(roleServer, ts).urls, url, maxDeviceURLs)
+}
+
+// reverseHello records the endpoint URL of a ReverseHello on the server
+// (tshark's endpoint_urls come from Hello messages only).
+func (s *Session) reverseHello(url []byte, ts time.Time) {
+	addBytes(&s.dev(roleServer, ts).urls, clipBytes(url, s.a.cfg.MaxStringLen), maxDeviceURLs)
 }
 
 // addBytes appends string(b) to *list unless present or full.
@@ -347,32 +379,33 @@ func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, t
 	if f.policy != s.policy {
 		f.policy = s.policy
 	}
-	role, addr := roleServer, s.server
+	role := roleServer
 	if toServer {
-		role, addr = roleClient, netip.AddrPortFrom(s.clientIP, 0)
+		role = roleClient
 	}
-	d := a.device(role, addr, ts)
+	d := s.dev(role, ts)
 	addBytes(&d.policies, spu, maxDeviceURLs)
 	if len(cert) > 0 {
 		s.observeCert(d, role, cert, ts)
 	}
-	if !policyNone(spu) {
-		s.mode = modeSecured
-		f.mode = modeSecured
-		return // the rest is encrypted with the asymmetric keys
+	secured := !policyNone(spu)
+	if secured {
+		// the rest is encrypted with the asymmetric keys
+		s.mode, f.mode = modeSecured, modeSecured
+	} else {
+		s.mode, f.mode = modeNone, modeNone
 	}
-	s.mode = modeNone
 	if st.h.ChunkType != 'F' {
 		return
 	}
 	r.skip(8) // sequence number, request id
 	if r.err != nil {
-		if !truncated {
+		if !truncated && !secured {
 			s.malformed(ts)
 		}
 		return
 	}
-	s.service(toServer, 0, r.b[r.off:], truncated, false, ts)
+	s.service(toServer, 0, r.b[r.off:], truncated, secured, secured, ts)
 }
 
 // secure handles a MSG or CLO chunk: symmetric security header, sequence
@@ -381,7 +414,8 @@ func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, 
 	reqID := binary.LittleEndian.Uint32(b[20:24])
 	body := b[24:]
 	if s.mode == modeSecured {
-		// tshark's test: a signed-only body starts with a known service id
+		// Wireshark's test (since 4.2): a signed-only body starts with a
+		// known service id
 		if ns, id, err := DecodeServiceID(body); err == nil && ns == 0 && knownService(id) {
 			s.mode = modeSign
 		} else {
@@ -391,6 +425,11 @@ func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, 
 	}
 	if s.mode == modeSignAndEncrypt {
 		s.flowNode(ts).encrypted++
+		if st.h.ChunkType == 'F' {
+			// count what tshark counts: it reads a type id from the
+			// ciphertext too
+			s.service(toServer, reqID, body, truncated, true, true, ts)
+		}
 		return
 	}
 	// without a None OPN the body may be signed (a trailing signature) or
@@ -415,7 +454,7 @@ func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, 
 		body, truncated = st.asm, st.asmOver
 		defer st.asmReset()
 	}
-	s.service(toServer, reqID, body, truncated, soft, ts)
+	s.service(toServer, reqID, body, truncated, soft, false, ts)
 }
 
 // asmAdd appends one chunk body to the reassembly, within MaxMessageSize and

@@ -2,7 +2,6 @@ package opcua_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"testing"
 	"time"
@@ -194,8 +193,7 @@ func TestOPNCertificates(t *testing.T) {
 	srvCert := selfSigned(t, "server.example", nb, na)
 	// a chain: the first certificate is the application's
 	chain := append(append([]byte(nil), srvCert...), selfSigned(t, "ca.example", nb, na)...)
-	encrypted := make([]byte, 256)
-	rand.Read(encrypted)
+	encrypted := ciphertext(0xA7) // not a NodeId encoding byte: no type id
 	steps := []step{
 		cs(hel("opc.tcp://plc:4840")), sc(ack()),
 		cs(opn(policyB256Sha256, cliCert, 1, encrypted)), sc(opn(policyB256Sha256, chain, 1, encrypted)),
@@ -294,5 +292,25 @@ func TestMidSessionPickUp(t *testing.T) {
 	st := a.Stats()
 	if st.Messages != 2 || st.Malformed != 0 || st.Services["WriteRequest"] != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestReverseHello checks RHE (crafted: server URI and endpoint URL, OPC UA
+// Part 6 7.1.2.6), which no shared capture holds.
+func TestReverseHello(t *testing.T) {
+	t.Parallel()
+	a := opcua.NewAnalyzer(opcua.Config{})
+	rhe := chunk("RHE", 'F', (&enc{}).str("urn:plc").str("opc.tcp://plc:4840/rhe").b)
+	play(a, []step{sc(rhe), cs(hel("opc.tcp://plc:4840/rev")), sc(ack())}, 5)
+	st := a.Stats()
+	if diff := cmp.Diff(map[string]uint64{"RHE": 1, "HEL": 1, "ACK": 1}, st.MessageTypes); diff != "" {
+		t.Errorf("message types (-want +got):\n%s", diff)
+	}
+	// Stats' endpoint URLs come from Hello only, as tshark's
+	if diff := cmp.Diff([]string{"opc.tcp://plc:4840/rev"}, st.EndpointURLs); diff != "" {
+		t.Errorf("endpoint urls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"opc.tcp://plc:4840/rhe", "opc.tcp://plc:4840/rev"}, a.Devices()[0].EndpointURLs); diff != "" {
+		t.Errorf("server endpoint urls (-want +got):\n%s", diff)
 	}
 }

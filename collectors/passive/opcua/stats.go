@@ -18,10 +18,13 @@ type Stats struct {
 	SecurityPolicyURIs []string `json:"security_policy_uris"`
 	// EndpointURLs are the distinct Hello endpoint URLs, sorted.
 	EndpointURLs []string `json:"endpoint_urls"`
-	// Services counts the messages whose body names a service type (by the
-	// numeric type id of a readable MSG, OPN or CLO body, on the final chunk
-	// of a multi-chunk message), keyed by type name ("ReadRequest"); ids
-	// outside the standard services are keyed "ns0:i=<id>".
+	// Services counts the messages whose body starts with a numeric type id,
+	// as tshark 4.0 counts opcua.servicenodeid.numeric: the body of every
+	// final MSG, OPN and CLO chunk (a multi-chunk message once, on its final
+	// chunk), keyed by type name ("ReadRequest"). tshark also reads a type
+	// id from encrypted bodies, so ciphertext that happens to start with a
+	// numeric NodeId encoding byte is counted too, mostly as "Unknown" (ids
+	// outside the standard services).
 	Services map[string]uint64 `json:"services"`
 	// Servers are the distinct servers ("ip:port", "[v6]:port") with at least
 	// one chunk, sorted as strings.

@@ -420,10 +420,10 @@ func DecodeServiceID(body []byte) (ns uint16, id uint32, err error) {
 
 // ServiceName returns the type name of a service encoding id
 // ("ReadRequest" for 631, "ServiceFault" for 397) and whether it is a
-// standard service. Unknown ids are named "ns0:i=<id>", as tshark shows them.
+// standard service. Other ids are named "Unknown", as tshark names them.
 func ServiceName(id uint32) (string, bool) {
 	if s, ok := serviceNames[id]; ok {
 		return s, true
 	}
-	return "ns0:i=" + strconv.FormatUint(uint64(id), 10), false
+	return "Unknown", false
 }
