@@ -144,15 +144,33 @@ func oneOf(flagName, v string, allowed ...string) error {
 }
 
 // loadConfig loads the config file named by -c, or the default file when it
-// exists, or else the built-in defaults.
+// exists, or else the built-in defaults. It also validates the parts of the
+// config that belong to a collector (the baseline site policy and
+// self-declared answers), so that `check-config` and `run` report them too.
 func loadConfig(path string) (config.Config, error) {
-	if path == "" {
-		path = config.DefaultFile()
-		if _, err := os.Stat(path); err != nil {
-			return config.Parse("<built-in defaults>", nil)
+	var c config.Config
+	var err error
+	if path == "" && !exists(config.DefaultFile()) {
+		path = "<built-in defaults>"
+		c, err = config.Parse(path, nil)
+	} else {
+		if path == "" {
+			path = config.DefaultFile()
 		}
+		c, err = config.Load(path)
 	}
-	return config.Load(path)
+	if err != nil {
+		return c, err
+	}
+	if err := newSettings(c, "", Version).baseline.Validate(); err != nil {
+		return c, fmt.Errorf("%s: collectors.baseline: %w", path, err)
+	}
+	return c, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {

@@ -61,6 +61,9 @@ type Stats struct {
 	// broker (PUBACK) and the records in them, duplicates included.
 	BatchesPublished uint64 `json:"batches_published"`
 	RecordsPublished uint64 `json:"records_published"`
+	// LastPublished is when the broker last acknowledged a batch; zero if
+	// never.
+	LastPublished time.Time `json:"last_published,omitzero"`
 	// PublishErrors counts batches and Publish calls that failed: error
 	// token, timeout or connection lost before the PUBACK.
 	PublishErrors uint64 `json:"publish_errors"`

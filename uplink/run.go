@@ -303,6 +303,7 @@ func (c *Client) settle(ctx context.Context, cn *conn, src Source, f *flight) er
 	c.mu.Lock()
 	c.stats.BatchesPublished++
 	c.stats.RecordsPublished += uint64(len(f.seqs))
+	c.stats.LastPublished = time.Now()
 	c.mu.Unlock()
 	// Ack even while shutting down: the broker has the batch.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.PublishTimeout)

@@ -144,10 +144,12 @@ const (
 	RoleWorkstation Role = "workstation"
 	RoleGateway     Role = "gateway"
 	RoleServer      Role = "server"
+	RoleOperator    Role = "operator"
+	RolePortable    Role = "portable"
 )
 
 // Roles lists the valid roles; read-only.
-var Roles = []Role{RoleAuto, RoleWorkstation, RoleGateway, RoleServer}
+var Roles = []Role{RoleAuto, RoleWorkstation, RoleOperator, RoleGateway, RoleServer, RolePortable}
 
 // BaselineConfig configures the baseline checks.
 type BaselineConfig struct {
@@ -155,7 +157,8 @@ type BaselineConfig struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
 	// Interval between runs; at least 1s; default 6h.
 	Interval Duration `yaml:"interval" json:"interval"`
-	// Role is auto, workstation, gateway or server; default auto.
+	// Role is auto, workstation, operator, gateway, server or portable;
+	// default auto (server on Linux, workstation on Windows).
 	Role Role `yaml:"role" json:"role"`
 	// SitePolicy is a free map validated by the baseline package; default
 	// empty.

@@ -51,7 +51,7 @@ func TestParseMalformed(t *testing.T) {
 		{
 			name: "enum baseline role",
 			yaml: "collectors:\n  baseline:\n    enabled: true\n    role: plc\n",
-			want: `configs/agent.yaml:4: collectors.baseline.role: must be one of auto, workstation, gateway, server, got "plc"`,
+			want: `configs/agent.yaml:4: collectors.baseline.role: must be one of auto, workstation, operator, gateway, server, portable, got "plc"`,
 			kind: config.ErrInvalid,
 		},
 		{
