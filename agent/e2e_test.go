@@ -18,7 +18,17 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// buildBinary builds edgeward once per test binary run into a temp dir.
+// TestMain removes the binary that the end-to-end tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	os.Exit(code)
+}
+
+// buildOnce holds edgeward built once per test binary run into a temp dir
+// that other users can enter (the scan test runs it as nobody).
 var buildOnce struct {
 	sync.Once
 	path string
@@ -35,6 +45,10 @@ func edgewardBinary(t *testing.T) string {
 			return
 		}
 		buildOnce.path = filepath.Join(dir, "edgeward")
+		if err := os.Chmod(dir, 0o755); err != nil {
+			buildOnce.err = err
+			return
+		}
 		cmd := exec.Command("go", "build", "-o", buildOnce.path, "./cmd/edgeward")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		buildOnce.out, buildOnce.err = cmd.CombinedOutput()
