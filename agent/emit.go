@@ -65,12 +65,13 @@ func (r *recorder) encode(rec collectors.Record) (buffer.Item, error) {
 // coalesceKey is the buffer key under which a newer state record replaces an
 // older queued one: the kind and the record key, so that records of two kinds
 // that share a key (baseline.result and baseline.score) never replace each
-// other. Events get no key and are never coalesced.
+// other (kinds contain no "/", so the pair is unambiguous). Events get no
+// key and are never coalesced.
 func coalesceKey(rec collectors.Record) string {
 	if !rec.Class.Stateful() {
 		return ""
 	}
-	return rec.Kind + "\x00" + rec.Key
+	return rec.Kind + "/" + rec.Key
 }
 
 // priority orders classes for drops under the buffer's caps: lower is

@@ -21,7 +21,7 @@ const statsEvery = time.Second
 // statsSnapshot is the file written beside the buffer.
 type statsSnapshot struct {
 	queueBody
-	SnapshotTime time.Time `json:"snapshot_time,omitempty"`
+	SnapshotTime time.Time `json:"snapshot_time,omitzero"`
 }
 
 func statsFile(bufPath string) string { return bufPath + ".stats.json" }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // Config configures the passive collector and its Engine. The zero value of
@@ -36,6 +37,9 @@ type Config struct {
 	MaxReassemblyBytes int64 `yaml:"max_reassembly_bytes" json:"max_reassembly_bytes"`
 	// Modbus configures the Modbus/TCP analyzer's tables and detections.
 	Modbus modbus.Config `yaml:"modbus" json:"modbus"`
+	// OPCUA configures the OPC UA Binary analyzer's limits, tables and
+	// detections.
+	OPCUA opcua.Config `yaml:"opcua" json:"opcua"`
 }
 
 // Ports lists the TCP server ports of each protocol. OPC UA is also
@@ -66,6 +70,7 @@ func DefaultConfig() Config {
 		SummaryInterval:    DefaultSummaryInterval,
 		MaxReassemblyBytes: DefaultMaxReassemblyBytes,
 		Modbus:             modbus.DefaultConfig(),
+		OPCUA:              opcua.DefaultConfig(),
 	}
 }
 

@@ -2,7 +2,10 @@ package passive
 
 import (
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // sessionFactory starts the protocol session of a new connection.
@@ -27,11 +30,11 @@ type EngineStats struct {
 	Decode       map[string]uint64 `json:"decode"`    // frames by decode outcome (tcp, not_ip, short_ip, ...)
 	DecodeErrors uint64            `json:"decode_errors"`
 	// OtherTCP counts TCP segments of connections that are not dispatched to
-	// a protocol decoder (not on a configured port, no OPC UA Hello).
+	// a protocol decoder (not on a configured port, no OPC UA chunk header).
 	OtherTCP uint64 `json:"other_tcp"`
-	// OPCUAUnhandled counts OPC UA connections seen while no OPC UA decoder
-	// is built in.
-	OPCUAUnhandled uint64 `json:"opcua_unhandled"`
+	// OPCUARecognized counts OPC UA connections recognised on a port outside
+	// Ports.OPCUA: by a Hello, or mid-session by a MSG, OPN or CLO header.
+	OPCUARecognized uint64 `json:"opcua_recognized"`
 	// MACsNotLearned counts source MACs not recorded because the MAC table
 	// (2×MaxFlows addresses) was full.
 	MACsNotLearned uint64 `json:"macs_not_learned"`
@@ -178,8 +181,12 @@ func dirOf(c *conn, srcIsA bool) int {
 // both ports in the set, a SYN (without ACK) names the client, a SYN/ACK the
 // server, and otherwise the lower port is the server's. The same rules then
 // apply to the OPC UA port set. Failing those, a segment whose payload starts
-// with an OPC UA Hello ("HELF") makes its sender the client of an OPC UA
-// connection on any port.
+// with a valid OPC UA chunk header (opcua.Recognize: 8 bytes, no
+// allocation) makes the connection OPC UA on any port: a Hello names its
+// sender the client; a MSG, OPN or CLO chunk (a connection picked up
+// mid-session) names the client by its service when the body is readable
+// (a ...Request from the client, a ...Response or ServiceFault from the
+// server), and otherwise the lower port is the server's.
 func (e *core) dispatch(s *segment) (p protocol) {
 	if p, _ = e.dispatchClient(s); p != 0 {
 		return p
@@ -205,13 +212,42 @@ func (e *core) dispatchClient(s *segment) (protocol, bool) {
 			case s.flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
 				return c.proto, false
 			}
-			return c.proto, s.dport < s.sport || (s.dport == s.sport && !lessAddr(s.src, s.dst))
+			return c.proto, lowerPortIsDst(s)
 		}
 	}
-	if len(s.payload) >= 8 && string(s.payload[:4]) == "HELF" {
+	if e.opcua == nil || !opcua.Recognize(s.payload) {
+		return 0, false
+	}
+	if s.payload[0] == 'H' {
 		return protoOPCUA, true
 	}
-	return 0, false
+	return protoOPCUA, midSessionClient(s)
+}
+
+// lowerPortIsDst reports whether the destination port is the lower one
+// (equal ports: the lower address is the server).
+func lowerPortIsDst(s *segment) bool {
+	return s.dport < s.sport || (s.dport == s.sport && !lessAddr(s.src, s.dst))
+}
+
+// midSessionClient tells whether the sender of the MSG, OPN or CLO chunk at
+// the start of s.payload is the client: by the service type id of a MSG or
+// CLO body in clear, else by the lower port.
+func midSessionClient(s *segment) bool {
+	const bodyOff = opcua.HeaderLength + 16 // channel id, token id, sequence number, request id
+	if s.payload[0] != 'O' && len(s.payload) > bodyOff {
+		if _, id, err := opcua.DecodeServiceID(s.payload[bodyOff:]); err == nil {
+			if name, ok := opcua.ServiceName(id); ok {
+				switch {
+				case strings.HasSuffix(name, "Request"):
+					return true
+				case strings.HasSuffix(name, "Response"), name == "ServiceFault":
+					return false
+				}
+			}
+		}
+	}
+	return lowerPortIsDst(s)
 }
 
 func lessAddr(a, b [16]byte) bool {
@@ -235,9 +271,12 @@ func (e *core) open(key flowKey, srcIsA bool, s *segment, ts time.Time) *conn {
 	f := e.modbus
 	if proto == protoOPCUA {
 		f = e.opcua
+		if !e.opcuaPorts.has(s.sport) && !e.opcuaPorts.has(s.dport) {
+			e.stats.OPCUARecognized++
+		}
 	}
 	if f == nil {
-		e.stats.OPCUAUnhandled++
+		e.stats.OtherTCP++
 		return nil
 	}
 	for len(e.flows) >= e.maxFlows && e.lru.tail != nil {

@@ -39,7 +39,7 @@ func runCore(t *testing.T, path string) (*sinks, *core) {
 	defer src.Close()
 	ss := &sinks{byConn: map[string]*sink{}}
 	e := newCore([]uint16{502}, []uint16{4840}, 100, time.Minute, 0, 0)
-	e.modbus = ss.factory
+	e.modbus, e.opcua = ss.factory, ss.factory
 	for {
 		p, err := src.ReadPacket(context.Background())
 		if errors.Is(err, io.EOF) {
@@ -183,7 +183,7 @@ func runCoreWith(t *testing.T, path string, e *core) *sinks {
 	}
 	defer src.Close()
 	ss := &sinks{byConn: map[string]*sink{}}
-	e.modbus = ss.factory
+	e.modbus, e.opcua = ss.factory, ss.factory
 	for {
 		p, err := src.ReadPacket(context.Background())
 		if err != nil {
@@ -234,6 +234,17 @@ func TestFlowTableBounds(t *testing.T) {
 
 func TestDispatch(t *testing.T) {
 	t.Parallel()
+	hello := []byte("HELF\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff")
+	msgOf := func(typeID uint16, n int) []byte {
+		b := []byte("MSGF\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x05\x00\x00\x00\x05\x00\x00\x00")
+		b = append(b, 1, 0, byte(typeID), byte(typeID>>8))
+		b = append(b, make([]byte, n)...)
+		b[4] = byte(len(b))
+		return b
+	}
+	readReq, readResp := msgOf(631, 40), msgOf(634, 40)
+	cipher := msgOf(0x9999, 40)
+	cipher[24] = 0x77 // not a NodeId encoding
 	tests := []struct {
 		name       string
 		gen        func(w *pcapgen.Writer) error
@@ -256,8 +267,24 @@ func TestDispatch(t *testing.T) {
 			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:80")).Send(true, []byte("GET /"))
 		}, "", 1, 0, ""},
 		{"OPC UA hello on any port", func(w *pcapgen.Writer) error {
-			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:4841")).Send(true, []byte("HELF\x20\x00\x00\x00\x00\x00\x00\x00"))
-		}, "", 0, 1, ""},
+			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:4841")).Send(true, hello)
+		}, "10.0.0.1:40000->10.0.0.2:4841", 0, 1, string(hello)},
+		{"OPC UA port 4840", func(w *pcapgen.Writer) error {
+			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:4840")).Send(true, []byte("x"))
+		}, "10.0.0.1:40000->10.0.0.2:4840", 0, 0, "x"},
+		{"OPC UA response mid-session, server on the higher port", func(w *pcapgen.Writer) error {
+			// a ReadResponse (634) travels from the server: its sender is the server
+			return w.Conn(ap("10.0.0.1:1000"), ap("10.0.0.2:5000")).Send(false, readResp)
+		}, "10.0.0.1:1000->10.0.0.2:5000", 0, 1, ""},
+		{"OPC UA request mid-session, client on the lower port", func(w *pcapgen.Writer) error {
+			return w.Conn(ap("10.0.0.1:1000"), ap("10.0.0.2:5000")).Send(true, readReq)
+		}, "10.0.0.1:1000->10.0.0.2:5000", 0, 1, string(readReq)},
+		{"OPC UA ciphertext mid-session: the lower port is the server's", func(w *pcapgen.Writer) error {
+			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:4841")).Send(false, cipher)
+		}, "10.0.0.1:40000->10.0.0.2:4841", 0, 1, ""},
+		{"invalid chunk size is not OPC UA", func(w *pcapgen.Writer) error {
+			return w.Conn(ap("10.0.0.1:40000"), ap("10.0.0.2:4841")).Send(true, []byte("MSGF\x01\x00\x00\x00garbage"))
+		}, "", 1, 0, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,8 +306,8 @@ func TestDispatch(t *testing.T) {
 				t.Errorf("client stream = %q, want %q", ss.byConn[tc.wantConn].data[0], tc.wantStream)
 			}
 			st := e.snapshot()
-			if st.OtherTCP != tc.wantOther || st.OPCUAUnhandled != tc.wantOPCUA {
-				t.Errorf("other %d opcua %d, want %d %d", st.OtherTCP, st.OPCUAUnhandled, tc.wantOther, tc.wantOPCUA)
+			if st.OtherTCP != tc.wantOther || st.OPCUARecognized != tc.wantOPCUA {
+				t.Errorf("other %d opcua recognised %d, want %d %d", st.OtherTCP, st.OPCUARecognized, tc.wantOther, tc.wantOPCUA)
 			}
 		})
 	}

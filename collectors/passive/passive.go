@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // Limits of the Engine's own tables.
@@ -19,13 +20,15 @@ const (
 // Engine turns captured frames into protocol statistics, assets, flows and
 // events: it decodes link, IP and TCP headers by hand (no allocation per
 // packet), reassembles each TCP direction, and feeds Modbus/TCP
-// connections to a modbus.Analyzer. An Engine is not safe for concurrent
+// connections to a modbus.Analyzer and OPC UA Binary connections to an
+// opcua.Analyzer. An Engine is not safe for concurrent
 // use; one goroutine owns it.
 type Engine struct {
 	cfg        Config
 	log        *slog.Logger
 	core       *core
 	mb         *modbus.Analyzer
+	ua         *opcua.Analyzer
 	oui        *ouiTable
 	ouiFailed  bool
 	suppressed uint64
@@ -51,12 +54,11 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		cfg: cfg, log: log,
 		core:    newCore(cfg.Ports.Modbus, cfg.Ports.OPCUA, cfg.MaxFlows, cfg.FlowIdleTimeout, defaultFlowBuffer, cfg.MaxReassemblyBytes),
 		mb:      modbus.NewAnalyzer(cfg.Modbus),
+		ua:      opcua.NewAnalyzer(cfg.OPCUA),
 		limiter: newRateLimiter(eventInterval, maxRateKeys),
 	}
 	e.core.modbus = func(client, server netip.AddrPort) streamHandler { return e.mb.NewSession(client, server) }
-	// OPC UA hook: set e.core.opcua to a factory of opcua sessions (same
-	// Feed/Gap/Close shape) once package opcua exists. Until then OPC UA
-	// connections are counted in EngineStats.OPCUAUnhandled.
+	e.core.opcua = func(client, server netip.AddrPort) streamHandler { return e.ua.NewSession(client, server) }
 	return e, nil
 }
 
@@ -76,21 +78,32 @@ func (e *Engine) Flush(now time.Time) {
 	e.collectAlerts()
 }
 
-// collectAlerts moves analyzer alerts through the rate limiter.
+// collectAlerts moves analyzer alerts through the rate limiter: the Modbus
+// alerts first, then the OPC UA ones (each analyzer's in time order).
 func (e *Engine) collectAlerts() {
 	for _, a := range e.mb.TakeAlerts() {
-		ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time)
-		if !ok {
-			e.suppressed++
-			continue
-		}
-		ev := eventOf(a, suppressed)
-		e.pending = append(e.pending, eventRecord(ev))
-		if len(e.events) < maxSummaryEvent {
-			e.events = append(e.events, ev)
+		if ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time); ok {
+			e.emitEvent(eventOf(a, suppressed))
 		} else {
-			e.eventsCut++
+			e.suppressed++
 		}
+	}
+	for _, a := range e.ua.TakeAlerts() {
+		if ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time); ok {
+			e.emitEvent(opcuaEventOf(a, suppressed))
+		} else {
+			e.suppressed++
+		}
+	}
+}
+
+// emitEvent queues ev for Records and keeps it for Summary.
+func (e *Engine) emitEvent(ev Event) {
+	e.pending = append(e.pending, eventRecord(ev))
+	if len(e.events) < maxSummaryEvent {
+		e.events = append(e.events, ev)
+	} else {
+		e.eventsCut++
 	}
 }
 
@@ -106,7 +119,7 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 	e.pending = nil
 	since := e.lastRec
 	e.lastRec = now
-	for _, a := range buildAssets(e.mb.Devices(), e.mb.Clients(), e.core.macs, e.ouiTable()) {
+	for _, a := range e.assets() {
 		if a.LastSeen.After(since) || since.IsZero() {
 			out = append(out, assetRecord(a, now))
 		}
@@ -116,7 +129,17 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 			out = append(out, flowRecord(flowOf(f), now))
 		}
 	}
+	for _, f := range e.ua.Flows() {
+		if f.LastSeen.After(since) || since.IsZero() {
+			out = append(out, flowRecord(opcuaFlowOf(f), now))
+		}
+	}
 	return out
+}
+
+// assets merges the Modbus and OPC UA tables per IP address.
+func (e *Engine) assets() []Asset {
+	return buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable())
 }
 
 // ouiTable loads the embedded OUI table on first use (assets only need it).
@@ -143,6 +166,6 @@ func (e *Engine) Stats() EngineStats {
 	st := e.core.snapshot()
 	st.Capture = e.capture
 	st.EventsSuppressed = e.suppressed
-	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped()
+	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped() + e.ua.AlertsDropped()
 	return st
 }

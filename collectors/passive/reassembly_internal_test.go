@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
 )
 
 // sink records what the assembler delivers for one connection.
@@ -159,18 +161,31 @@ func FuzzReassembly(f *testing.F) {
 }
 
 // FuzzEngine feeds arbitrary bytes through the whole engine as TCP
-// segments of a Modbus connection (sequence numbers, flags and cut points
-// taken from the input): no panic, and nothing left buffered after the
-// final flush.
+// segments of one connection (sequence numbers, flags and cut points taken
+// from the input) whose server port is 502 (Modbus), 4840 (OPC UA) or 4841
+// (OPC UA recognised from its first chunk header, or other TCP) as
+// (seed>>32)%3 says: no panic, and nothing left buffered after the final
+// flush. The OPC UA seeds include a None session and the 132-byte message
+// declaring a 2^31-element array (gopcua v0.8.0 allocates 16 GB for it).
 func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10}, uint64(1))
 	f.Add([]byte("\x00\x01\x00\x00\x00\x03\x01\x83\x02garbage"), uint64(2))
+	session := pcapgen.Concat(pcapgen.Hello("opc.tcp://plc:4840"), pcapgen.Ack(),
+		pcapgen.Open(pcapgen.PolicyNone, nil, 1, pcapgen.OpenRequest(1)),
+		pcapgen.Msg(2, pcapgen.CreateSessionRequest("urn:fuzz", nil)),
+		pcapgen.Msg(3, pcapgen.ActivateSessionRequest(pcapgen.TokenUserName, pcapgen.UserToken("u", "p", ""))),
+		pcapgen.Msg(4, pcapgen.WriteRequest("x")), pcapgen.Msg(5, pcapgen.ReadResponse()), pcapgen.CloseChannel(6))
+	f.Add(session, uint64(1)<<32)
+	f.Add(session, uint64(2)<<32|7)
+	f.Add(pcapgen.HugeArrayMsg(), uint64(1)<<32)
+	f.Add(pcapgen.Concat(pcapgen.Hello("opc.tcp://x"), pcapgen.HugeArrayMsg()), uint64(2)<<32)
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		e, err := NewEngine(DefaultConfig(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(seed, 0))
+		port := [3]uint16{502, 4840, 4841}[(seed>>32)%3]
 		var seq [2]uint32
 		ts := time.Unix(1, 0)
 		for len(data) > 0 {
@@ -189,6 +204,7 @@ func FuzzEngine(f *testing.F) {
 				flags |= byte(1 << r.IntN(3)) // FIN, SYN or RST
 			}
 			frame := ipv4TCP(data[:n], 0)
+			frame[22], frame[23] = byte(port>>8), byte(port)
 			if !toServer { // swap addresses and ports
 				copy(frame[12:20], append(append([]byte{}, frame[16:20]...), frame[12:16]...))
 				frame[20], frame[21], frame[22], frame[23] = frame[22], frame[23], frame[20], frame[21]

@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // Record kinds emitted by the passive collector.
@@ -23,14 +25,38 @@ const (
 type Asset struct {
 	IP        string     `json:"ip"`
 	MAC       string     `json:"mac,omitempty"`
-	Vendor    string     `json:"vendor,omitempty"` // OUI organisation of MAC
-	Roles     []string   `json:"roles"`            // "client" and/or "server"
-	Protocols []string   `json:"protocols"`
+	Vendor    string     `json:"vendor,omitempty"`   // OUI organisation of MAC
+	Roles     []string   `json:"roles"`              // "client" and/or "server"
+	Protocols []string   `json:"protocols"`          // "modbus", "opcua", sorted
 	Ports     []int      `json:"ports,omitempty"`    // server ports
 	UnitIDs   []int      `json:"unit_ids,omitempty"` // Modbus unit ids addressed on it
 	Identity  []Identity `json:"identity,omitempty"`
-	FirstSeen time.Time  `json:"first_seen"`
-	LastSeen  time.Time  `json:"last_seen"`
+	// OPCUA are the OPC UA applications at this address: one per server
+	// port, and one for the client role.
+	OPCUA     []OPCUAApplication `json:"opcua,omitempty"`
+	FirstSeen time.Time          `json:"first_seen"`
+	LastSeen  time.Time          `json:"last_seen"`
+}
+
+// OPCUAApplication is an OPC UA server or client seen passively: its
+// application description (from CreateSession requests for clients,
+// GetEndpoints or CreateSession responses for servers), the URLs it was
+// reached at, the security policies of its secure channels, its
+// certificates and, for a server, the endpoints it offers.
+type OPCUAApplication struct {
+	// Role is "server" or "client"; Port is the server's TCP port (0 for
+	// a client).
+	Role            string `json:"role"`
+	Port            int    `json:"port,omitempty"`
+	ApplicationURI  string `json:"application_uri,omitempty"`
+	ApplicationName string `json:"application_name,omitempty"`
+	ProductURI      string `json:"product_uri,omitempty"`
+	// ApplicationType is Server, Client, ClientAndServer or DiscoveryServer.
+	ApplicationType  string              `json:"application_type,omitempty"`
+	EndpointURLs     []string            `json:"endpoint_urls,omitempty"`
+	SecurityPolicies []string            `json:"security_policies,omitempty"`
+	Certificates     []opcua.Certificate `json:"certificates,omitempty"`
+	Endpoints        []opcua.Endpoint    `json:"endpoints,omitempty"`
 }
 
 // Identity is a device identity read passively from FC 43/14 responses.
@@ -46,25 +72,54 @@ type Identity struct {
 }
 
 // Flow is the body of a net.flow record: the cumulative traffic between one
-// client IP and one server ip:port.
+// client IP and one server ip:port. Protocol is "modbus" or "opcua"; the
+// Modbus fields (function codes, unit ids, address ranges) are empty for
+// OPC UA and the OPC UA fields (services to identity tokens) for Modbus.
 type Flow struct {
 	Protocol      string                   `json:"protocol"`
 	Client        string                   `json:"client"`
 	Server        string                   `json:"server"`
-	FunctionCodes map[string]FunctionCount `json:"function_codes"`
+	FunctionCodes map[string]FunctionCount `json:"function_codes,omitempty"`
 	UnitIDs       []int                    `json:"unit_ids,omitempty"`
-	Read          modbus.AddressRanges     `json:"read"`
-	Written       modbus.AddressRanges     `json:"written"`
-	Requests      uint64                   `json:"requests"`
-	Responses     uint64                   `json:"responses"`
-	Exceptions    uint64                   `json:"exceptions"`
-	Unanswered    uint64                   `json:"unanswered"`
-	Unmatched     uint64                   `json:"unmatched"`
-	Malformed     uint64                   `json:"malformed"`
-	BytesToServer uint64                   `json:"bytes_to_server"`
-	BytesToClient uint64                   `json:"bytes_to_client"`
-	FirstSeen     time.Time                `json:"first_seen"`
-	LastSeen      time.Time                `json:"last_seen"`
+	Read          modbus.AddressRanges     `json:"read,omitzero"`
+	Written       modbus.AddressRanges     `json:"written,omitzero"`
+	// Services counts the OPC UA service types (requests and responses)
+	// decoded, by type id.
+	Services []opcua.ServiceCount `json:"services,omitempty"`
+	// SecurityPolicyURI and SecurityMode are those of the flow's last
+	// secure channel (mode None, Sign, SignAndEncrypt, or SignOrEncrypt
+	// while unknown); EndpointURL that of its last Hello or CreateSession;
+	// IdentityTokens the ActivateSession token types seen.
+	SecurityPolicyURI string   `json:"security_policy_uri,omitempty"`
+	SecurityMode      string   `json:"security_mode,omitempty"`
+	EndpointURL       string   `json:"endpoint_url,omitempty"`
+	IdentityTokens    []string `json:"identity_tokens,omitempty"`
+	// Messages counts OPC UA chunks; Encrypted the MSG/CLO chunks whose
+	// body was not readable; Errors ERR chunks; ServiceFaults and
+	// BadStatus failed responses; Writes, Calls and NodeManagement those
+	// requests, with their first targets in WrittenNodes and CalledMethods.
+	Messages       uint64   `json:"messages,omitempty"`
+	Encrypted      uint64   `json:"encrypted,omitempty"`
+	Errors         uint64   `json:"errors,omitempty"`
+	ServiceFaults  uint64   `json:"service_faults,omitempty"`
+	BadStatus      uint64   `json:"bad_status,omitempty"`
+	Writes         uint64   `json:"writes,omitempty"`
+	Calls          uint64   `json:"calls,omitempty"`
+	NodeManagement uint64   `json:"node_management,omitempty"`
+	WrittenNodes   []string `json:"written_nodes,omitempty"`
+	CalledMethods  []string `json:"called_methods,omitempty"`
+	// Requests and Responses count Modbus ADUs, or OPC UA service messages
+	// whose type name ends in Request, or Response (ServiceFault included).
+	Requests      uint64    `json:"requests"`
+	Responses     uint64    `json:"responses"`
+	Exceptions    uint64    `json:"exceptions"`
+	Unanswered    uint64    `json:"unanswered"`
+	Unmatched     uint64    `json:"unmatched"`
+	Malformed     uint64    `json:"malformed"`
+	BytesToServer uint64    `json:"bytes_to_server"`
+	BytesToClient uint64    `json:"bytes_to_client"`
+	FirstSeen     time.Time `json:"first_seen"`
+	LastSeen      time.Time `json:"last_seen"`
 }
 
 // FunctionCount counts one function code of a Flow.
@@ -86,8 +141,9 @@ type Event struct {
 	Message    string         `json:"message"`
 	Client     string         `json:"client"`
 	Server     string         `json:"server,omitempty"`
-	UnitID     *int           `json:"unit_id,omitempty"`
-	Function   *int           `json:"function,omitempty"`
+	UnitID     *int           `json:"unit_id,omitempty"`  // Modbus
+	Function   *int           `json:"function,omitempty"` // Modbus
+	Service    string         `json:"service,omitempty"`  // OPC UA service type name
 	Evidence   map[string]any `json:"evidence"`
 	Suppressed uint64         `json:"suppressed"`
 }
@@ -181,6 +237,21 @@ func eventOf(a modbus.Alert, suppressed uint64) Event {
 	return ev
 }
 
+// opcuaEventOf converts an OPC UA alert.
+func opcuaEventOf(a opcua.Alert, suppressed uint64) Event {
+	ev := Event{
+		Kind: a.Kind, Severity: string(severity(a.Severity)), Time: a.Time.UTC(), Message: a.Message,
+		Client: a.Client.String(), Service: a.Service, Evidence: a.Evidence, Suppressed: suppressed,
+	}
+	if ev.Evidence == nil {
+		ev.Evidence = map[string]any{}
+	}
+	if a.Server.IsValid() {
+		ev.Server = a.Server.String()
+	}
+	return ev
+}
+
 // eventRecord wraps an Event.
 func eventRecord(ev Event) collectors.Record {
 	return collectors.Record{
@@ -211,23 +282,48 @@ func flowOf(f modbus.Flow) Flow {
 	return out
 }
 
-// flowKeyOf is the record key of a Modbus flow.
+// opcuaFlowOf converts an OPC UA flow.
+func opcuaFlowOf(f opcua.Flow) Flow {
+	out := Flow{
+		Protocol: "opcua", Client: f.Client.String(), Server: f.Server.String(),
+		Services:          f.Services,
+		SecurityPolicyURI: f.SecurityPolicyURI, SecurityMode: f.SecurityMode, EndpointURL: f.EndpointURL,
+		IdentityTokens: f.IdentityTokens, Messages: f.Messages, Encrypted: f.Encrypted,
+		Errors: f.Errors, ServiceFaults: f.ServiceFaults, BadStatus: f.BadStatus,
+		Writes: f.Writes, Calls: f.Calls, NodeManagement: f.NodeManagement,
+		WrittenNodes: f.WrittenNodes, CalledMethods: f.CalledMethods, Malformed: f.Malformed,
+		BytesToServer: f.BytesToServer, BytesToClient: f.BytesToClient,
+		FirstSeen: f.FirstSeen.UTC(), LastSeen: f.LastSeen.UTC(),
+	}
+	for _, sc := range f.Services {
+		switch {
+		case strings.HasSuffix(sc.Name, "Request"):
+			out.Requests += sc.Count
+		case strings.HasSuffix(sc.Name, "Response"), sc.Name == "ServiceFault":
+			out.Responses += sc.Count
+		}
+	}
+	return out
+}
+
+// flowKeyOf is the record key of a flow.
 func flowKeyOf(f Flow) string { return f.Protocol + ":" + f.Client + "->" + f.Server }
 
-// buildAssets merges the analyzer's devices and clients per IP and adds the
+// buildAssets merges the analyzers' devices and clients per IP and adds the
 // MAC address and its vendor.
-func buildAssets(devs []modbus.Device, clients []modbus.Client, macs map[netip.Addr][6]byte, oui *ouiTable) []Asset {
+func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Device, macs map[netip.Addr][6]byte, oui *ouiTable) []Asset {
 	byIP := map[netip.Addr]*Asset{}
-	get := func(ip netip.Addr, first, last time.Time) *Asset {
+	get := func(ip netip.Addr, proto string, first, last time.Time) *Asset {
 		a := byIP[ip]
 		if a == nil {
-			a = &Asset{IP: ip.String(), Protocols: []string{"modbus"}, FirstSeen: first.UTC(), LastSeen: last.UTC()}
+			a = &Asset{IP: ip.String(), FirstSeen: first.UTC(), LastSeen: last.UTC()}
 			if mac, ok := macs[ip]; ok {
 				a.MAC = net.HardwareAddr(mac[:]).String()
 				a.Vendor = oui.vendor(mac)
 			}
 			byIP[ip] = a
 		}
+		a.Protocols = appendUniqueString(a.Protocols, proto)
 		if first.Before(a.FirstSeen) {
 			a.FirstSeen = first.UTC()
 		}
@@ -236,17 +332,9 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, macs map[netip.A
 		}
 		return a
 	}
-	addRole := func(a *Asset, r string) {
-		for _, x := range a.Roles {
-			if x == r {
-				return
-			}
-		}
-		a.Roles = append(a.Roles, r)
-	}
 	for _, d := range devs {
-		a := get(d.Server.Addr().Unmap(), d.FirstSeen, d.LastSeen)
-		addRole(a, "server")
+		a := get(d.Server.Addr().Unmap(), "modbus", d.FirstSeen, d.LastSeen)
+		a.Roles = appendUniqueString(a.Roles, "server")
 		a.Ports = appendUnique(a.Ports, int(d.Server.Port()))
 		for _, u := range d.UnitIDs {
 			a.UnitIDs = appendUnique(a.UnitIDs, int(u))
@@ -263,13 +351,29 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, macs map[netip.A
 		}
 	}
 	for _, c := range clients {
-		addRole(get(c.Addr.Unmap(), c.FirstSeen, c.LastSeen), "client")
+		a := get(c.Addr.Unmap(), "modbus", c.FirstSeen, c.LastSeen)
+		a.Roles = appendUniqueString(a.Roles, "client")
+	}
+	for _, d := range apps {
+		a := get(d.Addr.Addr().Unmap(), "opcua", d.FirstSeen, d.LastSeen)
+		a.Roles = appendUniqueString(a.Roles, d.Role)
+		app := OPCUAApplication{
+			Role: d.Role, ApplicationURI: d.ApplicationURI, ApplicationName: d.ApplicationName,
+			ProductURI: d.ProductURI, ApplicationType: d.ApplicationType, EndpointURLs: d.EndpointURLs,
+			SecurityPolicies: d.SecurityPolicies, Certificates: d.Certificates, Endpoints: d.Endpoints,
+		}
+		if d.Role == "server" {
+			app.Port = int(d.Addr.Port())
+			a.Ports = appendUnique(a.Ports, app.Port)
+		}
+		a.OPCUA = append(a.OPCUA, app)
 	}
 	out := make([]Asset, 0, len(byIP))
 	for _, a := range byIP {
 		sort.Ints(a.Ports)
 		sort.Ints(a.UnitIDs)
 		sort.Strings(a.Roles)
+		sort.Strings(a.Protocols)
 		out = append(out, *a)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -278,6 +382,15 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, macs map[netip.A
 		return ai.Less(aj)
 	})
 	return out
+}
+
+func appendUniqueString(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
 }
 
 func appendUnique(s []int, v int) []int {

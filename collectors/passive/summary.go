@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // Summary is the result of a replay, shaped as DESIGN.md §8 describes for
@@ -16,11 +17,10 @@ import (
 type Summary struct {
 	Packets uint64        `json:"packets"`
 	Modbus  *modbus.Stats `json:"modbus"`
-	// OPCUA is an empty object until the OPC UA decoder exists.
-	OPCUA  map[string]any `json:"opcua"`
-	Assets []Asset        `json:"assets"`
-	Flows  []Flow         `json:"flows"`
-	Events []Event        `json:"events"`
+	OPCUA   *opcua.Stats  `json:"opcua"`
+	Assets  []Asset       `json:"assets"`
+	Flows   []Flow        `json:"flows"`
+	Events  []Event       `json:"events"`
 	// EventsOmitted counts events past the Summary's bound of 10000.
 	EventsOmitted uint64      `json:"events_omitted,omitempty"`
 	Stats         EngineStats `json:"stats"`
@@ -33,8 +33,8 @@ func (e *Engine) Summary() *Summary {
 	s := &Summary{
 		Packets: e.core.stats.Packets,
 		Modbus:  e.mb.Stats(),
-		OPCUA:   map[string]any{},
-		Assets:  buildAssets(e.mb.Devices(), e.mb.Clients(), e.core.macs, e.ouiTable()),
+		OPCUA:   e.ua.Stats(),
+		Assets:  e.assets(),
 		Events:  append([]Event{}, e.events...),
 		Stats:   e.Stats(),
 	}
@@ -43,11 +43,14 @@ func (e *Engine) Summary() *Summary {
 	for _, f := range e.mb.Flows() {
 		s.Flows = append(s.Flows, flowOf(f))
 	}
+	for _, f := range e.ua.Flows() {
+		s.Flows = append(s.Flows, opcuaFlowOf(f))
+	}
 	return s
 }
 
 // WriteTable writes a readable report: packet and decode counts, Modbus
-// protocol counts, assets, flows and events.
+// and OPC UA protocol counts, assets, flows and events.
 func (s *Summary) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, a ...any) { fmt.Fprintf(tw, format, a...) }
@@ -85,19 +88,53 @@ func (s *Summary) WriteTable(w io.Writer) error {
 			p("  unit ids\t%v\n", m.UnitIDs)
 		}
 	}
+	if u := s.OPCUA; u != nil && u.Messages > 0 {
+		p("\nOPC UA BINARY\n")
+		p("  messages\t%d (%d malformed)\n", u.Messages, u.Malformed)
+		p("  message types\t%s\n", joinCounts(u.MessageTypes))
+		for _, v := range u.SecurityPolicyURIs {
+			p("  security policy\t%s\n", v)
+		}
+		for _, v := range u.EndpointURLs {
+			p("  endpoint url\t%s\n", v)
+		}
+		if len(u.Services) > 0 {
+			p("  services\t%s\n", joinCounts(u.Services))
+		}
+		if len(u.Servers) > 0 {
+			p("  servers\t%s\n", strings.Join(u.Servers, " "))
+		}
+	}
 	p("\nASSETS (%d)\n", len(s.Assets))
-	p("  IP\tMAC\tVENDOR\tROLE\tPORTS\tUNITS\tIDENTITY\n")
+	p("  IP\tMAC\tVENDOR\tROLE\tPROTOCOLS\tPORTS\tUNITS\tIDENTITY\n")
 	for _, a := range s.Assets {
 		var ids []string
 		for _, id := range a.Identity {
 			ids = append(ids, strings.TrimSpace(fmt.Sprintf("unit %d: %s %s %s", id.UnitID, id.Vendor, id.Product, id.Revision)))
 		}
-		p("  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(a.MAC), dash(a.Vendor), strings.Join(a.Roles, ","),
-			dash(ints(a.Ports)), dash(ints(a.UnitIDs)), dash(strings.Join(ids, "; ")))
+		for _, app := range a.OPCUA {
+			if d := strings.TrimSpace(app.ApplicationName + " " + app.ApplicationURI); d != "" {
+				ids = append(ids, app.Role+": "+d)
+			}
+		}
+		p("  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(a.MAC), dash(a.Vendor), strings.Join(a.Roles, ","),
+			strings.Join(a.Protocols, ","), dash(ints(a.Ports)), dash(ints(a.UnitIDs)), dash(strings.Join(ids, "; ")))
 	}
 	p("\nFLOWS (%d)\n", len(s.Flows))
-	p("  CLIENT\tSERVER\tREQ\tRESP\tEXC\tFUNCTIONS\tWRITES\tFIRST\tLAST\n")
+	p("  PROTO\tCLIENT\tSERVER\tREQ\tRESP\tEXC\tFUNCTIONS / SERVICES\tWRITES\tFIRST\tLAST\n")
 	for _, f := range s.Flows {
+		if f.Protocol == "opcua" {
+			var svcs []string
+			for _, sc := range f.Services {
+				svcs = append(svcs, fmt.Sprintf("%s×%d", sc.Name, sc.Count))
+			}
+			if f.SecurityPolicyURI != "" {
+				svcs = append(svcs, "policy="+strings.TrimPrefix(f.SecurityPolicyURI, "http://opcfoundation.org/UA/SecurityPolicy#")+"/"+dash(f.SecurityMode))
+			}
+			p("  opcua\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", f.Client, f.Server, f.Requests, f.Responses, f.ServiceFaults,
+				dash(strings.Join(svcs, " ")), f.Writes, f.FirstSeen.Format("2006-01-02 15:04:05"), f.LastSeen.Format("15:04:05"))
+			continue
+		}
 		var fcs []string
 		var writes int
 		keys := make([]int, 0, len(f.FunctionCodes))
@@ -113,7 +150,7 @@ func (s *Summary) WriteTable(w io.Writer) error {
 				writes += int(c.Requests)
 			}
 		}
-		p("  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", f.Client, f.Server, f.Requests, f.Responses, f.Exceptions,
+		p("  modbus\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", f.Client, f.Server, f.Requests, f.Responses, f.Exceptions,
 			dash(strings.Join(fcs, " ")), writes, f.FirstSeen.Format("2006-01-02 15:04:05"), f.LastSeen.Format("15:04:05"))
 	}
 	p("\nEVENTS (%d)\n", len(s.Events))

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/edgeward/edgeward/collectors/passive"
+	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
 // truthFile is the part of a ../shared/testdata/pcaps/*.truth.json file
@@ -20,7 +23,9 @@ type truthFile struct {
 	TotalPackets int `json:"total_packets"`
 	Sensitivity  struct {
 		WithOOO struct {
-			ModbusADUs int `json:"modbus_adus"`
+			ModbusADUs           int    `json:"modbus_adus"`
+			OPCUAMessages        uint64 `json:"opcua_messages"`
+			OPCUAServiceMessages uint64 `json:"opcua_service_messages"`
 		} `json:"with_reassemble_out_of_order"`
 		Differs bool `json:"differs_from_default"`
 	} `json:"tcp_reassembly_sensitivity"`
@@ -41,6 +46,14 @@ type truthFile struct {
 			Objects map[string]string `json:"objects"`
 		} `json:"device_identification"`
 	} `json:"modbus"`
+	OPCUA struct {
+		Messages           uint64            `json:"messages"`
+		MessageTypes       map[string]uint64 `json:"message_types"`
+		SecurityPolicyURIs []string          `json:"security_policy_uris"`
+		EndpointURLs       []string          `json:"endpoint_urls"`
+		Services           map[string]uint64 `json:"services"`
+		Servers            []string          `json:"servers"`
+	} `json:"opcua"`
 }
 
 // pcapDir returns ../shared/testdata/pcaps relative to the repository root,
@@ -53,8 +66,10 @@ func pcapDir(t testing.TB) string {
 	return dir
 }
 
-// TestTruth compares the Modbus counts of every shared capture that has
-// Modbus traffic with tshark's, as recorded in its .truth.json.
+// TestTruth replays every shared capture with Modbus or OPC UA traffic
+// through the real engine (default config: Modbus on 502, OPC UA on 4840
+// and wherever a Hello or chunk header shows it) and compares the counts
+// with tshark's, as recorded in its .truth.json.
 func TestTruth(t *testing.T) {
 	t.Parallel()
 	dir := pcapDir(t)
@@ -72,7 +87,7 @@ func TestTruth(t *testing.T) {
 		if err := json.Unmarshal(b, &tr); err != nil {
 			t.Fatalf("%s: %v", tf, err)
 		}
-		if tr.Modbus.ADUs == 0 {
+		if tr.Modbus.ADUs == 0 && tr.OPCUA.Messages == 0 {
 			continue
 		}
 		capture := strings.TrimSuffix(tf, ".truth.json")
@@ -82,7 +97,6 @@ func TestTruth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := sum.Modbus
 			report := func(field string, ours, theirs any) {
 				d := fmt.Sprintf("%-55s %-28s ours=%v tshark=%v", name, field, ours, theirs)
 				diffs = append(diffs, d)
@@ -102,6 +116,11 @@ func TestTruth(t *testing.T) {
 			}
 			if int(sum.Packets) != tr.TotalPackets {
 				report("packets", sum.Packets, tr.TotalPackets)
+			}
+			compareOPCUA(t, &tr, sum.OPCUA, report)
+			m := sum.Modbus
+			if tr.Modbus.ADUs == 0 && m.ADUs == 0 {
+				return
 			}
 			var alt []int
 			if tr.Sensitivity.Differs {
@@ -157,6 +176,74 @@ func TestTruth(t *testing.T) {
 			t.Logf("remaining differences (file, field, ours, tshark):\n%s", strings.Join(diffs, "\n"))
 		}
 	})
+}
+
+// compareOPCUA compares the opcua section of a Summary with tshark's. Where
+// tshark's figure depends on out-of-order reassembly (differs_from_default),
+// its out-of-order figure is accepted for messages and for the number of
+// service messages.
+func compareOPCUA(t *testing.T, tr *truthFile, got *opcua.Stats, report func(field string, ours, theirs any)) {
+	t.Helper()
+	want := tr.OPCUA
+	wantSvc := map[string]uint64{}
+	for k, v := range want.Services {
+		if i := strings.LastIndex(k, " ("); i > 0 { // "ReadRequest (631)"
+			k = k[:i]
+		}
+		wantSvc[k] += v
+	}
+	var gotSvcTotal uint64
+	for _, n := range got.Services {
+		gotSvcTotal += n
+	}
+	ooo := tr.Sensitivity.Differs
+	if got.Messages != want.Messages {
+		if ooo && got.Messages == tr.Sensitivity.WithOOO.OPCUAMessages {
+			t.Logf("opcua messages: ours=%d equals tshark's out-of-order reassembly figure (default %d)", got.Messages, want.Messages)
+		} else {
+			report("opcua.messages", got.Messages, want.Messages)
+		}
+	}
+	if diff := cmp.Diff(nonNilMap(want.MessageTypes), got.MessageTypes); diff != "" {
+		if ooo && got.Messages == tr.Sensitivity.WithOOO.OPCUAMessages {
+			t.Logf("opcua message_types follow tshark's out-of-order figure (-default +ours):\n%s", diff)
+		} else {
+			report("opcua.message_types", got.MessageTypes, want.MessageTypes)
+		}
+	}
+	if diff := cmp.Diff(wantSvc, got.Services); diff != "" {
+		if ooo && gotSvcTotal == tr.Sensitivity.WithOOO.OPCUAServiceMessages {
+			t.Logf("opcua services follow tshark's out-of-order figure (%d service messages) (-default +ours):\n%s", gotSvcTotal, diff)
+		} else {
+			report("opcua.services", got.Services, wantSvc)
+		}
+	}
+	for _, c := range []struct {
+		field      string
+		ours, want []string
+	}{
+		{"opcua.security_policy_uris", got.SecurityPolicyURIs, want.SecurityPolicyURIs},
+		{"opcua.endpoint_urls", got.EndpointURLs, want.EndpointURLs},
+		{"opcua.servers", got.Servers, want.Servers},
+	} {
+		if !cmp.Equal(nonNilStrings(c.want), c.ours) {
+			report(c.field, c.ours, c.want)
+		}
+	}
+}
+
+func nonNilMap(m map[string]uint64) map[string]uint64 {
+	if m == nil {
+		return map[string]uint64{}
+	}
+	return m
+}
+
+func nonNilStrings(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
 }
 
 func nonNil(v []int) []int {
