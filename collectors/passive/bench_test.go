@@ -185,3 +185,87 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 }
+
+// genOPCUAPolling writes conns OPC UA connections on port 4840 (policy
+// None: HEL/ACK, OPN, CreateSession, ActivateSession) polled round-robin
+// with ReadRequest/ReadResponse for rounds rounds, then CLO, between 20
+// clients and 50 servers.
+func genOPCUAPolling(w *pcapgen.Writer, conns, rounds int) error {
+	w.Step = 10 * time.Microsecond
+	cs := make([]*pcapgen.Conn, conns)
+	for i := range cs {
+		cli := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x80, 0xf4, 0, 0, byte(i % 20)},
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i % 20)}), uint16(20000+i))}
+		srv := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x0e, 0x8c, 0, 1, byte(i % 50)},
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(i % 50)}), 4840)}
+		cs[i] = w.Conn(cli, srv)
+		err := errors.Join(cs[i].Handshake(),
+			cs[i].Send(true, pcapgen.Hello("opc.tcp://plc:4840")), cs[i].Send(false, pcapgen.Ack()),
+			cs[i].Send(true, pcapgen.Open(pcapgen.PolicyNone, nil, 1, pcapgen.OpenRequest(1))),
+			cs[i].Send(false, pcapgen.Open(pcapgen.PolicyNone, nil, 1, pcapgen.OpenResponse())),
+			cs[i].Send(true, pcapgen.Msg(2, pcapgen.CreateSessionRequest("urn:bench", nil))),
+			cs[i].Send(true, pcapgen.Msg(3, pcapgen.ActivateSessionRequest(pcapgen.TokenAnonymous, pcapgen.AnonymousToken()))),
+			cs[i].Send(false, pcapgen.Msg(3, pcapgen.ActivateSessionResponse(0))))
+		if err != nil {
+			return err
+		}
+	}
+	req, resp := pcapgen.ReadRequest("Line1.Temperature"), pcapgen.ReadResponse()
+	for r := range rounds {
+		for _, c := range cs {
+			id := uint32(10 + r)
+			if err := errors.Join(c.Send(true, pcapgen.Msg(id, req)), c.Send(false, pcapgen.Msg(id, resp))); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range cs {
+		if err := errors.Join(c.Send(true, pcapgen.CloseChannel(uint32(10+rounds))), c.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkReplayOPCUA replays a generated OPC UA capture of about 300000
+// packets (500 connections, None policy, Read requests and responses)
+// through Replay and reports OPC UA messages per second. Set
+// PASSIVE_BENCH_OPCUA_PCAP to keep the capture at that path (and reuse it)
+// to time tshark on the same file:
+//
+//	tshark -n -r FILE -d tcp.port==4840,opcua -T fields -e opcua.transport.type > /dev/null
+func BenchmarkReplayOPCUA(b *testing.B) {
+	path := os.Getenv("PASSIVE_BENCH_OPCUA_PCAP")
+	if path == "" {
+		path = b.TempDir() + "/bench-opcua.pcap"
+	}
+	if _, err := os.Stat(path); err != nil {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := genOPCUAPolling(w, 500, 300); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var packets, messages uint64
+	for b.Loop() {
+		sum, err := passive.Replay(context.Background(), []string{path}, passive.DefaultConfig(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		packets += sum.Packets
+		messages += sum.OPCUA.Messages
+	}
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(messages)/b.Elapsed().Seconds(), "messages/s")
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,13 +73,12 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		return c.emit(ctx, emit, time.Now())
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous,
-		Ports: append(append([]uint16(nil), c.cfg.Ports.Modbus...), c.cfg.Ports.OPCUA...)}
+	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports)}
 	for _, ifc := range c.cfg.Interfaces {
 		src, err := OpenLive(ifc, opts)
 		if err != nil {
 			c.closeSources()
-			return fmt.Errorf("open capture on %q: %w", ifc, err)
+			return err // OpenLive's errors name the interface
 		}
 		c.mu.Lock()
 		c.sources[ifc] = src
@@ -124,6 +124,17 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		return nil
 	}
 	return err
+}
+
+// livePorts returns the ports the live capture filter passes: 502 and 4840
+// always, plus the configured Modbus and OPC UA ports, sorted, without
+// duplicates.
+func livePorts(p Ports) []uint16 {
+	out := liveDefaultPorts()
+	out = append(out, p.Modbus...)
+	out = append(out, p.OPCUA...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // read feeds one live source to the engine until ctx ends.

@@ -3,6 +3,7 @@ package passive_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,17 @@ func TestCollectorErrors(t *testing.T) {
 	}
 	if err := c.Run(context.Background(), nop); err == nil {
 		t.Error("Run with a missing file succeeded")
+	}
+	// An interface that cannot be opened: one context, naming it once.
+	cfg = passive.DefaultConfig()
+	cfg.Interfaces = []string{"edgeward-no-such-if0"}
+	c, err = passive.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(context.Background(), nop)
+	if err == nil || strings.Count(err.Error(), `"edgeward-no-such-if0"`) != 1 || strings.Count(err.Error(), "capture on") != 1 {
+		t.Errorf("Run on a missing interface = %v, want one context naming the interface once", err)
 	}
 }
 

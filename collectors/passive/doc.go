@@ -1,9 +1,12 @@
 // Package passive watches industrial network traffic without sending a
 // byte: it reads frames from capture files (pcap, pcapng) or live
 // interfaces, reassembles TCP, hands Modbus/TCP streams to
-// collectors/passive/modbus, and turns what it learns into records:
-// net.asset (class asset, key "ip:<addr>"), net.flow (class activity, key
-// "modbus:<client>-><server ip:port>") and modbus.* threat records.
+// collectors/passive/modbus and OPC UA Binary streams to
+// collectors/passive/opcua, and turns what they learn into records:
+// net.asset (class asset, key "ip:<addr>": Modbus and OPC UA roles,
+// identities and applications merged per IP), net.flow (class activity, key
+// "<modbus|opcua>:<client>-><server ip:port>") and modbus.* and opcua.*
+// threat records.
 //
 // # Basics
 //
@@ -24,10 +27,15 @@
 // that port being the server's. With both ports in the set, a SYN names the
 // client and a SYN/ACK the server; mid-stream, the lower port is the
 // server's (equal ports: the lower address). Ports.OPCUA is matched the
-// same way, and a payload starting with an OPC UA Hello ("HELF") makes its
-// sender an OPC UA client on any port; OPC UA connections are counted
-// (EngineStats.OPCUAUnhandled) until package opcua provides a session with
-// the same Feed/Gap/Close shape (the hook is core.opcua).
+// same way. On any other port, a connection not yet tracked whose segment
+// payload starts with a valid OPC UA chunk header (opcua.Recognize, 8
+// bytes, checked only for untracked connections so the Modbus path never
+// pays for it) is OPC UA: a Hello makes its sender the client; a MSG, OPN
+// or CLO header (a session picked up mid-stream) names the client by its
+// service type when the body is in clear (...Request from the client,
+// ...Response or ServiceFault from the server), else by the lower port
+// being the server's. Such connections are counted in
+// EngineStats.OPCUARecognized. An ERR or ACK alone does not start one.
 //
 // # Guarantees
 //
@@ -44,7 +52,7 @@
 //   - Memory is bounded whatever the capture size: the connection table
 //     holds at most Config.MaxFlows entries (least recently used evicted,
 //     counted), out-of-order data at most MaxReassemblyBytes, the MAC table
-//     2×MaxFlows addresses, the modbus tables their own LRU bounds, the
+//     2×MaxFlows addresses, the modbus and opcua tables their own LRU bounds, the
 //     event rate-limit table 4096 keys and a Summary 10000 events.
 //   - Steady-state processing of an established connection allocates
 //     nothing per packet (TestProcessDoesNotAllocate).

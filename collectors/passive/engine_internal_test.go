@@ -364,3 +364,21 @@ type recorder struct {
 
 func (r recorder) Feed(toServer bool, p []byte, ts time.Time) { *r.log = append(*r.log, string(p)) }
 func (r recorder) Close(time.Time)                            { *r.log = append(*r.log, "close") }
+
+// TestLivePorts checks the live capture filter's ports: 502 and 4840
+// always, plus the configured ones.
+func TestLivePorts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ports Ports
+		want  []uint16
+	}{
+		{Ports{}, []uint16{502, 4840}},
+		{Ports{Modbus: []uint16{5020}, OPCUA: []uint16{4841}}, []uint16{502, 4840, 4841, 5020}},
+		{Ports{Modbus: []uint16{502, 502}, OPCUA: []uint16{4840, 12001}}, []uint16{502, 4840, 12001}},
+	} {
+		if diff := cmp.Diff(tc.want, livePorts(tc.ports)); diff != "" {
+			t.Errorf("livePorts(%+v) (-want +got):\n%s", tc.ports, diff)
+		}
+	}
+}

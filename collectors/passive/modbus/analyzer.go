@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 )
 
 // Analyzer turns the ADUs of many Modbus/TCP sessions into counts, device,
@@ -13,14 +15,12 @@ type Analyzer struct {
 	cfg Config
 
 	stats   counters
-	devices *lru[netip.AddrPort, deviceState]
-	clients *lru[netip.Addr, clientState]
-	flows   *lru[flowKey, flowState]
-	writers *lru[netip.Addr, struct{}]
-	quiet   *lru[quietKey, quietState]
-
-	alerts        []Alert
-	alertsDropped uint64
+	devices *bounded.LRU[netip.AddrPort, deviceState]
+	clients *bounded.LRU[netip.Addr, clientState]
+	flows   *bounded.LRU[flowKey, flowState]
+	writers *bounded.LRU[netip.Addr, struct{}]
+	quiet   *bounded.Quiet[quietKey]
+	alerts  *bounded.Queue[Alert]
 }
 
 // counters are the capture-wide figures behind Stats.
@@ -134,11 +134,12 @@ func NewAnalyzer(cfg Config) *Analyzer {
 	return &Analyzer{
 		cfg:     cfg,
 		stats:   counters{servers: make(map[netip.AddrPort]struct{}), ident: make(map[identKey]map[uint8]string)},
-		devices: newLRU[netip.AddrPort, deviceState](cfg.MaxDevices),
-		clients: newLRU[netip.Addr, clientState](cfg.MaxClients),
-		flows:   newLRU[flowKey, flowState](cfg.MaxFlows),
-		writers: newLRU[netip.Addr, struct{}](cfg.MaxWriters),
-		quiet:   newLRU[quietKey, quietState](4 * cfg.MaxClients),
+		devices: bounded.NewLRU[netip.AddrPort, deviceState](cfg.MaxDevices),
+		clients: bounded.NewLRU[netip.Addr, clientState](cfg.MaxClients),
+		flows:   bounded.NewLRU[flowKey, flowState](cfg.MaxFlows),
+		writers: bounded.NewLRU[netip.Addr, struct{}](cfg.MaxWriters),
+		quiet:   bounded.NewQuiet[quietKey](4*cfg.MaxClients, cfg.Window),
+		alerts:  bounded.NewQueue[Alert](cfg.MaxAlerts),
 	}
 }
 
@@ -227,11 +228,11 @@ type Flow struct {
 // Devices returns the server table, sorted by server address. The result is
 // a copy.
 func (a *Analyzer) Devices() []Device {
-	out := make([]Device, 0, a.devices.len())
-	a.devices.each(func(n *lruNode[netip.AddrPort, deviceState]) {
-		d := &n.val
+	out := make([]Device, 0, a.devices.Len())
+	a.devices.Each(func(n *bounded.Node[netip.AddrPort, deviceState]) {
+		d := &n.Val
 		dv := Device{
-			Server: n.key, UnitIDs: d.units.list(), FunctionCodes: d.served.list(),
+			Server: n.Key, UnitIDs: d.units.list(), FunctionCodes: d.served.list(),
 			Requests: d.requests, Responses: d.responses, Exceptions: d.exceptions,
 			FirstSeen: d.first, LastSeen: d.last,
 		}
@@ -250,11 +251,11 @@ func (a *Analyzer) Devices() []Device {
 
 // Clients returns the client table, sorted by address. The result is a copy.
 func (a *Analyzer) Clients() []Client {
-	out := make([]Client, 0, a.clients.len())
-	a.clients.each(func(n *lruNode[netip.Addr, clientState]) {
-		c := &n.val
+	out := make([]Client, 0, a.clients.Len())
+	a.clients.Each(func(n *bounded.Node[netip.Addr, clientState]) {
+		c := &n.Val
 		out = append(out, Client{
-			Addr: n.key, Servers: append([]netip.AddrPort(nil), c.servers...), Wrote: c.wrote,
+			Addr: n.Key, Servers: append([]netip.AddrPort(nil), c.servers...), Wrote: c.wrote,
 			Requests: c.requests, Responses: c.responses, FirstSeen: c.first, LastSeen: c.last,
 		})
 	})
@@ -265,11 +266,11 @@ func (a *Analyzer) Clients() []Client {
 // Flows returns the flow table, sorted by client then server. The result is
 // a copy.
 func (a *Analyzer) Flows() []Flow {
-	out := make([]Flow, 0, a.flows.len())
-	a.flows.each(func(n *lruNode[flowKey, flowState]) {
-		f := &n.val
+	out := make([]Flow, 0, a.flows.Len())
+	a.flows.Each(func(n *bounded.Node[flowKey, flowState]) {
+		f := &n.Val
 		fl := Flow{
-			Client: n.key.client, Server: n.key.server, UnitIDs: f.units.list(),
+			Client: n.Key.client, Server: n.Key.server, UnitIDs: f.units.list(),
 			Requests: f.requests, Responses: f.responses, Exceptions: f.exceptions,
 			Unanswered: f.unanswered, Unmatched: f.unmatched, Malformed: f.malformed,
 			BytesToServer: f.bytesToServer, BytesToClient: f.bytesToClient,
@@ -315,17 +316,13 @@ func sortedKeys[V any](m map[uint8]V) []uint8 {
 
 // Evictions returns how many entries each bounded table has evicted so far.
 func (a *Analyzer) Evictions() (devices, clients, flows, writers uint64) {
-	return a.devices.evicted, a.clients.evicted, a.flows.evicted, a.writers.evicted
+	return a.devices.Evicted, a.clients.Evicted, a.flows.Evicted, a.writers.Evicted
 }
 
 // TakeAlerts returns the alerts raised since the last call, oldest first,
 // and forgets them.
-func (a *Analyzer) TakeAlerts() []Alert {
-	out := a.alerts
-	a.alerts = nil
-	return out
-}
+func (a *Analyzer) TakeAlerts() []Alert { return a.alerts.Take() }
 
 // AlertsDropped returns how many alerts were dropped because MaxAlerts were
 // already waiting for TakeAlerts.
-func (a *Analyzer) AlertsDropped() uint64 { return a.alertsDropped }
+func (a *Analyzer) AlertsDropped() uint64 { return a.alerts.Dropped }

@@ -60,11 +60,6 @@ type quietKey struct {
 	sub    uint16
 }
 
-type quietState struct {
-	last       time.Time
-	suppressed uint64
-}
-
 const (
 	quietDiagnostic uint8 = iota + 1
 	quietBroadcast
@@ -72,27 +67,12 @@ const (
 )
 
 // raise queues al, within MaxAlerts.
-func (a *Analyzer) raise(al Alert) {
-	if len(a.alerts) >= a.cfg.MaxAlerts {
-		a.alertsDropped++
-		return
-	}
-	a.alerts = append(a.alerts, al)
-}
+func (a *Analyzer) raise(al Alert) { a.alerts.Push(al) }
 
-// quietAllows reports whether an alert of key k may be raised at ts, and the
-// number of identical alerts suppressed since the last one.
-func (a *Analyzer) quietAllows(k quietKey, ts time.Time) (bool, uint64) {
-	n, added := a.quiet.getOrAdd(k)
-	q := &n.val
-	if !added && ts.Sub(q.last) < a.cfg.Window {
-		q.suppressed++
-		return false, 0
-	}
-	sup := q.suppressed
-	q.last, q.suppressed = ts, 0
-	return true, sup
-}
+// quietAllows reports whether an alert of key k may be raised at ts (none
+// within Window), and the number of identical alerts suppressed since the
+// last one.
+func (a *Analyzer) quietAllows(k quietKey, ts time.Time) (bool, uint64) { return a.quiet.Allow(k, ts) }
 
 // windowFor resets the client's detection window when it has expired.
 func (a *Analyzer) windowFor(c *clientState, ts time.Time) {
@@ -117,8 +97,8 @@ func (a *Analyzer) onRequest(s *Session, ad *ADU, c *clientState, ts time.Time) 
 
 	if class == ClassWrite {
 		c.wrote = true
-		if n := a.writers.get(s.clientIP); n == nil {
-			a.writers.add(s.clientIP)
+		if n := a.writers.Get(s.clientIP); n == nil {
+			a.writers.Add(s.clientIP)
 			al := s.baseAlert(KindWriteNewMaster, SeverityMedium, ad, ts)
 			al.Message = fmt.Sprintf("first write seen from client %s: %s to %s unit %d", s.clientIP, FunctionName(fc), s.server, ad.UnitID)
 			al.Evidence = writeEvidence(ad)

@@ -124,7 +124,7 @@ func TestDetections(t *testing.T) {
 		}, KindExceptionRate, SeverityMedium},
 		{"broadcast write", Config{}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			a.writers.add(testClient.Addr()) // a known writer
+			a.writers.Add(testClient.Addr()) // a known writer
 			s.Feed(true, mbap(1, 0, 6, 0, 1, 0, 1), testT0)
 		}, KindBroadcastWrite, SeverityHigh},
 		{"UMAS stop PLC", Config{}, func(a *Analyzer) {

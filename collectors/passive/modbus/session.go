@@ -3,6 +3,8 @@ package modbus
 import (
 	"net/netip"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 )
 
 // Session follows one Modbus/TCP connection: it cuts the two byte streams
@@ -15,9 +17,9 @@ type Session struct {
 	clientIP       netip.Addr
 	dirs           [2]stream // 0: to the server, 1: to the client
 	pending        []pending
-	flow           *lruNode[flowKey, flowState]
-	dev            *lruNode[netip.AddrPort, deviceState]
-	cli            *lruNode[netip.Addr, clientState]
+	flow           *bounded.Node[flowKey, flowState]
+	dev            *bounded.Node[netip.AddrPort, deviceState]
+	cli            *bounded.Node[netip.Addr, clientState]
 	serverCounted  bool
 	closed         bool
 	seq            uint64 // request sequence for the pending table
@@ -102,9 +104,9 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 	}
 	f := s.flowNode(ts)
 	if toServer {
-		f.val.bytesToServer += uint64(len(payload))
+		f.Val.bytesToServer += uint64(len(payload))
 	} else {
-		f.val.bytesToClient += uint64(len(payload))
+		f.Val.bytesToClient += uint64(len(payload))
 	}
 	st := &s.dirs[dirIndex(toServer)]
 	p := s.resume(toServer, st, payload, ts)
@@ -353,56 +355,56 @@ func (s *Session) Close(ts time.Time) {
 	}
 	s.hi = 0
 	if unanswered > 0 {
-		s.flowNode(ts).val.unanswered += unanswered
+		s.flowNode(ts).Val.unanswered += unanswered
 	}
 }
 
 // malformed counts one malformed frame or garbage run on this session.
 func (s *Session) malformed(ts time.Time) {
 	s.a.stats.malformed++
-	s.flowNode(ts).val.malformed++
+	s.flowNode(ts).Val.malformed++
 	c := s.cliNode(ts)
-	s.a.windowFor(&c.val, ts)
-	c.val.win.malformed++
-	s.a.checkMalformed(s, &c.val, ts)
+	s.a.windowFor(&c.Val, ts)
+	c.Val.win.malformed++
+	s.a.checkMalformed(s, &c.Val, ts)
 }
 
-func (s *Session) flowNode(ts time.Time) *lruNode[flowKey, flowState] {
-	if n := s.flow; n != nil && !n.gone {
-		s.a.flows.touch(n)
+func (s *Session) flowNode(ts time.Time) *bounded.Node[flowKey, flowState] {
+	if n := s.flow; n != nil && !n.Gone {
+		s.a.flows.Touch(n)
 		return n
 	}
-	n, added := s.a.flows.getOrAdd(flowKey{client: s.clientIP, server: s.server})
+	n, added := s.a.flows.GetOrAdd(flowKey{client: s.clientIP, server: s.server})
 	if added {
-		n.val.first = ts
+		n.Val.first = ts
 	}
 	s.flow = n
 	return n
 }
 
-func (s *Session) devNode(ts time.Time) *lruNode[netip.AddrPort, deviceState] {
-	if n := s.dev; n != nil && !n.gone {
-		s.a.devices.touch(n)
+func (s *Session) devNode(ts time.Time) *bounded.Node[netip.AddrPort, deviceState] {
+	if n := s.dev; n != nil && !n.Gone {
+		s.a.devices.Touch(n)
 		return n
 	}
-	n, added := s.a.devices.getOrAdd(s.server)
+	n, added := s.a.devices.GetOrAdd(s.server)
 	if added {
-		n.val.first = ts
+		n.Val.first = ts
 	}
 	s.dev = n
 	return n
 }
 
-func (s *Session) cliNode(ts time.Time) *lruNode[netip.Addr, clientState] {
-	if n := s.cli; n != nil && !n.gone {
-		s.a.clients.touch(n)
+func (s *Session) cliNode(ts time.Time) *bounded.Node[netip.Addr, clientState] {
+	if n := s.cli; n != nil && !n.Gone {
+		s.a.clients.Touch(n)
 		return n
 	}
-	n, added := s.a.clients.getOrAdd(s.clientIP)
+	n, added := s.a.clients.GetOrAdd(s.clientIP)
 	if added {
-		n.val.first = ts
+		n.Val.first = ts
 	}
-	c := &n.val
+	c := &n.Val
 	found := false
 	for _, sv := range c.servers {
 		if sv == s.server {
@@ -430,15 +432,15 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 	}
 	fc := a.Function & 0x7F
 	fn := s.flowNode(ts)
-	f := &fn.val
+	f := &fn.Val
 	f.last = ts
 	f.units.add(a.UnitID)
 	dn := s.devNode(ts)
-	d := &dn.val
+	d := &dn.Val
 	d.last = ts
 	d.units.add(a.UnitID)
 	cn := s.cliNode(ts)
-	cl := &cn.val
+	cl := &cn.Val
 	cl.last = ts
 	fcc := f.fc(fc)
 	pduErr := a.CheckPDU(toServer)

@@ -1,6 +1,7 @@
 package opcua
 
 import (
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"net/netip"
 	"sort"
 	"time"
@@ -13,13 +14,11 @@ type Analyzer struct {
 	cfg Config
 
 	stats   counters
-	devices *lru[devKey, deviceState]
-	clients *lru[netip.Addr, clientState]
-	flows   *lru[flowKey, flowState]
-	quiet   *lru[quietKey, time.Time]
-
-	alerts        []Alert
-	alertsDropped uint64
+	devices *bounded.LRU[devKey, deviceState]
+	clients *bounded.LRU[netip.Addr, clientState]
+	flows   *bounded.LRU[flowKey, flowState]
+	quiet   *bounded.Quiet[quietKey]
+	alerts  *bounded.Queue[Alert]
 }
 
 // counters are the capture-wide figures behind Stats.
@@ -100,10 +99,11 @@ func NewAnalyzer(cfg Config) *Analyzer {
 			policies: make(map[string]struct{}), urls: make(map[string]struct{}),
 			services: make(map[uint32]uint64), servers: make(map[netip.AddrPort]struct{}),
 		},
-		devices: newLRU[devKey, deviceState](cfg.MaxDevices),
-		clients: newLRU[netip.Addr, clientState](cfg.MaxClients),
-		flows:   newLRU[flowKey, flowState](cfg.MaxFlows),
-		quiet:   newLRU[quietKey, time.Time](4 * cfg.MaxClients),
+		devices: bounded.NewLRU[devKey, deviceState](cfg.MaxDevices),
+		clients: bounded.NewLRU[netip.Addr, clientState](cfg.MaxClients),
+		flows:   bounded.NewLRU[flowKey, flowState](cfg.MaxFlows),
+		quiet:   bounded.NewQuiet[quietKey](4*cfg.MaxClients, cfg.Window),
+		alerts:  bounded.NewQueue[Alert](cfg.MaxAlerts),
 	}
 }
 
@@ -232,14 +232,14 @@ func (a *Analyzer) Devices() []Device { return a.devicesOf(0) }
 func (a *Analyzer) Clients() []Device { return a.devicesOf(roleClient) }
 
 func (a *Analyzer) devicesOf(role uint8) []Device {
-	out := make([]Device, 0, a.devices.len())
-	a.devices.each(func(n *lruNode[devKey, deviceState]) {
-		if role != 0 && n.key.role != role {
+	out := make([]Device, 0, a.devices.Len())
+	a.devices.Each(func(n *bounded.Node[devKey, deviceState]) {
+		if role != 0 && n.Key.role != role {
 			return
 		}
-		d := &n.val
+		d := &n.Val
 		dv := Device{
-			Role: roleNames[n.key.role], Addr: n.key.addr,
+			Role: roleNames[n.Key.role], Addr: n.Key.addr,
 			ApplicationURI: d.appURI, ApplicationName: d.appName, ProductURI: d.productURI,
 			ApplicationType:  d.appType,
 			EndpointURLs:     append([]string(nil), d.urls...),
@@ -267,11 +267,11 @@ var tokenNames = [4]string{"Anonymous", "UserName", "Certificate", "IssuedToken"
 // Flows returns the flow table, sorted by client then server. The result is
 // a copy.
 func (a *Analyzer) Flows() []Flow {
-	out := make([]Flow, 0, a.flows.len())
-	a.flows.each(func(n *lruNode[flowKey, flowState]) {
-		f := &n.val
+	out := make([]Flow, 0, a.flows.Len())
+	a.flows.Each(func(n *bounded.Node[flowKey, flowState]) {
+		f := &n.Val
 		fl := Flow{
-			Client: n.key.client, Server: n.key.server,
+			Client: n.Key.client, Server: n.Key.server,
 			SecurityPolicyURI: f.policy, SecurityMode: modeName(f.mode), EndpointURL: f.endpointURL,
 			Messages: f.messages, Encrypted: f.encrypted, Malformed: f.malformed,
 			Errors: f.errs, ServiceFaults: f.faults, BadStatus: f.badStatus,
@@ -328,19 +328,15 @@ func modeName(m uint32) string {
 
 // TakeAlerts returns the alerts raised since the last call, oldest first,
 // and forgets them.
-func (a *Analyzer) TakeAlerts() []Alert {
-	out := a.alerts
-	a.alerts = nil
-	return out
-}
+func (a *Analyzer) TakeAlerts() []Alert { return a.alerts.Take() }
 
 // AlertsDropped returns how many alerts were dropped because MaxAlerts were
 // already waiting for TakeAlerts.
-func (a *Analyzer) AlertsDropped() uint64 { return a.alertsDropped }
+func (a *Analyzer) AlertsDropped() uint64 { return a.alerts.Dropped }
 
 // Evictions returns how many entries each bounded table has evicted so far.
 func (a *Analyzer) Evictions() (devices, clients, flows uint64) {
-	return a.devices.evicted, a.clients.evicted, a.flows.evicted
+	return a.devices.Evicted, a.clients.Evicted, a.flows.Evicted
 }
 
 // addString appends s to *list unless present or the list holds max.

@@ -77,29 +77,19 @@ type quietKey struct {
 }
 
 // raise queues al, within MaxAlerts.
-func (a *Analyzer) raise(al Alert) {
-	if len(a.alerts) >= a.cfg.MaxAlerts {
-		a.alertsDropped++
-		return
-	}
-	a.alerts = append(a.alerts, al)
-}
+func (a *Analyzer) raise(al Alert) { a.alerts.Push(al) }
 
 // quietOK reports whether an alert of key k may fire at ts (none within
 // Window) and records it.
 func (a *Analyzer) quietOK(k quietKey, ts time.Time) bool {
-	n, added := a.quiet.getOrAdd(k)
-	if !added && ts.Sub(n.val) < a.cfg.Window && !ts.Before(n.val) {
-		return false
-	}
-	n.val = ts
-	return true
+	ok, _ := a.quiet.Allow(k, ts)
+	return ok
 }
 
 // client returns the detection state of ip, rolling its window at ts.
 func (a *Analyzer) client(ip netip.Addr, ts time.Time) *clientState {
-	n, _ := a.clients.getOrAdd(ip)
-	c := &n.val
+	n, _ := a.clients.GetOrAdd(ip)
+	c := &n.Val
 	if c.win.start.IsZero() || ts.Sub(c.win.start) >= a.cfg.Window || ts.Before(c.win.start) {
 		c.win = clientWindow{start: ts}
 	}

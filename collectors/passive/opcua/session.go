@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 )
 
 // Session follows one OPC UA Binary (opc.tcp) connection: it cuts the two
@@ -16,7 +18,7 @@ type Session struct {
 	client, server netip.AddrPort
 	clientIP       netip.Addr
 	dirs           [2]dirState // 0: to the server, 1: to the client
-	flow           *lruNode[flowKey, flowState]
+	flow           *bounded.Node[flowKey, flowState]
 	serverCounted  bool
 	closed         bool
 
@@ -29,31 +31,31 @@ type Session struct {
 	pending []pendingActivate // allocated on the first ActivateSession
 	pnext   int
 
-	devs [3]*lruNode[devKey, deviceState] // by role: cached device nodes
+	devs [3]*bounded.Node[devKey, deviceState] // by role: cached device nodes
 }
 
 // dev returns the session's server or client application, re-adding it
 // after an eviction, with its last-seen time moved to ts.
 func (s *Session) dev(role uint8, ts time.Time) *deviceState {
 	n := s.devs[role]
-	if n == nil || n.gone {
+	if n == nil || n.Gone {
 		addr := s.server
 		if role == roleClient {
 			addr = netip.AddrPortFrom(s.clientIP, 0)
 		}
 		var added bool
-		n, added = s.a.devices.getOrAdd(devKey{role: role, addr: addr})
+		n, added = s.a.devices.GetOrAdd(devKey{role: role, addr: addr})
 		if added {
-			n.val.first = ts
+			n.Val.first = ts
 		}
 		s.devs[role] = n
 	} else {
-		s.a.devices.touch(n)
+		s.a.devices.Touch(n)
 	}
-	if ts.After(n.val.last) {
-		n.val.last = ts
+	if ts.After(n.Val.last) {
+		n.Val.last = ts
 	}
-	return &n.val
+	return &n.Val
 }
 
 // pendingActivate is an ActivateSessionRequest awaiting its response.
@@ -114,16 +116,16 @@ func dirIndex(toServer bool) int {
 
 // flowNode returns the session's flow, re-adding it after an eviction.
 func (s *Session) flowNode(ts time.Time) *flowState {
-	if s.flow == nil || s.flow.gone {
-		n, added := s.a.flows.getOrAdd(flowKey{client: s.clientIP, server: s.server})
+	if s.flow == nil || s.flow.Gone {
+		n, added := s.a.flows.GetOrAdd(flowKey{client: s.clientIP, server: s.server})
 		if added {
-			n.val.first = ts
+			n.Val.first = ts
 		}
 		s.flow = n
 	} else {
-		s.a.flows.touch(s.flow)
+		s.a.flows.Touch(s.flow)
 	}
-	f := &s.flow.val
+	f := &s.flow.Val
 	if ts.After(f.last) {
 		f.last = ts
 	}
