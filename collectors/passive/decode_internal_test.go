@@ -256,7 +256,7 @@ func TestRateLimiter(t *testing.T) {
 
 func TestOUI(t *testing.T) {
 	t.Parallel()
-	tab, err := loadOUI()
+	tab, err := sharedOUI()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +269,8 @@ func TestOUI(t *testing.T) {
 	}{
 		{[6]byte{0x00, 0x0e, 0x8c, 1, 2, 3}, "Siemens AG"},
 		{[6]byte{0x02, 0x0e, 0x8c, 1, 2, 3}, ""}, // locally administered
+		{[6]byte{0x01, 0x00, 0x5e, 1, 2, 3}, ""}, // multicast
+		{[6]byte{}, ""},                          // loopback / cooked capture: no MAC
 	} {
 		if got := tab.vendor(tc.mac); got != tc.want {
 			t.Errorf("vendor(%x) = %q, want %q", tc.mac, got, tc.want)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:generate go run ./internal/ouigen -in /usr/share/ieee-data/oui.csv -out oui.tsv.gz
@@ -17,6 +18,10 @@ import (
 //
 //go:embed oui.tsv.gz
 var ouiData []byte
+
+// sharedOUI loads the embedded table once per process; the table is
+// read-only afterwards and shared by every Engine.
+var sharedOUI = sync.OnceValues(loadOUI)
 
 // ouiTable maps 24-bit MAC prefixes to organisation names. It is read-only
 // after loadOUI returns and safe for concurrent use.
@@ -69,10 +74,11 @@ func loadOUI() (*ouiTable, error) {
 	return t, nil
 }
 
-// vendor returns the organisation that owns mac's OUI, or "" when unknown
-// or locally administered.
+// vendor returns the organisation that owns mac's OUI, or "" when unknown,
+// locally administered, multicast or all zero (loopback and cooked captures
+// carry no real MAC).
 func (t *ouiTable) vendor(mac [6]byte) string {
-	if t == nil || mac[0]&0x02 != 0 {
+	if t == nil || mac[0]&0x03 != 0 || mac == [6]byte{} {
 		return ""
 	}
 	p := uint32(mac[0])<<16 | uint32(mac[1])<<8 | uint32(mac[2])

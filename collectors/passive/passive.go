@@ -29,7 +29,6 @@ type Engine struct {
 	core       *core
 	mb         *modbus.Analyzer
 	ua         *opcua.Analyzer
-	oui        *ouiTable
 	ouiFailed  bool
 	suppressed uint64
 	limiter    *rateLimiter
@@ -142,18 +141,15 @@ func (e *Engine) assets() []Asset {
 	return buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable())
 }
 
-// ouiTable loads the embedded OUI table on first use (assets only need it).
+// ouiTable returns the embedded OUI table, loaded once per process on first
+// use (assets only need it).
 func (e *Engine) ouiTable() *ouiTable {
-	if e.oui == nil && !e.ouiFailed {
-		t, err := loadOUI()
-		if err != nil {
-			e.log.Warn("no MAC vendor names", "err", err)
-			e.ouiFailed = true
-			return nil
-		}
-		e.oui = t
+	t, err := sharedOUI()
+	if err != nil && !e.ouiFailed {
+		e.log.Warn("no MAC vendor names", "err", err)
+		e.ouiFailed = true
 	}
-	return e.oui
+	return t
 }
 
 // SetCaptureStats records the capture sources' counters (kernel and driver
