@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/uplink"
 )
 
 func TestRecorderStampsAndCoalesces(t *testing.T) {
@@ -75,5 +76,38 @@ func TestPriorityOrder(t *testing.T) {
 		if priority(order[i-1]) >= priority(order[i]) {
 			t.Errorf("%s must be dropped before %s", order[i-1], order[i])
 		}
+	}
+}
+
+// TestBufferSourceDropCountsAsDropped: records the uplink can never publish
+// reach the buffer through Drop, so the counters show them as dropped, not as
+// delivered.
+func TestBufferSourceDropCountsAsDropped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	if err := buf.Put(ctx, buffer.Item{Stream: "bad/class", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	src := bufferSource{buf}
+	d, ok := any(src).(interface {
+		Drop(ctx context.Context, reason string, seqs ...uint64) error
+	})
+	if !ok {
+		t.Fatal("bufferSource has no Drop method: the uplink would count dropped records as delivered")
+	}
+	msgs, err := src.Next(ctx, 0, 10, 1<<20)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("Next = %v, %v", msgs, err)
+	}
+	if err := d.Drop(ctx, uplink.ReasonInvalidClass, msgs[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if st := buf.Stats(); st.Delivered != 0 || st.Dropped[uplink.ReasonInvalidClass] != 1 || st.Queued != 0 {
+		t.Errorf("stats after Drop = %+v, want 1 dropped as %s and none delivered", st, uplink.ReasonInvalidClass)
 	}
 }

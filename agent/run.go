@@ -45,8 +45,11 @@ func newLogger(w interface{ Write([]byte) (int, error) }, c config.LogConfig) *s
 }
 
 // runAgent is the daemon: it opens the buffer, starts the collectors, the
-// heartbeat and the uplink, and on ctx cancellation stops them in order
-// (collectors first, then the uplink's bounded flush) and closes the buffer.
+// heartbeat and the uplink, and on ctx cancellation stops them: the
+// collectors stop and the uplink starts its bounded flush (in-flight PUBACKs,
+// retained "offline") at the same time; runAgent waits for the collectors,
+// then for the uplink, writes the final stats snapshot and closes the
+// buffer. Records still queued stay in the buffer for the next start.
 func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 	start := time.Now()
 	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
@@ -182,5 +185,11 @@ func (s bufferSource) Next(ctx context.Context, after uint64, max, maxBytes int)
 }
 
 func (s bufferSource) Ack(ctx context.Context, seqs ...uint64) error { return s.b.Ack(ctx, seqs...) }
+
+// Drop removes records the uplink can never publish, counted as dropped
+// under reason rather than as delivered.
+func (s bufferSource) Drop(ctx context.Context, reason string, seqs ...uint64) error {
+	return s.b.Drop(ctx, reason, seqs...)
+}
 
 func (s bufferSource) Ready() <-chan struct{} { return s.b.Ready() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/kardianos/service"
@@ -18,8 +19,11 @@ const serviceName = "edgeward"
 // serviceProgram adapts runAgent to the service manager: Start launches the
 // agent in the background, Stop cancels it and waits for the flush.
 type serviceProgram struct {
-	cfg    config.Config
-	log    *slog.Logger
+	cfg config.Config
+	log *slog.Logger
+	// exit ends the process when the agent stops without a Stop request;
+	// nil means os.Exit (a test seam).
+	exit   func(code int)
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -27,7 +31,23 @@ type serviceProgram struct {
 func (p *serviceProgram) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
-	go func() { p.done <- runAgent(ctx, p.cfg, p.log) }()
+	go func() {
+		err := runAgent(ctx, p.cfg, p.log)
+		if ctx.Err() == nil {
+			// The agent gave up on its own (say, the buffer file is locked
+			// or the uplink config is refused). The service manager would
+			// keep reporting a running service that does nothing, so log
+			// the cause and exit non-zero: systemd (Restart=on-failure) or
+			// the Windows recovery actions restart it.
+			p.log.Error("agent stopped; exiting so that the service manager restarts it", "err", err)
+			exit := p.exit
+			if exit == nil {
+				exit = os.Exit
+			}
+			exit(1)
+		}
+		p.done <- err
+	}()
 	return nil
 }
 
@@ -81,8 +101,11 @@ func cmdService(_ context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return fmt.Errorf("query service %q: %w", serviceName, err)
 		}
-		names := map[service.Status]string{service.StatusRunning: "running", service.StatusStopped: "stopped"}
-		fmt.Fprintf(env.stdout, "%s: %s\n", serviceName, map[bool]string{true: names[st], false: "unknown"}[names[st] != ""])
+		name := map[service.Status]string{service.StatusRunning: "running", service.StatusStopped: "stopped"}[st]
+		if name == "" {
+			name = "unknown"
+		}
+		fmt.Fprintf(env.stdout, "%s: %s\n", serviceName, name)
 		return nil
 	}
 	if err := service.Control(s, action); err != nil {

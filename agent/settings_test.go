@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,5 +78,28 @@ collectors:
 		p.SnapLen != 1600 || p.MaxFlows != 99 || p.FlowIdleTimeout != 9*time.Minute ||
 		p.SummaryInterval != 8*time.Minute || !p.Promiscuous {
 		t.Errorf("passive = %+v", p)
+	}
+}
+
+// TestSettingsAtConfigLimitsAreAccepted: every value that the config
+// validation accepts must also be accepted by the component it configures,
+// or `check-config` passes and `run` fails at start. The uplink used to cap
+// in_flight at 1000 while the config allows up to config.MaxInFlight (1024).
+func TestSettingsAtConfigLimitsAreAccepted(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+agent: {id: gw-01}
+uplink:
+  brokers: [tcp://127.0.0.1:1883]
+  in_flight: %d
+  batch_max_records: %d
+  batch_max_bytes: %d
+`, config.MaxInFlight, config.MaxBatchRecords, int64(config.MaxBatchBytes))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSettings(c, "host-a", "1.2.3")
+	if err := s.uplink.Validate(); err != nil {
+		t.Errorf("uplink rejects a config that check-config accepts: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -67,11 +68,16 @@ func publishStats(ctx context.Context, buf *buffer.Buffer, bufPath string, log *
 }
 
 // readStats returns the buffer's counters: from the file itself when no agent
-// holds it, else from the running agent's snapshot.
+// holds it, else (the file is locked) from the running agent's snapshot. Any
+// other error (a missing or corrupt buffer) is returned as is: the snapshot
+// left by an earlier run would describe a file that is no longer there.
 func readStats(bufPath string) (statsSnapshot, error) {
 	st, err := buffer.ReadStats(bufPath)
 	if err == nil {
 		return statsSnapshot{queueBody: newQueueBody(st)}, nil
+	}
+	if !errors.Is(err, buffer.ErrLocked) {
+		return statsSnapshot{}, err
 	}
 	b, serr := os.ReadFile(statsFile(bufPath))
 	if serr != nil {

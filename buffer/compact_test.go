@@ -66,16 +66,21 @@ func TestAutomaticCompactionShrinksFile(t *testing.T) {
 	if diff := cmp.Diff(keepWant[1:], got); diff != "" {
 		t.Fatalf("entries after compaction (-want +got):\n%s", diff)
 	}
-	// Sequences and the state index survive the copy.
-	mustPut(t, b, buffer.Item{Stream: "s", Key: got[len(got)-1].Key, Data: []byte("new")})
+	// Sequences and the state index survive the copy: got[0] (seq 5991,
+	// record 5990) is a state record, and a newer state replaces it.
+	if got[0].Key == "" {
+		t.Fatalf("test setup: entry %d has no state key", got[0].Seq)
+	}
+	mustPut(t, b, buffer.Item{Stream: "s", Key: got[0].Key, Data: []byte("new")})
 	after := mustNext(t, b, 0, 0, 0)
 	if last := after[len(after)-1]; last.Seq != 6001 {
 		t.Fatalf("seq after compaction = %d, want 6001", last.Seq)
 	}
-	if got[len(got)-1].Key != "" {
-		if st := checkBalance(t, b); st.Coalesced != 1 {
-			t.Fatalf("coalesced after compaction = %d, want 1", st.Coalesced)
-		}
+	if st := checkBalance(t, b); st.Coalesced != 1 || st.Queued != 10 {
+		t.Fatalf("after replacing a state record post-compaction: coalesced %d, queued %d, want 1 and 10", st.Coalesced, st.Queued)
+	}
+	if after[0].Seq == got[0].Seq {
+		t.Fatalf("replaced entry %d still queued", got[0].Seq)
 	}
 	if _, err := os.Stat(path + ".compact"); !os.IsNotExist(err) {
 		t.Fatalf("temporary compaction file left behind: %v", err)

@@ -145,6 +145,15 @@ func (b *Buffer) run() {
 	ticker := time.NewTicker(b.tick)
 	defer ticker.Stop()
 	w := writer{b: b}
+	// Start from the stored counters: maybeCompact compares them with the
+	// file size, and zero live bytes would compact a full file at the first
+	// tick after a restart.
+	_ = b.db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil {
+			w.lastCounts = loadCounters(meta)
+		}
+		return nil
+	})
 	var batch []*request
 	for {
 		batch = batch[:0]
@@ -587,6 +596,14 @@ func (t *txn) enforceCaps() error {
 			return nil
 		}
 		k, _ := t.prio.Cursor().First()
+		if k != nil && len(k) != prioKeyLen {
+			// Damaged index entry: remove it rather than panic on it (a
+			// panic here would recur at every start: a crash loop).
+			if err := t.prio.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
 		if k == nil {
 			// Index empty but counters say otherwise: drop the oldest
 			// entry instead so the loop always progresses.

@@ -33,7 +33,10 @@ type Message struct {
 
 // Source is the durable queue that Run drains. The agent adapts its buffer to
 // it. Implementations must be safe for use by one Run goroutine while other
-// goroutines add records.
+// goroutines add records. A Source that also has a method
+// Drop(ctx context.Context, reason string, seqs ...uint64) error receives the
+// messages that can never be published through it, with ReasonInvalidClass,
+// instead of through Ack, so that it does not count them as delivered.
 type Source interface {
 	// Next returns up to max of the oldest messages with Seq > after, in Seq
 	// order, without removing them, stopping before their Data would exceed
@@ -44,6 +47,17 @@ type Source interface {
 	Ack(ctx context.Context, seqs ...uint64) error
 	// Ready returns a channel that receives a value after messages are added.
 	Ready() <-chan struct{}
+}
+
+// ReasonInvalidClass is the reason Run passes to the optional Drop method of
+// a Source (see Source) for messages whose class cannot be a topic level.
+const ReasonInvalidClass = "invalid_class"
+
+// dropper is the optional method of a Source that removes messages without
+// counting them as delivered. Run uses it for messages it can never publish
+// (ReasonInvalidClass); a Source without it gets them through Ack.
+type dropper interface {
+	Drop(ctx context.Context, reason string, seqs ...uint64) error
 }
 
 // Stats is a snapshot of a Client's counters, for heartbeat records and
@@ -67,8 +81,9 @@ type Stats struct {
 	// PublishErrors counts batches and Publish calls that failed: error
 	// token, timeout or connection lost before the PUBACK.
 	PublishErrors uint64 `json:"publish_errors"`
-	// Dropped counts records acknowledged to the Source without being
-	// published because their class is not a valid topic level.
+	// Dropped counts records removed from the Source (by its Drop method,
+	// else by Ack) without being published because their class is not a
+	// valid topic level.
 	Dropped uint64 `json:"dropped"`
 	// LastError is the text of the most recent error, "" if none.
 	LastError string `json:"last_error,omitempty"`

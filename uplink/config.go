@@ -25,6 +25,10 @@ const (
 	DefaultInFlight        = 8
 )
 
+// MaxInFlight is the largest Config.InFlight that Validate accepts. The
+// agent's configuration allows the same range (uplink.in_flight, 1 to 1024).
+const MaxInFlight = 1024
+
 // GzipTopicSuffix is appended to a class topic when Config.Gzip is set: a
 // message on "{prefix}/{enterprise}/{site}/{agent_id}/{class}/gz" carries the
 // gzip (RFC 1952) compression of the JSON array that would otherwise be
@@ -104,7 +108,7 @@ type Config struct {
 	BatchMaxRecords int
 	BatchMaxBytes   int
 	// InFlight is the number of batches that may wait for their PUBACK at
-	// the same time (default 8).
+	// the same time (default 8, at most MaxInFlight).
 	InFlight int
 	// BytesPerSecond caps the average uplink rate in payload bytes per second;
 	// 0 means no cap. The first message after an idle period is sent at
@@ -239,8 +243,8 @@ func (c Config) Validate() error {
 	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.InFlight < 0 || c.BytesPerSecond < 0 {
 		return bad("batch_max_records, batch_max_bytes, in_flight and bytes_per_second must not be negative")
 	}
-	if c.InFlight > 1000 {
-		return bad("in_flight: at most 1000, got %d", c.InFlight)
+	if c.InFlight > MaxInFlight {
+		return bad("in_flight: at most %d, got %d", MaxInFlight, c.InFlight)
 	}
 	return nil
 }

@@ -71,8 +71,9 @@
 //     problem (validate and bound records before queueing them); uplink cannot
 //     tell them from a broker outage and keeps retrying, which stalls the queue.
 //   - A Message whose Class is not a valid topic level (empty, or containing
-//     '/', '+', '#' or NUL) is dropped, acknowledged to the Source and counted
-//     in Stats.Dropped: it could never be published.
+//     '/', '+', '#' or NUL) is dropped, removed from the Source (through its
+//     Drop method with ReasonInvalidClass when it has one, else Ack) and
+//     counted in Stats.Dropped: it could never be published.
 //   - Duplicates are normal (see Guarantees); a subscriber that needs
 //     exactly-once must de-duplicate on the record id.
 //   - Subscribe uses a clean session: messages published while it is

@@ -42,6 +42,7 @@ var (
 	// ErrInvalidClass is recorded in Stats when a Message carries a class
 	// that cannot be used as an MQTT topic level (empty, or containing '/',
 	// '+', '#' or NUL). Such messages are dropped, counted in Stats.Dropped
-	// and acknowledged to the Source so that they do not block the queue.
+	// and removed from the Source (its Drop method with ReasonInvalidClass,
+	// else Ack) so that they do not block the queue.
 	ErrInvalidClass = errors.New("invalid record class")
 )

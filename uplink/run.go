@@ -349,7 +349,8 @@ wait:
 	c.log.Info("uplink stopped", "broker", cn.broker)
 }
 
-// dropInvalid acknowledges and counts messages that cannot be published.
+// dropInvalid removes and counts messages that cannot be published: through
+// the Source's Drop method when it has one, else through Ack.
 func (c *Client) dropInvalid(ctx context.Context, src Source, bad []Message) {
 	if len(bad) == 0 {
 		return
@@ -364,8 +365,14 @@ func (c *Client) dropInvalid(ctx context.Context, src Source, bad []Message) {
 	c.stats.Dropped += uint64(len(bad))
 	c.mu.Unlock()
 	c.recordErr(err)
-	if aerr := src.Ack(ctx, seqs...); aerr != nil {
-		c.recordErr(errors.Join(err, fmt.Errorf("ack dropped records: %w", aerr)))
+	var derr error
+	if d, ok := src.(dropper); ok {
+		derr = d.Drop(ctx, ReasonInvalidClass, seqs...)
+	} else {
+		derr = src.Ack(ctx, seqs...)
+	}
+	if derr != nil {
+		c.recordErr(errors.Join(err, fmt.Errorf("remove dropped records: %w", derr)))
 	}
 }
 

@@ -654,3 +654,55 @@ func TestPublishTimeout(t *testing.T) {
 		}
 	}
 }
+
+// dropSource is a memSource with the optional Drop method.
+type dropSource struct {
+	*memSource
+	mu      sync.Mutex
+	dropped map[string][]uint64 // by reason
+}
+
+func (s *dropSource) Drop(ctx context.Context, reason string, seqs ...uint64) error {
+	s.mu.Lock()
+	s.dropped[reason] = append(s.dropped[reason], seqs...)
+	s.mu.Unlock()
+	// Remove the entries without counting them as acknowledged.
+	s.memSource.mu.Lock()
+	acked := s.memSource.acked
+	s.memSource.mu.Unlock()
+	err := s.memSource.Ack(ctx, seqs...)
+	s.memSource.mu.Lock()
+	s.memSource.acked = acked
+	s.memSource.mu.Unlock()
+	return err
+}
+
+// TestInvalidClassDroppedNotDelivered: a Source with a Drop method gets the
+// unpublishable records through Drop, so that it does not count them as
+// delivered; only the published ones are acknowledged.
+func TestInvalidClassDroppedNotDelivered(t *testing.T) {
+	t.Parallel()
+	url := startMochi(t)
+	src := &dropSource{memSource: newMemSource(), dropped: map[string][]uint64{}}
+	src.Put("asset", "ok-1", 1)
+	bad := src.Put("bad+class", "bad-1", 1)
+	src.Put("asset", "ok-2", 1)
+	c, err := uplink.New(baseConfig(url))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer c.Close()
+	runClient(t, c, src)
+	waitEmpty(t, src.memSource)
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if diff := cmp.Diff(map[string][]uint64{uplink.ReasonInvalidClass: {bad}}, src.dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	if got := src.Acked(); got != 2 {
+		t.Errorf("acked %d, want 2 (the invalid record is dropped, not acknowledged)", got)
+	}
+	if st := c.Stats(); st.Dropped != 1 || st.RecordsPublished != 2 {
+		t.Errorf("stats = %+v, want 1 dropped and 2 published", st)
+	}
+}
