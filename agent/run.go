@@ -124,7 +124,9 @@ func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	stopCollectors()
-	wg.Wait()
+	if !waitTimeout(&wg, collectorStopTimeout) {
+		log.Error("collectors did not stop in time; shutting down without them", "timeout", collectorStopTimeout)
+	}
 	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("uplink stopped", "err", err)
 	}
@@ -134,6 +136,25 @@ func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped", "queued", st.Queued, "accepted", st.Accepted, "delivered", st.Delivered)
 	return nil
+}
+
+// collectorStopTimeout bounds how long shutdown waits for collectors that
+// ignore cancellation; what they had emitted is already durable.
+const collectorStopTimeout = 10 * time.Second
+
+// waitTimeout waits for wg and reports whether it finished within d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // supervise runs one collector until ctx is done, restarting it with backoff

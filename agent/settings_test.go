@@ -87,19 +87,26 @@ collectors:
 // in_flight at 1000 while the config allows up to config.MaxInFlight (1024).
 func TestSettingsAtConfigLimitsAreAccepted(t *testing.T) {
 	t.Parallel()
-	c, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+	// Each limit at its maximum, the others small enough that
+	// in_flight × batch_max_bytes stays within config.MaxInFlightBytes.
+	for _, lim := range []struct{ inFlight, records, bytes int64 }{
+		{config.MaxInFlight, config.MaxBatchRecords, int64(config.MaxInFlightBytes) / config.MaxInFlight},
+		{int64(config.MaxInFlightBytes / config.MaxBatchBytes), 1, int64(config.MaxBatchBytes)},
+	} {
+		c, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
 agent: {id: gw-01}
 uplink:
   brokers: [tcp://127.0.0.1:1883]
   in_flight: %d
   batch_max_records: %d
   batch_max_bytes: %d
-`, config.MaxInFlight, config.MaxBatchRecords, int64(config.MaxBatchBytes))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSettings(c, "host-a", "1.2.3")
-	if err := s.uplink.Validate(); err != nil {
-		t.Errorf("uplink rejects a config that check-config accepts: %v", err)
+`, lim.inFlight, lim.records, lim.bytes)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSettings(c, "host-a", "1.2.3")
+		if err := s.uplink.Validate(); err != nil {
+			t.Errorf("uplink rejects a config that check-config accepts (%+v): %v", lim, err)
+		}
 	}
 }

@@ -54,10 +54,19 @@ func publishStats(ctx context.Context, buf *buffer.Buffer, bufPath string, log *
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
 	warned := false
+	var last [5]uint64
 	for {
-		if err := writeStatsFile(bufPath, buf.Stats(), time.Now()); err != nil && !warned {
-			log.Warn("cannot publish buffer stats for 'edgeward buffer stats'", "err", err)
-			warned = true
+		// Write only when a counter moved: no idle writes on SD-card hosts.
+		st := buf.Stats()
+		if cur := counters(st); cur != last {
+			err := writeStatsFile(bufPath, st, time.Now())
+			switch {
+			case err == nil:
+				last = cur
+			case !warned:
+				log.Warn("cannot publish buffer stats for 'edgeward buffer stats'", "err", err)
+				warned = true
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -65,6 +74,15 @@ func publishStats(ctx context.Context, buf *buffer.Buffer, bufPath string, log *
 		case <-t.C:
 		}
 	}
+}
+
+// counters are the values whose change makes a new snapshot worth writing.
+func counters(st buffer.Stats) [5]uint64 {
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	return [5]uint64{st.Accepted, st.Delivered, st.Coalesced, st.Queued, dropped}
 }
 
 // readStats returns the buffer's counters: from the file itself when no agent

@@ -37,6 +37,12 @@ func TestParseMalformed(t *testing.T) {
 			kind: config.ErrInvalid,
 		},
 		{
+			name: "in-flight memory over the bound",
+			yaml: "uplink:\n  batch_max_bytes: 1MiB\n  in_flight: 512\n",
+			want: "configs/agent.yaml:3: uplink.in_flight: in_flight × batch_max_bytes must be at most 256MiB (the uplink holds that much in memory), got 512 × 1MiB",
+			kind: config.ErrInvalid,
+		},
+		{
 			name: "enum log level",
 			yaml: "log:\n  level: loud\n",
 			want: `configs/agent.yaml:2: log.level: must be one of debug, info, warn, error, got "loud"`,

@@ -17,11 +17,14 @@ var BrokerSchemes = []string{"tcp", "ssl", "tls", "mqtts"}
 
 // Validation bounds.
 const (
-	MinBufferBytes   = 1 * MiB
-	MaxInFlight      = 1024
-	MaxBatchRecords  = 100000
-	MinBatchBytes    = 1 * KiB
-	MaxBatchBytes    = 128 * MiB
+	MinBufferBytes  = 1 * MiB
+	MaxInFlight     = 1024
+	MaxBatchRecords = 100000
+	MinBatchBytes   = 1 * KiB
+	MaxBatchBytes   = 128 * MiB
+	// MaxInFlightBytes bounds in_flight × batch_max_bytes: the payload the
+	// uplink may hold in memory at once.
+	MaxInFlightBytes = 256 * MiB
 	MinBytesPerSec   = 1 * KiB
 	MinMemoryLimit   = 16 * MiB
 	MinSnaplen       = 64
@@ -181,6 +184,10 @@ func (u *UplinkConfig) validate(k *checker, agentID string) {
 		k.add("uplink.batch_max_bytes", "must be between %s and %s, got %s", MinBatchBytes, MaxBatchBytes, u.BatchMaxBytes)
 	}
 	k.intRange("uplink.in_flight", u.InFlight, 1, MaxInFlight)
+	if u.InFlight >= 1 && u.BatchMaxBytes > 0 && Size(u.InFlight)*u.BatchMaxBytes > MaxInFlightBytes {
+		k.add("uplink.in_flight", "in_flight × batch_max_bytes must be at most %s (the uplink holds that much in memory), got %d × %s",
+			MaxInFlightBytes, u.InFlight, u.BatchMaxBytes)
+	}
 	if u.BytesPerSecond != 0 && u.BytesPerSecond < MinBytesPerSec {
 		k.add("uplink.bytes_per_second", "must be 0 (unlimited) or at least %s, got %s", MinBytesPerSec, u.BytesPerSecond)
 	}
