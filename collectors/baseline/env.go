@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path"
 	"sort"
@@ -57,7 +58,7 @@ func (e *env) readGlob(pattern string) (map[string][]byte, []error) {
 	for _, p := range e.root.Glob(pattern) {
 		b, err := e.read(strings.Split(p, "/")...)
 		if err != nil {
-			if !isNotExist(err) && !strings.Contains(describe(err), "not a regular file") {
+			if !isNotExist(err) && !errors.Is(err, ErrNotRegular) {
 				errs = append(errs, err)
 			}
 			continue
@@ -136,7 +137,7 @@ func (e *env) packages() (map[string]string, bool, error) {
 		ok   bool
 	}
 	r, err := memoize(e, "dpkg", func() (res, error) {
-		b, err := e.read("var", "lib", "dpkg", "status")
+		b, err := e.root.readFileMax(maxPackageDB, "var", "lib", "dpkg", "status")
 		if err != nil {
 			if isNotExist(err) {
 				return res{pkgs: map[string]string{}}, nil

@@ -180,3 +180,40 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeDpkgStatus pads the dpkg status file of a fixture past the 1 MiB
+// cap of ordinary files (real ones reach several MiB) and checks that every
+// check still sees the same packages.
+func TestLargeDpkgStatus(t *testing.T) {
+	t.Parallel()
+	want := map[string]State{}
+	for _, r := range scanFixture(t, "debian-default", nil).Results {
+		want[r.ID] = r.State
+	}
+	rep := scanFixture(t, "debian-default", func(cfg *Config) {
+		p := filepath.Join(cfg.Root, "var", "lib", "dpkg", "status")
+		orig, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i := 0; b.Len() <= 2*maxRead; i++ {
+			b.WriteString("Package: filler" + strconv.Itoa(i) + "\nStatus: install ok installed\nVersion: 1.0\n" +
+				"Description: " + strings.Repeat("x", 200) + "\n\n")
+		}
+		b.Write(orig)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	got := map[string]State{}
+	for _, r := range rep.Results {
+		got[r.ID] = r.State
+		if r.State != want[r.ID] {
+			t.Logf("%s %s: %v", r.ID, r.State, r.Evidence)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states with a large dpkg status (-small +large):\n%s", diff)
+	}
+}

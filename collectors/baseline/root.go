@@ -11,8 +11,13 @@ import (
 	"strings"
 )
 
-// maxRead bounds every file read (procfs uses the same cap).
-const maxRead = 1 << 20
+// maxRead bounds every file read (procfs uses the same cap) but the package
+// database, which is bounded by maxPackageDB: a dpkg status file of a
+// desktop or a well-equipped server holds several MiB.
+const (
+	maxRead      = 1 << 20
+	maxPackageDB = 64 << 20
+)
 
 // fsRoot is the directory that stands for "/" of the inspected host. Paths are
 // built only through Path, never from a package-level variable.
@@ -29,6 +34,11 @@ func rel(elem ...string) string { return strings.Join(elem, "/") }
 // ReadFile reads a regular file of at most maxRead bytes. Errors keep the
 // relative path in a *readError so that evidence can name it.
 func (r fsRoot) ReadFile(elem ...string) ([]byte, error) {
+	return r.readFileMax(maxRead, elem...)
+}
+
+// readFileMax is ReadFile with a cap of max bytes.
+func (r fsRoot) readFileMax(max int64, elem ...string) ([]byte, error) {
 	p := r.Path(elem...)
 	name := rel(elem...)
 	st, err := os.Stat(p)
@@ -43,12 +53,12 @@ func (r fsRoot) ReadFile(elem ...string) ([]byte, error) {
 		return nil, &readError{path: name, err: err}
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, &readError{path: name, err: err}
 	}
-	if len(b) > maxRead {
-		return nil, &readError{path: name, err: ErrTooLarge}
+	if int64(len(b)) > max {
+		return nil, &readError{path: name, err: ErrTooLarge, max: max}
 	}
 	return b, nil
 }
@@ -87,6 +97,7 @@ func (r fsRoot) ReadRel(p string) ([]byte, error) {
 type readError struct {
 	path string
 	err  error
+	max  int64 // the cap exceeded, with ErrTooLarge
 }
 
 func (e *readError) Error() string { return "read " + e.path + ": " + e.err.Error() }
@@ -107,7 +118,7 @@ func describe(err error) string {
 	case errors.Is(err, ErrNotRegular):
 		return re.path + " is not a regular file"
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Sprintf("%s is larger than %d bytes", re.path, maxRead)
+		return fmt.Sprintf("%s is larger than %d bytes", re.path, re.max)
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

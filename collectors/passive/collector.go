@@ -78,7 +78,8 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		src, err := OpenLive(ifc, opts)
 		if err != nil {
 			c.closeSources()
-			return err // OpenLive's errors name the interface
+			_ = g.Wait() // the readers already started end on their closed sources
+			return err   // OpenLive's errors name the interface
 		}
 		c.mu.Lock()
 		c.sources[ifc] = src

@@ -279,3 +279,107 @@ func TestOUI(t *testing.T) {
 }
 
 func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestPcapngInterfaces writes a pcapng file with an Ethernet and a raw IP
+// interface (nanosecond timestamps), their frames interleaved, and checks
+// that every frame is read with its own link type and timestamp.
+func TestPcapngInterfaces(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// gen writes one conversation on link to a pcap file and returns its packets.
+	gen := func(link layers.LinkType, port uint16) []Packet {
+		path := filepath.Join(dir, link.String()+".pcap")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := pcapgen.NewWriter(f, link, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Time = w.Time.Add(123456789 * time.Nanosecond)
+		cli, srv := endpoints(false)
+		cli.Addr = netip.AddrPortFrom(cli.Addr.Addr(), port)
+		c := w.Conn(cli, srv)
+		req, resp := pcapgen.ReadHolding(9, 1, 0, 3)
+		if err := errors.Join(c.Handshake(), c.Send(true, req), c.Send(false, resp), c.Close()); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		src, err := OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var out []Packet
+		for {
+			p, err := src.ReadPacket(context.Background())
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Data = append([]byte(nil), p.Data...)
+			out = append(out, p)
+		}
+	}
+	eth, raw := gen(layers.LinkTypeEthernet, 40001), gen(layers.LinkTypeRaw, 40002)
+
+	ngPath := filepath.Join(dir, "mixed.pcapng")
+	nf, err := os.Create(ngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := pcapgo.NewNgWriterInterface(nf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535, TimestampResolution: 9}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawID, err := nw.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, SnapLength: 65535, TimestampResolution: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range max(len(eth), len(raw)) {
+		for id, ps := range map[int][]Packet{0: eth, rawID: raw} {
+			if i < len(ps) {
+				p := ps[i]
+				ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: p.CaptureLength, Length: p.Length, InterfaceIndex: id}
+				if err := nw.WritePacket(ci, p.Data); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := nw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nf.Close()
+
+	src, err := OpenFile(ngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	links := map[layers.LinkType]int{}
+	for {
+		p, err := src.ReadPacket(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		links[p.LinkType]++
+		if p.Timestamp.Nanosecond()%1000 != 789 {
+			t.Errorf("timestamp %v lost its nanoseconds", p.Timestamp)
+		}
+	}
+	want := map[layers.LinkType]int{layers.LinkTypeEthernet: len(eth), layers.LinkTypeRaw: len(raw)}
+	if diff := cmp.Diff(want, links); diff != "" {
+		t.Errorf("frames by link type (-want +got):\n%s", diff)
+	}
+	ss, e := runCore(t, ngPath)
+	if len(ss.byConn) != 2 {
+		t.Errorf("sessions %v, want one per interface; stats %+v", ss.byConn, e.snapshot())
+	}
+}

@@ -70,7 +70,17 @@
 //     it are never delivered (they look like retransmissions).
 //   - A connection ended by FIN/RST is remembered until it idles out so late
 //     retransmissions do not start a new connection; a new SYN on the same
-//     4-tuple does.
+//     4-tuple does (a SYN that repeats the initial sequence number, as a
+//     retransmission does, does not).
+//   - A RST ends a connection only at the next expected sequence number,
+//     as RFC 5961 stacks accept it, so a spoofed RST cannot blind the
+//     sensor; others are counted (FlowStats.IgnoredRST). tshark instead
+//     moves its expected sequence number to such a RST and stops
+//     dissecting that direction, so counts can differ after one.
+//   - Records judges "since the previous call" by capture time, so packets
+//     a live capture hands over late still reach the next records.
+//   - pcapng files may mix interfaces of different link types; each frame
+//     is decoded by its own interface's link type.
 //   - The MAC address of an asset is the source MAC of the first frame seen
 //     from its IP: for routed traffic that is the router's, not the host's.
 //   - IP fragments are not reassembled (counted only).

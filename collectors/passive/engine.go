@@ -19,6 +19,9 @@ type FlowStats struct {
 	Expired  uint64 `json:"expired"`  // removed after the idle timeout
 	Evicted  uint64 `json:"evicted"`  // removed because the table was full (least recently used first)
 	Reopened uint64 `json:"reopened"` // a new SYN reused the 4-tuple of a tracked connection
+	// IgnoredRST counts RSTs not at the next expected sequence number, which
+	// leave the connection open.
+	IgnoredRST uint64 `json:"ignored_rst"`
 }
 
 // EngineStats is a snapshot of what an Engine processed. Every frame is
@@ -122,15 +125,15 @@ func (e *core) process(p *Packet) {
 			return
 		}
 	case c.closed:
-		if !syn {
+		if !syn || c.half[dirOf(c, srcIsA)].staleSYN(s.seq+1) {
 			e.lru.touch(c)
 			c.last = ts
 			return
 		}
 		e.stats.Flows.Reopened++
 		e.restart(c, srcIsA, s, ts)
-	case syn && c.half[dirOf(c, srcIsA)].synced && c.half[dirOf(c, srcIsA)].next != s.seq+1:
-		// A new SYN with another initial sequence number: the 4-tuple is reused.
+	case syn && c.half[dirOf(c, srcIsA)].synced && !c.half[dirOf(c, srcIsA)].staleSYN(s.seq+1):
+		// A SYN that does not repeat the start of the stream: the 4-tuple is reused.
 		e.stats.Flows.Reopened++
 		e.end(c, ts)
 		e.restart(c, srcIsA, s, ts)
@@ -152,9 +155,17 @@ func (e *core) process(p *Packet) {
 			}
 		}
 	}
+	// A RST ends the connection only at the next expected sequence number
+	// (RFC 5961 §3.2: stacks ignore others), so a spoofed or stale RST
+	// does not cut a live stream.
+	rstOK := !c.half[d].synced || c.half[d].next == s.seq
 	e.asm.add(&c.half[d], c.h, d == 0, s, ts)
 	switch {
 	case s.flags&tcpRST != 0:
+		if !rstOK {
+			e.stats.Flows.IgnoredRST++
+			break
+		}
 		e.stats.Flows.Closed++
 		e.end(c, ts)
 	case s.flags&tcpFIN != 0:

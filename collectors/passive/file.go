@@ -47,7 +47,9 @@ func OpenFile(path string) (Source, error) {
 	be, le := binary.BigEndian.Uint32(head), binary.LittleEndian.Uint32(head)
 	switch {
 	case be == magicPcapngSHB:
-		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		// Mixed link types: without it pcapgo silently skips every frame
+		// of an interface whose link type differs from the first one's.
+		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 	case be == magicPcapUs, le == magicPcapUs, be == magicPcapNs, le == magicPcapNs, head[0] == 0x1f && head[1] == 0x8b:
 		s.pcap, err = pcapgo.NewReader(br)
 	default:

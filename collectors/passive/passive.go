@@ -35,8 +35,12 @@ type Engine struct {
 	pending    []collectors.Record // events due on the next Records call
 	events     []Event             // emitted events, for Summary
 	eventsCut  uint64
-	lastRec    time.Time
-	capture    SourceStats
+	// lastRec is the newest capture time covered by the last Records call
+	// (the zero time before the first call); maxTS is the newest packet
+	// time processed.
+	lastRec, maxTS time.Time
+	recorded       bool
+	capture        SourceStats
 }
 
 // NewEngine returns an Engine for cfg (zero fields take their defaults).
@@ -65,6 +69,9 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 // to the protocol analyzer of its connection. p.Data is not retained. Every
 // frame is counted; none is fatal.
 func (e *Engine) Process(p Packet) {
+	if p.Timestamp.After(e.maxTS) {
+		e.maxTS = p.Timestamp
+	}
 	e.core.process(&p)
 }
 
@@ -112,27 +119,39 @@ func (e *Engine) emitEvent(ev Event) {
 // call (cumulative counts; the buffer keeps only the latest state per key).
 // Records sets Class, Kind, Key, Severity, Time and Body; the agent stamps
 // the rest.
+//
+// "Since the last call" is judged on capture time, not on now: a live
+// capture hands packets over late (ring block timeout, backlog under load),
+// so a packet stamped before the last call may be processed after it.
 func (e *Engine) Records(now time.Time) []collectors.Record {
 	e.collectAlerts()
 	out := e.pending
 	e.pending = nil
-	since := e.lastRec
-	e.lastRec = now
+	since, all := e.lastRec, !e.recorded
+	e.recorded = true
+	hw := e.maxTS
+	due := func(last time.Time) bool {
+		if last.After(hw) {
+			hw = last
+		}
+		return all || last.After(since)
+	}
 	for _, a := range e.assets() {
-		if a.LastSeen.After(since) || since.IsZero() {
+		if due(a.LastSeen) {
 			out = append(out, assetRecord(a, now))
 		}
 	}
 	for _, f := range e.mb.Flows() {
-		if f.LastSeen.After(since) || since.IsZero() {
+		if due(f.LastSeen) {
 			out = append(out, flowRecord(flowOf(f), now))
 		}
 	}
 	for _, f := range e.ua.Flows() {
-		if f.LastSeen.After(since) || since.IsZero() {
+		if due(f.LastSeen) {
 			out = append(out, flowRecord(opcuaFlowOf(f), now))
 		}
 	}
+	e.lastRec = hw
 	return out
 }
 

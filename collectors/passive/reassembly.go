@@ -35,12 +35,10 @@ type oooSegment struct {
 // halfStream is the reassembly state of one direction of a connection.
 type halfStream struct {
 	next     uint32 // next expected sequence number
-	synced   bool   // next is valid (SYN or first data segment seen)
-	fin      bool   // a FIN was delivered
+	start    uint32 // sequence number where the stream (re)started: after the SYN, or the first data byte seen
+	synced   bool   // next and start are valid (SYN or first data segment seen)
 	ooo      []oooSegment
 	oooBytes int
-	bytes    uint64 // payload bytes delivered (including skipped truncated bytes)
-	packets  uint64
 }
 
 // ReassemblyStats counts what the TCP reassembler did. Every byte that was
@@ -106,8 +104,8 @@ func (a *assembler) add(hs *halfStream, h streamHandler, toServer bool, s *segme
 	seq := s.seq
 	if s.flags&tcpSYN != 0 {
 		seq++
-		if !hs.synced || len(hs.ooo) == 0 {
-			hs.next, hs.synced = seq, true
+		if !hs.synced || (len(hs.ooo) == 0 && !hs.staleSYN(seq)) {
+			hs.next, hs.start, hs.synced = seq, seq, true
 		}
 	}
 	n := s.payloadLen
@@ -115,9 +113,8 @@ func (a *assembler) add(hs *halfStream, h streamHandler, toServer bool, s *segme
 		return
 	}
 	a.stats.Segments++
-	hs.packets++
 	if !hs.synced { // mid-stream pick-up: the first data segment starts the stream
-		hs.next, hs.synced = seq, true
+		hs.next, hs.start, hs.synced = seq, seq, true
 	}
 	diff := int32(seq - hs.next)
 	if diff > 0 && diff < farFutureWindow {
@@ -143,10 +140,23 @@ func (a *assembler) add(hs *halfStream, h streamHandler, toServer bool, s *segme
 	} else if diff == 0 {
 		a.deliver(hs, h, toServer, s.payload, n, ts)
 	} else { // 1 GiB or more away either way: a new start after a gap (missed SYN of a reused 4-tuple)
+		// what is buffered belongs to the old sequence space: skip it too
+		a.stats.SkippedBytes += uint64(hs.oooBytes)
+		a.release(hs)
 		a.gap(hs, h, toServer, seq)
+		hs.start = seq
 		a.deliver(hs, h, toServer, s.payload, n, ts)
 	}
 	a.drain(hs, h, toServer)
+}
+
+// staleSYN reports whether a SYN whose first data byte would be at seq
+// repeats the start of this stream rather than starting a new one: a
+// retransmitted SYN or SYN/ACK (a TCP Fast Open SYN carries data), or a
+// capture that shows the SYN after the first data segment. Only the exact
+// start counts: a reused 4-tuple gets a new initial sequence number.
+func (hs *halfStream) staleSYN(seq uint32) bool {
+	return hs.synced && seq == hs.start
 }
 
 // deliver feeds data (the captured part of wire bytes) and advances next.
@@ -159,7 +169,6 @@ func (a *assembler) deliver(hs *halfStream, h streamHandler, toServer bool, data
 		a.stats.Bytes += uint64(len(data))
 	}
 	hs.next += uint32(wire)
-	hs.bytes += uint64(wire)
 	if missing := wire - len(data); missing > 0 {
 		a.stats.TruncatedFrames++
 		a.stats.Gaps++

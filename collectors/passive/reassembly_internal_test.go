@@ -269,3 +269,25 @@ func TestReassemblyJump(t *testing.T) {
 		}
 	}
 }
+
+// TestReassemblyJumpDropsBuffered checks that segments buffered ahead of a
+// gap in the old sequence space are dropped when the stream jumps to a new
+// one, not delivered later into the new stream.
+func TestReassemblyJumpDropsBuffered(t *testing.T) {
+	t.Parallel()
+	a := newAssembler(0, 0, 0)
+	var hs halfStream
+	out := &sink{}
+	ts := time.Unix(0, 0)
+	seg := func(seq uint32, p string) *segment {
+		return &segment{seq: seq, payload: []byte(p), payloadLen: len(p)}
+	}
+	a.add(&hs, out, true, seg(1000, "abc"), ts)
+	a.add(&hs, out, true, seg(1100, "old"), ts) // ahead of a gap: buffered
+	a.add(&hs, out, true, seg(0x90000000, "new"), ts)
+	a.add(&hs, out, true, seg(0x90000003, "er"), ts)
+	a.flush(&hs, out, true)
+	if string(out.data[0]) != "abcnewer" || out.gaps[0] != 1 || a.stats.Buffered != 0 {
+		t.Errorf("stream %q, gaps %d, buffered %d; want \"abcnewer\", 1 gap, nothing buffered", out.data[0], out.gaps[0], a.stats.Buffered)
+	}
+}

@@ -104,3 +104,56 @@ func TestRecordsValidate(t *testing.T) {
 		t.Errorf("second Records call returned %d records", len(again))
 	}
 }
+
+// TestRecordsLatePackets processes packets stamped before the previous
+// Records call after it (as a live capture hands them over late) and checks
+// that the flow they update is emitted again.
+func TestRecordsLatePackets(t *testing.T) {
+	t.Parallel()
+	hmi := ep(hmiMAC, "192.168.1.10:40001")
+	plc := ep(plcMAC, "192.168.1.20:502")
+	path := writeCapture(t, func(w *pcapgen.Writer) error {
+		return transact(w, hmi, plc, pair(pcapgen.ReadHolding(1, 1, 0, 4)), pair(pcapgen.ReadHolding(2, 1, 0, 4)))
+	})
+	src, err := passive.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var pkts []passive.Packet
+	for {
+		p, err := src.ReadPacket(context.Background())
+		if err != nil {
+			break
+		}
+		p.Data = append([]byte(nil), p.Data...)
+		pkts = append(pkts, p)
+	}
+	e, err := passive.NewEngine(passive.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(pkts) - 4 // the second response (and the close) is processed late
+	for _, p := range pkts[:half] {
+		e.Process(p)
+	}
+	last := pkts[len(pkts)-1].Timestamp
+	if len(e.Records(last.Add(time.Second))) == 0 {
+		t.Fatal("no records after the first packets")
+	}
+	for _, p := range pkts[half:] {
+		e.Process(p)
+	}
+	var flow *passive.Flow
+	for _, r := range e.Records(last.Add(time.Minute)) {
+		if f, ok := r.Body.(passive.Flow); ok {
+			flow = &f
+		}
+	}
+	if flow == nil || flow.Responses != 2 {
+		t.Fatalf("flow after the late packets = %+v, want one with 2 responses", flow)
+	}
+	if again := e.Records(last.Add(2 * time.Minute)); len(again) != 0 {
+		t.Errorf("third Records call returned %d records", len(again))
+	}
+}

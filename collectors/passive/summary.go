@@ -78,11 +78,7 @@ func (s *Summary) WriteTable(w io.Writer) error {
 			p("  FC %d %s\t%d requests, %d responses\n", fc, modbus.FunctionName(uint8(fc)), c.Requests, c.Responses)
 		}
 		if len(m.ExceptionsByCode) > 0 {
-			ex := map[string]uint64{}
-			for k, v := range m.ExceptionsByCode {
-				ex[k] = uint64(v)
-			}
-			p("  exceptions\t%s\n", joinCounts(ex))
+			p("  exceptions\t%s\n", joinCounts(m.ExceptionsByCode))
 		}
 		if len(m.UnitIDs) > 0 {
 			p("  unit ids\t%v\n", m.UnitIDs)
