@@ -340,9 +340,12 @@ func TestPcapngInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range max(len(eth), len(raw)) {
-		for id, ps := range map[int][]Packet{0: eth, rawID: raw} {
-			if i < len(ps) {
-				p := ps[i]
+		for _, ifc := range []struct {
+			id int
+			ps []Packet
+		}{{0, eth}, {rawID, raw}} {
+			if i < len(ifc.ps) {
+				p, id := ifc.ps[i], ifc.id
 				ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: p.CaptureLength, Length: p.Length, InterfaceIndex: id}
 				if err := nw.WritePacket(ci, p.Data); err != nil {
 					t.Fatal(err)

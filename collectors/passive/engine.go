@@ -156,9 +156,11 @@ func (e *core) process(p *Packet) {
 		}
 	}
 	// A RST ends the connection only at the next expected sequence number
-	// (RFC 5961 §3.2: stacks ignore others), so a spoofed or stale RST
-	// does not cut a live stream.
-	rstOK := !c.half[d].synced || c.half[d].next == s.seq
+	// (RFC 5961 §3.2: stacks ignore others; after a FIN, which takes one
+	// sequence number, the one after), so a spoofed or stale RST does not
+	// cut a live stream.
+	hs := &c.half[d]
+	rstOK := !hs.synced || s.seq == hs.next || (c.finSeen[d] && s.seq == hs.next+1)
 	e.asm.add(&c.half[d], c.h, d == 0, s, ts)
 	switch {
 	case s.flags&tcpRST != 0:
