@@ -116,6 +116,31 @@ func startMosquitto(t testing.TB) string {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for a child process's output copier and
+// the test reading it at the same time.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
 // subscribe collects every record published under topic filter.
 type collected struct {
 	mu      sync.Mutex
@@ -192,7 +217,7 @@ log: {level: debug}
 	}
 	sub := subscribeAll(t, broker, "edgeward/v1/acme/plant-1/e2e-gw/#")
 
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd := exec.Command(bin, "run", "-c", cfgPath)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -279,7 +304,7 @@ func TestRunWithoutBroker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd := exec.CommandContext(ctx, bin, "run", "-c", cfgPath)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
