@@ -19,7 +19,7 @@ func buildCollectors(c config.Config, s settings, log *slog.Logger) ([]collector
 		if !enabled {
 			return nil
 		}
-		col, err := build(log.With("collector", name))
+		col, err := build(log) // each collector adds its own "collector" attribute
 		if err != nil {
 			return fmt.Errorf("configure collectors.%s: %w", name, err)
 		}

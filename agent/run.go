@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -36,7 +37,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // newLogger builds the agent's structured logger.
-func newLogger(w interface{ Write([]byte) (int, error) }, c config.LogConfig) *slog.Logger {
+func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.Level.SlogLevel()}
 	if c.Format == config.FormatJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -263,7 +263,7 @@ func (c *Client) dialAll(ctx context.Context, clientID string) (*conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		c.log.Warn("connect to broker failed", "broker", redactURL(b), "err", err)
+		c.log.Debug("connect to broker failed", "broker", redactURL(b), "err", err)
 		errs = append(errs, err)
 	}
 	return nil, errors.Join(errs...)

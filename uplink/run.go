@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -117,7 +118,13 @@ func (c *Client) Run(ctx context.Context, src Source) error {
 			}
 			c.recordErr(err)
 			d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
-			c.log.Warn("no broker reachable, backing off", "err", err, "retry_in", d)
+			// Warn on the first failure and every tenth after it, so that a
+			// long outage does not flood the log; the rest at Debug.
+			level := slog.LevelDebug
+			if attempt%10 == 0 {
+				level = slog.LevelWarn
+			}
+			c.log.Log(ctx, level, "no broker reachable, backing off", "err", err, "retry_in", d, "attempt", attempt+1)
 			attempt++
 			if !sleep(ctx, d) {
 				return nil
