@@ -1,0 +1,34 @@
+// Package probe holds edgeward's opt-in active probes: Modbus/TCP device
+// identification (function 43, MEI type 14) and OPC UA GetEndpoints. Nothing
+// here runs unless an operator names a target: edgeward is passive by default.
+//
+// # Guarantees
+//
+//   - Each probe sends only read requests, each request once: a failed
+//     exchange is reported, never retried.
+//   - Each probe honours its context: the context's deadline (or
+//     DefaultTimeout when it has none) bounds the whole exchange, and
+//     cancelling the context interrupts a blocked read or write.
+//   - Responses are untrusted. A Modbus response is at most 260 bytes; an
+//     OPC UA exchange reads at most MaxOPCUAResponseBytes and every declared
+//     array length is checked against the bytes that remain before anything
+//     is allocated. Malformed input yields an error wrapping ErrMalformed,
+//     never a panic.
+//
+// # Caveats
+//
+//   - OPC UA discovery is done with SecurityPolicy None, as the specification
+//     allows for GetEndpoints. The request is encoded with gopcua's ua
+//     package, but the response is decoded here: gopcua v0.8.0 trusts wire
+//     array lengths (a 30-byte message can make it allocate gigabytes in its
+//     own goroutine, which no recover can catch) and its transport needs a
+//     *net.TCPConn, so a byte-capping connection cannot be slotted under it.
+//     The residual risk is bounded by MaxOPCUAResponseBytes: decoding a
+//     response costs a small multiple of that.
+//   - Modbus framing (MBAP encode, verify, decode) is goburrow/modbus's; its
+//     socket transport cannot be cancelled by a context, so the bytes travel
+//     over a context-aware transport of this package.
+//   - Strings reported by a device (vendor names, application names,
+//     certificate subjects) are untrusted; callers that print them to a
+//     terminal must strip control characters.
+package probe
