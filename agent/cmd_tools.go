@@ -39,7 +39,7 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	s := newSettings(c, "", Version)
 	s.baseline.Root = *root
-	col, err := baseline.New(s.baseline, newLogger(env.stderr, c.Log))
+	col, err := baseline.New(withLocalProbes(s.baseline), newLogger(env.stderr, c.Log))
 	if err != nil {
 		return fmt.Errorf("configure baseline: %w", err)
 	}
