@@ -28,7 +28,9 @@ func buildCollectors(c config.Config, s settings, log *slog.Logger) ([]collector
 	}
 	steps := []error{
 		add("host", c.Collectors.Host.Enabled, func(l *slog.Logger) (collectors.Collector, error) { return host.New(s.host, l) }),
-		add("baseline", c.Collectors.Baseline.Enabled, func(l *slog.Logger) (collectors.Collector, error) { return baseline.New(withLocalProbes(s.baseline), l) }),
+		add("baseline", c.Collectors.Baseline.Enabled, func(l *slog.Logger) (collectors.Collector, error) {
+			return baseline.New(withLocalProbes(s.baseline), l)
+		}),
 		add("passive", c.Collectors.Passive.Enabled, func(l *slog.Logger) (collectors.Collector, error) { return passive.New(s.passive, l) }),
 	}
 	for _, err := range steps {

@@ -85,7 +85,7 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.Enabled = cp.Enabled
 	p.Interfaces = append([]string(nil), cp.Interfaces...)
 	p.Files = append([]string(nil), cp.Files...)
-	p.Ports = passive.Ports{Modbus: ports(cp.Ports.Modbus), OPCUA: ports(cp.Ports.OPCUA)}
+	p.Ports = passive.Ports{Modbus: ports(cp.Ports.Modbus), OPCUA: ports(cp.Ports.OPCUA), AnyTCP: cp.Ports.AnyTCP}
 	p.SnapLen = cp.Snaplen
 	p.Promiscuous = cp.Promiscuous
 	p.MaxFlows = cp.MaxFlows

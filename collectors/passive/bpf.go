@@ -60,6 +60,9 @@ type bpfFilterSpec struct {
 	snaplen int
 	// link is the link-layer type of the frames the program parses.
 	link layers.LinkType
+	// anyTCP accepts every TCP segment over IPv4 or IPv6 whatever its
+	// ports (ports are still checked but not used).
+	anyTCP bool
 	// dropOutgoing adds a first clause that rejects frames whose Linux
 	// pkttype is PACKET_OUTGOING (ld [SKF_AD_OFF+SKF_AD_PKTTYPE]). Only the
 	// Linux kernel understands it; x/net/bpf's VM does not.
@@ -167,6 +170,10 @@ func filterInstructions(spec bpfFilterSpec) ([]bpf.Instruction, error) {
 
 	// X holds the offset of the TCP header.
 	a.label("tcp")
+	if spec.anyTCP {
+		a.emit(bpf.RetConstant{Val: uint32(snaplen)})
+		return a.resolve()
+	}
 	for _, portOff := range []uint32{0, 2} { // source port, then destination port
 		a.emit(bpf.LoadIndirect{Off: portOff, Size: 2})
 		for _, p := range ports {
@@ -306,6 +313,7 @@ type liveSettings struct {
 	bufferBytes int
 	poll        time.Duration
 	promisc     bool
+	anyTCP      bool
 }
 
 // newLiveSettings applies the defaults to opts and checks them.
@@ -316,6 +324,7 @@ func newLiveSettings(opts LiveOptions) (liveSettings, error) {
 		bufferBytes: opts.BufferBytes,
 		poll:        opts.PollTimeout,
 		promisc:     opts.Promiscuous,
+		anyTCP:      opts.AnyTCP,
 	}
 	if s.snaplen == 0 {
 		s.snaplen = bpfDefaultSnapLen

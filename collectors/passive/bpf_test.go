@@ -349,6 +349,7 @@ func TestNewLiveSettings(t *testing.T) {
 		{"defaults", LiveOptions{}, liveSettings{snaplen: 65535, ports: []uint16{502, 4840}, bufferBytes: 8 << 20, poll: 100 * time.Millisecond}, false},
 		{"given values", LiveOptions{SnapLen: 1500, Promiscuous: true, Ports: []uint16{1502}, BufferBytes: 1 << 20, PollTimeout: time.Second},
 			liveSettings{snaplen: 1500, ports: []uint16{1502}, bufferBytes: 1 << 20, poll: time.Second, promisc: true}, false},
+		{"any tcp", LiveOptions{AnyTCP: true}, liveSettings{snaplen: 65535, ports: []uint16{502, 4840}, bufferBytes: 8 << 20, poll: 100 * time.Millisecond, anyTCP: true}, false},
 		{"snap length too small", LiveOptions{SnapLen: 63}, liveSettings{}, true},
 		{"snap length too large", LiveOptions{SnapLen: bpfMaxSnapLen + 1}, liveSettings{}, true},
 		{"negative snap length", LiveOptions{SnapLen: -1}, liveSettings{}, true},
@@ -368,6 +369,52 @@ func TestNewLiveSettings(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(liveSettings{})); diff != "" {
 				t.Errorf("settings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBuildFilterAnyTCP: with anyTCP the filter passes TCP on every port
+// (IPv4, IPv6, VLAN-tagged, every link type) and still rejects the rest.
+func TestBuildFilterAnyTCP(t *testing.T) {
+	t.Parallel()
+	const snap = 1600
+	eth := layers.LinkTypeEthernet
+	dot1q := []layers.EthernetType{layers.EthernetTypeDot1Q}
+	tests := []struct {
+		name   string
+		frame  bpfTestFrame
+		accept bool
+	}{
+		{"ipv4 configured port", bpfTestFrame{link: eth, src: 50000, dst: 502}, true},
+		{"ipv4 other ports", bpfTestFrame{link: eth, src: 50000, dst: 48010, payload: 8}, true},
+		{"ipv4 with options other ports", bpfTestFrame{link: eth, options: true, src: 50000, dst: 80}, true},
+		{"ipv6 other ports", bpfTestFrame{link: eth, ipv6: true, src: 50000, dst: 443}, true},
+		{"vlan ipv4 other ports", bpfTestFrame{link: eth, vlans: dot1q, src: 50000, dst: 8080}, true},
+		{"qinq ipv6 other ports", bpfTestFrame{link: eth, vlans: []layers.EthernetType{layers.EthernetTypeQinQ, layers.EthernetTypeDot1Q}, ipv6: true, src: 50000, dst: 4841}, true},
+		{"null ipv4 other ports", bpfTestFrame{link: layers.LinkTypeNull, src: 50000, dst: 25}, true},
+		{"raw ipv6 other ports", bpfTestFrame{link: layers.LinkTypeRaw, ipv6: true, src: 50000, dst: 4843}, true},
+		{"ipv4 udp", bpfTestFrame{link: eth, udp: true, src: 50000, dst: 4840}, false},
+		{"vlan ipv6 udp", bpfTestFrame{link: eth, vlans: dot1q, ipv6: true, udp: true, src: 50000, dst: 4840}, false},
+		{"ipv4 later fragment", bpfTestFrame{link: eth, fragment: 185, src: 50000, dst: 4840}, false},
+		{"arp", bpfTestFrame{link: eth, arp: true}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, anyTCP := range []bool{false, true} {
+				raw, err := buildFilter(bpfFilterSpec{ports: []uint16{502, 4840}, snaplen: snap, link: tc.frame.link, anyTCP: anyTCP})
+				if err != nil {
+					t.Fatalf("buildFilter: %v", err)
+				}
+				// without anyTCP only the configured port passes
+				want := 0
+				if tc.accept && (anyTCP || tc.frame.dst == 502) {
+					want = snap
+				}
+				if got := bpfRun(t, raw, tc.frame.bytes(t)); got != want {
+					t.Errorf("anyTCP %v: want %d bytes kept, got %d", anyTCP, want, got)
+				}
 			}
 		})
 	}

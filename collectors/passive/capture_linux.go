@@ -33,7 +33,8 @@ const (
 // OpenLive starts a live capture on the named interface through an AF_PACKET
 // socket with a TPACKET_V3 ring (pure Go, no libpcap). A classic BPF filter
 // built by the same code as BuildFilter runs in the kernel, so only TCP
-// segments to or from opts.Ports (502 and 4840 when empty) reach user space,
+// segments to or from opts.Ports (502 and 4840 when empty), or every TCP
+// segment with opts.AnyTCP, reach user space,
 // truncated to opts.SnapLen. On a loopback interface the filter also drops
 // the PACKET_OUTGOING copy the kernel makes of every frame, so each segment
 // is seen once. Ethernet and loopback interfaces yield LinkTypeEthernet
@@ -76,7 +77,7 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 		// No Ethernet header: take the network-layer packet instead.
 		link, sockType = layers.LinkTypeRaw, afpacket.SocketDgram
 	}
-	spec := bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link, dropOutgoing: loopback}
+	spec := bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link, anyTCP: set.anyTCP, dropOutgoing: loopback}
 	kernelProg, err := buildFilter(spec)
 	if err != nil {
 		return nil, fmt.Errorf("open live capture on %q: %w", iface, err)

@@ -83,7 +83,7 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 		return nil, fmt.Errorf("open live capture on %q (%s): %w", iface, device, err)
 	}
 	link := h.LinkType()
-	prog, err := buildFilter(bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link})
+	prog, err := buildFilter(bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link, anyTCP: set.anyTCP})
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("open live capture on %q: %w", iface, err)

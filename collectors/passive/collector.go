@@ -73,7 +73,7 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		return c.emit(ctx, emit, time.Now())
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports)}
+	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
 	for _, ifc := range c.cfg.Interfaces {
 		src, err := OpenLive(ifc, opts)
 		if err != nil {

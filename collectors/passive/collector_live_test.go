@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -118,5 +119,73 @@ func TestCollectorLive(t *testing.T) {
 	}
 	if st := col.Stats(); st.Capture.Packets == 0 {
 		t.Errorf("capture stats not reported: %+v", st.Capture)
+	}
+}
+
+// TestCollectorLiveAnyTCP: with Ports.AnyTCP the live capture passes TCP on
+// every port, so an OPC UA Hello to a port outside Ports.OPCUA (here a
+// random one) is recognised live, as it is in a replay.
+func TestCollectorLiveAnyTCP(t *testing.T) {
+	t.Parallel()
+	if src, err := passive.OpenLive("lo", passive.LiveOptions{}); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
+		}
+		t.Skipf("no loopback capture: %v", err)
+	} else {
+		src.Close()
+	}
+	ln, port := liveListen(t)
+	cfg := passive.DefaultConfig()
+	cfg.Interfaces = []string{"lo"}
+	cfg.Ports.AnyTCP = true
+	cfg.SummaryInterval = time.Second
+	col, err := passive.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ln.Addr().String()
+	found := make(chan struct{})
+	var once sync.Once
+	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+		if f, ok := r.Body.(passive.Flow); ok && f.Protocol == "opcua" && f.Server == want {
+			once.Do(func() { close(found) })
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- col.Run(ctx, emit) }()
+
+	hello := pcapgen.Chunk("HEL", 'F', (&pcapgen.UA{}).U32(0).U32(65535).U32(65535).U32(0).U32(0).
+		Str("opc.tcp://127.0.0.1:"+strconv.Itoa(int(port))).B)
+	deadline := time.After(20 * time.Second) // a hang guard, not a timing assertion
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		// a new connection each round: the capture may start after the first
+		c, err := net.Dial("tcp", want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		select {
+		case <-found:
+			waiting = false
+		case <-tick.C:
+		case <-deadline:
+			cancel()
+			t.Fatalf("no OPC UA net.flow record for %s on a port outside Ports.OPCUA; stats %+v", want, col.Stats())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after cancel, want nil", err)
+	}
+	if st := col.Stats(); st.OPCUARecognized == 0 {
+		t.Errorf("OPCUARecognized = 0, want the Hello's connection counted")
 	}
 }

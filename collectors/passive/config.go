@@ -43,10 +43,17 @@ type Config struct {
 }
 
 // Ports lists the TCP server ports of each protocol. OPC UA is also
-// recognised on any port from its Hello message.
+// recognised on any port from its Hello message: always in a replay, in a
+// live capture only with AnyTCP (the capture filter passes only these ports
+// otherwise).
 type Ports struct {
 	Modbus []uint16 `yaml:"modbus" json:"modbus"`
 	OPCUA  []uint16 `yaml:"opcua" json:"opcua"`
+	// AnyTCP makes live captures pass every TCP segment to the engine, so
+	// OPC UA on ports outside OPCUA is recognised live too, at the cost of
+	// copying all TCP traffic to user space. False (the default) passes the
+	// configured ports only.
+	AnyTCP bool `yaml:"any_tcp" json:"any_tcp"`
 }
 
 // Defaults of Config.

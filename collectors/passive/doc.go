@@ -52,7 +52,11 @@
 //   - Memory is bounded whatever the capture size: the connection table
 //     holds at most Config.MaxFlows entries (least recently used evicted,
 //     counted), out-of-order data at most MaxReassemblyBytes, the MAC table
-//     2×MaxFlows addresses, the modbus and opcua tables their own LRU bounds, the
+//     2×MaxFlows addresses (least recently seen evicted, counted), OPC UA
+//     partial chunks and messages opcua.Config.MaxBufferedBytes over all
+//     connections (EngineStats.OPCUADroppedOverBudget), Modbus device
+//     identification modbus.Config.MaxIdentityObjects per server, the
+//     modbus and opcua tables their own LRU bounds, the
 //     event rate-limit table 4096 keys and a Summary 10000 events.
 //   - Steady-state processing of an established connection allocates
 //     nothing per packet (TestProcessDoesNotAllocate).

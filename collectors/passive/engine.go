@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
@@ -38,9 +39,17 @@ type EngineStats struct {
 	// OPCUARecognized counts OPC UA connections recognised on a port outside
 	// Ports.OPCUA: by a Hello, or mid-session by a MSG, OPN or CLO header.
 	OPCUARecognized uint64 `json:"opcua_recognized"`
-	// MACsNotLearned counts source MACs not recorded because the MAC table
-	// (2×MaxFlows addresses) was full.
-	MACsNotLearned uint64 `json:"macs_not_learned"`
+	// OPCUADroppedOverBudget counts OPC UA partial chunks and messages
+	// dropped undecoded because the analyzer's buffer budget
+	// (opcua.Config.MaxBufferedBytes) was reached.
+	OPCUADroppedOverBudget uint64 `json:"opcua_dropped_over_budget"`
+	// ModbusIdentityObjectsDropped counts Modbus device identification
+	// objects not stored because a bound was reached
+	// (modbus.Config.MaxIdentityObjects per server, MaxStatsServers).
+	ModbusIdentityObjectsDropped uint64 `json:"modbus_identity_objects_dropped"`
+	// MACsEvicted counts source MACs forgotten because the MAC table
+	// (2×MaxFlows addresses, least recently seen evicted) was full.
+	MACsEvicted uint64 `json:"macs_evicted"`
 	// EventsSuppressed counts events held back by the per (kind, client)
 	// rate limit; EventsDropped counts alerts lost because a bounded queue
 	// (the analyzer's alert queue, the rate-limit table) was full.
@@ -64,7 +73,7 @@ type core struct {
 	seg                     segment
 	decode                  [numResults]uint64
 	stats                   EngineStats
-	macs                    map[netip.Addr][6]byte
+	macs                    *bounded.LRU[netip.Addr, [6]byte] // source MAC by IP, first seen kept
 	free                    []*conn
 	last                    *conn // the connection of the previous segment (saves a map lookup)
 }
@@ -88,7 +97,7 @@ func newCore(modbusPorts, opcuaPorts []uint16, maxFlows int, idle time.Duration,
 		maxFlows: maxFlows, idle: idle,
 		asm:   newAssembler(flowBuffer, maxBuffered, 0),
 		flows: make(map[flowKey]*conn, min(maxFlows, 4096)),
-		macs:  make(map[netip.Addr][6]byte),
+		macs:  bounded.NewLRU[netip.Addr, [6]byte](2 * maxFlows),
 	}
 }
 
@@ -147,12 +156,8 @@ func (e *core) process(p *Packet) {
 		if d == 1 {
 			src = c.server.Addr()
 		}
-		if _, ok := e.macs[src]; !ok {
-			if len(e.macs) < 2*e.maxFlows {
-				e.macs[src] = s.srcMAC
-			} else {
-				e.stats.MACsNotLearned++
-			}
+		if n, added := e.macs.GetOrAdd(src); added {
+			n.Val = s.srcMAC
 		}
 	}
 	// A RST ends the connection only at the next expected sequence number
@@ -412,5 +417,6 @@ func (e *core) snapshot() EngineStats {
 	}
 	st.Reassembly = e.asm.stats
 	st.Flows.Active = len(e.flows)
+	st.MACsEvicted = e.macs.Evicted
 	return st
 }

@@ -382,3 +382,36 @@ func TestLivePorts(t *testing.T) {
 		}
 	}
 }
+
+// TestMACTableLRU: the MAC table (2×MaxFlows addresses) evicts the least
+// recently seen address when full instead of no longer learning new ones,
+// and keeps the first MAC seen per address.
+func TestMACTableLRU(t *testing.T) {
+	t.Parallel()
+	mac := func(i int) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 0, byte(i)} }
+	path := genFile(t, func(w *pcapgen.Writer) error {
+		for i := range 6 {
+			cli := pcapgen.Endpoint{MAC: mac(i), Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 40000)}
+			srv := pcapgen.Endpoint{MAC: mac(100), Addr: netip.MustParseAddrPort("10.0.0.2:502")}
+			c := w.Conn(cli, srv)
+			if err := errors.Join(c.Handshake(), c.Send(true, []byte("abc"))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e := newCore([]uint16{502}, nil, 2, time.Minute, 0, 0) // 4 MAC addresses
+	runCoreWith(t, path, e)
+	if st := e.snapshot(); st.MACsEvicted != 3 {
+		t.Errorf("MACsEvicted = %d, want 3 (7 addresses, room for 4)", st.MACsEvicted)
+	}
+	for i, want := range map[int]bool{0: false, 4: true, 5: true} {
+		n := e.macs.Peek(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}))
+		if (n != nil) != want || (n != nil && net.HardwareAddr(n.Val[:]).String() != mac(i).String()) {
+			t.Errorf("client %d: MAC node %v, want learned %v with %s", i, n, want, mac(i))
+		}
+	}
+	if n := e.macs.Peek(netip.MustParseAddr("10.0.0.2")); n == nil || net.HardwareAddr(n.Val[:]).String() != mac(100).String() {
+		t.Errorf("server MAC: %v, want %s (seen on every connection)", n, mac(100))
+	}
+}

@@ -268,10 +268,15 @@ func TestLiveOPCUALoopback(t *testing.T) {
 		mu     sync.Mutex
 		frames []passive.Packet
 	)
+	// finished is closed once the client closed both connections: its FIN
+	// follows the CLO on the same socket, so every chunk has been captured
+	// by then (gopcua's server does not always close its side).
+	finished := make(chan struct{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	readErr := make(chan error, 1)
 	go func() {
+		fins := map[uint16]bool{} // client ports that sent a FIN
 		for {
 			p, err := src.ReadPacket(ctx)
 			if err != nil {
@@ -283,6 +288,13 @@ func TestLiveOPCUALoopback(t *testing.T) {
 			mu.Lock()
 			frames = append(frames, cp)
 			mu.Unlock()
+			if tcp := liveTCPOf(cp); tcp != nil && tcp.FIN && len(fins) < 2 &&
+				(uint16(tcp.DstPort) == port || uint16(tcp.DstPort) == secPort) {
+				fins[uint16(tcp.SrcPort)] = true
+				if len(fins) == 2 {
+					close(finished)
+				}
+			}
 		}
 	}()
 
@@ -293,7 +305,13 @@ func TestLiveOPCUALoopback(t *testing.T) {
 		opcua.SecurityPolicy(ua.SecurityPolicyURIBasic256Sha256), opcua.SecurityMode(ua.MessageSecurityModeSignAndEncrypt),
 		opcua.Certificate(cliCert), opcua.PrivateKey(cliKey), opcua.RemoteCertificate(srvCert),
 		opcua.AuthAnonymous(), opcua.AuthPolicyID("Anonymous"), opcua.ApplicationURI("urn:edgeward:test:client"))
-	time.Sleep(300 * time.Millisecond) // let the last FIN/ACKs reach the ring
+	select {
+	case <-finished:
+	case err := <-readErr:
+		t.Fatalf("ReadPacket: %v", err)
+	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the capture never saw the client FIN of both connections")
+	}
 	cancel()
 	if err := <-readErr; err != nil && ctx.Err() == nil {
 		t.Fatalf("ReadPacket: %v", err)

@@ -181,6 +181,8 @@ func (e *Engine) Stats() EngineStats {
 	st := e.core.snapshot()
 	st.Capture = e.capture
 	st.EventsSuppressed = e.suppressed
+	st.OPCUADroppedOverBudget = e.ua.DroppedOverBudget()
+	st.ModbusIdentityObjectsDropped = e.mb.IdentityObjectsDropped()
 	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped() + e.ua.AlertsDropped()
 	return st
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
@@ -311,13 +312,14 @@ func flowKeyOf(f Flow) string { return f.Protocol + ":" + f.Client + "->" + f.Se
 
 // buildAssets merges the analyzers' devices and clients per IP and adds the
 // MAC address and its vendor.
-func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Device, macs map[netip.Addr][6]byte, oui *ouiTable) []Asset {
+func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Device, macs *bounded.LRU[netip.Addr, [6]byte], oui *ouiTable) []Asset {
 	byIP := map[netip.Addr]*Asset{}
 	get := func(ip netip.Addr, proto string, first, last time.Time) *Asset {
 		a := byIP[ip]
 		if a == nil {
 			a = &Asset{IP: ip.String(), FirstSeen: first.UTC(), LastSeen: last.UTC()}
-			if mac, ok := macs[ip]; ok {
+			if n := macs.Peek(ip); n != nil {
+				mac := n.Val
 				a.MAC = net.HardwareAddr(mac[:]).String()
 				a.Vendor = oui.vendor(mac)
 			}

@@ -50,6 +50,9 @@ type LiveOptions struct {
 	Promiscuous bool
 	// Ports are the TCP ports the kernel filter passes (both directions).
 	Ports []uint16
+	// AnyTCP makes the kernel filter pass every TCP segment (IPv4 or IPv6,
+	// untagged or VLAN-tagged) whatever its ports; false passes Ports only.
+	AnyTCP bool
 	// BufferBytes is the size of the kernel ring buffer; zero means a default.
 	BufferBytes int
 	// PollTimeout bounds how long ReadPacket blocks before it rechecks its

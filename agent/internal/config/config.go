@@ -198,8 +198,13 @@ type PortsConfig struct {
 	// Modbus ports; default [502].
 	Modbus []int `yaml:"modbus" json:"modbus"`
 	// OPCUA ports; default [4840]. OPC UA is also recognised on any port
-	// from its Hello message.
+	// from its Hello message: in replayed files always, on live interfaces
+	// only with AnyTCP.
 	OPCUA []int `yaml:"opcua" json:"opcua"`
+	// AnyTCP makes the live capture filter pass all TCP traffic instead of
+	// the ports above, so OPC UA on other ports is recognised live; default
+	// false.
+	AnyTCP bool `yaml:"any_tcp" json:"any_tcp"`
 }
 
 // LogLevel is the minimum level logged.

@@ -21,7 +21,24 @@ type Analyzer struct {
 	writers *bounded.LRU[netip.Addr, struct{}]
 	quiet   *bounded.Quiet[quietKey]
 	alerts  *bounded.Queue[Alert]
+
+	// identDropped counts device identification objects not stored
+	// because a bound (MaxIdentityObjects, MaxStatsServers) was reached.
+	identDropped uint64
+
+	// aduFree holds partial-ADU buffers given back by sessions, for reuse
+	// (at most maxFreeADUBufs).
+	aduFree []*[MaxADULength]byte
 }
+
+// IdentityObjectsDropped returns how many device identification objects
+// were not stored because a server already had MaxIdentityObjects of them
+// (Devices) or Stats already held MaxStatsServers; a dropped object may be
+// counted once for each.
+func (a *Analyzer) IdentityObjectsDropped() uint64 { return a.identDropped }
+
+// maxFreeADUBufs bounds the partial-ADU buffers kept for reuse (64 KiB).
+const maxFreeADUBufs = 64
 
 // counters are the capture-wide figures behind Stats.
 type counters struct {
@@ -31,6 +48,7 @@ type counters struct {
 	units                                bitset256
 	servers                              map[netip.AddrPort]struct{}
 	ident                                map[identKey]map[uint8]string
+	identN                               int // objects in ident
 }
 
 type identKey struct {
@@ -71,6 +89,7 @@ type deviceState struct {
 	served                          bitset256 // function codes answered without exception
 	requests, responses, exceptions uint64
 	ident                           map[uint8]map[uint8]string // unit -> object id -> value
+	identN                          int                        // objects in ident
 }
 
 const maxServersPerClient = 64
@@ -154,7 +173,8 @@ type Device struct {
 	// FunctionCodes are the function codes the server answered without an
 	// exception, sorted.
 	FunctionCodes []uint8 `json:"function_codes"`
-	// Identification holds the FC 43/14 objects seen in responses, per unit.
+	// Identification holds the FC 43/14 objects seen in responses, per unit
+	// (at most Config.MaxIdentityObjects over all units).
 	Identification []UnitIdentification `json:"identification,omitempty"`
 	Requests       uint64               `json:"requests"`
 	Responses      uint64               `json:"responses"`

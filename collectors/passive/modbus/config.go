@@ -21,9 +21,13 @@ type Config struct {
 	// MaxAlerts bounds the alerts held between two TakeAlerts calls; further
 	// alerts are dropped and counted by Analyzer.AlertsDropped.
 	MaxAlerts int
-	// MaxStatsServers bounds the distinct servers and device identification
-	// entries kept for Stats.
+	// MaxStatsServers bounds the distinct servers, and the device
+	// identification objects over all servers and units, kept for Stats.
 	MaxStatsServers int
+	// MaxIdentityObjects bounds the device identification objects (unit,
+	// object id pairs, each value at most 255 bytes) kept per server in
+	// Devices; further objects are counted by IdentityObjectsDropped.
+	MaxIdentityObjects int
 	// ScanUnitThreshold is the number of distinct unit ids one client
 	// addresses within Window that raises modbus.scan.
 	ScanUnitThreshold int
@@ -52,7 +56,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults: 64 pending requests per session,
 // 1024 devices, 4096 flows, 1024 clients, 1024 writers, 1024 alerts,
-// 4096 stats servers; scan at 20 unit ids or 10 function codes,
+// 4096 stats servers, 32 identification objects per server; scan at 20 unit ids or 10 function codes,
 // identification sweep at 4 targets, exception rate 0.5 over at least 20
 // responses, malformed flood at 20, window 1 minute.
 func DefaultConfig() Config {
@@ -64,6 +68,7 @@ func DefaultConfig() Config {
 		MaxWriters:              1024,
 		MaxAlerts:               1024,
 		MaxStatsServers:         4096,
+		MaxIdentityObjects:      32,
 		ScanUnitThreshold:       20,
 		ScanFCThreshold:         10,
 		IdentSweepThreshold:     4,
@@ -89,6 +94,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxWriters, d.MaxWriters)
 	setInt(&c.MaxAlerts, d.MaxAlerts)
 	setInt(&c.MaxStatsServers, d.MaxStatsServers)
+	setInt(&c.MaxIdentityObjects, d.MaxIdentityObjects)
 	setInt(&c.ScanUnitThreshold, d.ScanUnitThreshold)
 	setInt(&c.ScanFCThreshold, d.ScanFCThreshold)
 	setInt(&c.IdentSweepThreshold, d.IdentSweepThreshold)

@@ -80,9 +80,14 @@
 //   - No input panics (FuzzModbus); decoding and a steady poll through
 //     Session.Feed do not allocate (TestDecodeDoesNotAllocate).
 //   - Memory is bounded: a Session holds one partial ADU per direction
-//     (MaxADULength bytes) and MaxPendingPerSession requests; the Analyzer's
-//     devices, clients, flows, learned writers, alert quiet periods, alerts
-//     and Stats servers are bounded by Config, with LRU eviction.
+//     (MaxADULength bytes, borrowed from the Analyzer only while a partial
+//     ADU is held) and up to MaxPendingPerSession requests (a table
+//     allocated on the first request, grown as needed); an idle session
+//     costs about 300 bytes (TestSessionBytes). The Analyzer's devices,
+//     clients, flows, learned writers, alert quiet periods, alerts and
+//     Stats servers are bounded by Config, with LRU eviction; device
+//     identification objects by MaxIdentityObjects per server and
+//     MaxStatsServers for Stats (the rest counted, IdentityObjectsDropped).
 //   - Work per byte is bounded: resynchronisation checks at most four ADUs
 //     per candidate offset.
 //

@@ -16,15 +16,17 @@ type Session struct {
 	client, server netip.AddrPort
 	clientIP       netip.Addr
 	dirs           [2]stream // 0: to the server, 1: to the client
-	pending        []pending
-	flow           *bounded.Node[flowKey, flowState]
-	dev            *bounded.Node[netip.AddrPort, deviceState]
-	cli            *bounded.Node[netip.Addr, clientState]
-	serverCounted  bool
-	closed         bool
-	seq            uint64 // request sequence for the pending table
-	hi             int    // pending[:hi] holds every used entry
-	adu            ADU
+	// pending is allocated on the first request with 4 entries and grows
+	// up to MaxPendingPerSession.
+	pending       []pending
+	flow          *bounded.Node[flowKey, flowState]
+	dev           *bounded.Node[netip.AddrPort, deviceState]
+	cli           *bounded.Node[netip.Addr, clientState]
+	serverCounted bool
+	closed        bool
+	seq           uint64 // request sequence for the pending table
+	hi            int    // pending[:hi] holds every used entry
+	adu           ADU
 }
 
 // pending is a request waiting for its response.
@@ -42,7 +44,10 @@ type pending struct {
 // same chain are cut by their length field, and an ADU that does not fit is
 // completed from the next Feeds.
 type stream struct {
-	buf [MaxADULength]byte
+	// buf holds the partial ADU: taken from the Analyzer when one is held
+	// (n > 0 or big), given back when it is complete, so an idle session
+	// holds none.
+	buf *[MaxADULength]byte
 	n   int // bytes of a partial ADU in buf
 	// check: buf started at a Feed boundary and the heuristic has not been
 	// applied yet (fewer than 8 bytes so far).
@@ -62,8 +67,7 @@ type stream struct {
 func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
 	s := &Session{
 		a: a, client: client, clientIP: client.Addr().Unmap(),
-		server:  netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
-		pending: make([]pending, a.cfg.MaxPendingPerSession),
+		server: netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
 	}
 	s.dirs[0].lead, s.dirs[1].lead = true, true
 	return s
@@ -113,6 +117,7 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 	for len(p) > 0 {
 		if len(p) < HeaderLength+1 && st.n == 0 {
 			// too short to judge: keep it and judge with the next bytes
+			s.hold(st)
 			st.n = copy(st.buf[:], p)
 			st.check = true
 			return
@@ -143,6 +148,7 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 		if st.skip == 0 && st.n >= HeaderLength+1 {
 			st.big, st.n = false, 0
 			s.handleOversized(toServer, st.buf[:HeaderLength+1], ts)
+			s.release(st)
 		}
 		return p
 	}
@@ -162,6 +168,7 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 			// this Feed from its own start, as tshark judges each segment
 			s.garbage(st, held, ts)
 			st.n = 0
+			s.release(st)
 			return p
 		}
 		p = p[k:]
@@ -188,8 +195,36 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 	}
 	st.n = 0
 	s.frame(toServer, st, st.buf[:l], ts)
+	s.release(st)
 	// tshark hands the rest of the segment to the heuristic again
 	return p
+}
+
+// hold gives st a buffer for a partial ADU, from the Analyzer's free list
+// when one is there.
+func (s *Session) hold(st *stream) {
+	if st.buf != nil {
+		return
+	}
+	free := &s.a.aduFree
+	if k := len(*free); k > 0 {
+		st.buf = (*free)[k-1]
+		(*free)[k-1] = nil
+		*free = (*free)[:k-1]
+		return
+	}
+	st.buf = new([MaxADULength]byte)
+}
+
+// release gives st's partial-ADU buffer back to the Analyzer.
+func (s *Session) release(st *stream) {
+	if st.buf == nil {
+		return
+	}
+	if len(s.a.aduFree) < maxFreeADUBufs {
+		s.a.aduFree = append(s.a.aduFree, st.buf)
+	}
+	st.buf = nil
 }
 
 // chain cuts ADUs from p (whose start passed the heuristic) by their length
@@ -197,11 +232,13 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 func (s *Session) chain(toServer bool, st *stream, p []byte, ts time.Time) []byte {
 	for len(p) > 0 {
 		if len(p) < 6 {
+			s.hold(st)
 			st.n = copy(st.buf[:], p)
 			return nil
 		}
 		l := declared(p)
 		if l > len(p) {
+			s.hold(st)
 			if l > MaxADULength {
 				st.big = true
 				st.n = copy(st.buf[:HeaderLength+1], p)
@@ -323,6 +360,7 @@ func (s *Session) Gap(toServer bool) {
 	st := &s.dirs[dirIndex(toServer)]
 	st.n, st.skip = 0, 0
 	st.big, st.check = false, false
+	s.release(st)
 	st.lead, st.leadGarbage = true, false
 }
 
@@ -345,6 +383,7 @@ func (s *Session) Close(ts time.Time) {
 			}
 		}
 		st.n, st.skip, st.big, st.check = 0, 0, false, false
+		s.release(st)
 	}
 	var unanswered uint64
 	for i := 0; i < s.hi; i++ {
@@ -509,34 +548,47 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 	}
 }
 
-// deviceID stores the objects of an FC 43/14 response.
+// deviceID stores the objects of an FC 43/14 response: at most
+// MaxIdentityObjects (unit, object) pairs per server and MaxStatsServers
+// objects in all for Stats; objects beyond are counted
+// (Analyzer.IdentityObjectsDropped). A known object takes its new value.
 func (s *Session) deviceID(a *ADU, d *deviceState) {
 	var h DeviceIDHeader
-	var objs map[uint8]string
+	an := s.a
 	key := identKey{server: s.server, unit: a.UnitID}
 	_ = a.DeviceID(&h, func(id uint8, v []byte) {
 		str, ok := ObjectValueString(id, v)
 		if !ok {
 			return
 		}
-		if objs == nil {
-			if d.ident == nil {
-				d.ident = make(map[uint8]map[uint8]string)
-			}
-			if objs = d.ident[a.UnitID]; objs == nil {
+		objs := d.ident[a.UnitID]
+		if _, known := objs[id]; known || d.identN < an.cfg.MaxIdentityObjects {
+			if objs == nil {
+				if d.ident == nil {
+					d.ident = make(map[uint8]map[uint8]string)
+				}
 				objs = make(map[uint8]string)
 				d.ident[a.UnitID] = objs
 			}
-		}
-		objs[id] = str
-		st := s.a.stats.ident
-		m := st[key]
-		if m == nil {
-			if len(st) >= s.a.cfg.MaxStatsServers {
-				return
+			if !known {
+				d.identN++
 			}
+			objs[id] = str
+		} else {
+			an.identDropped++
+		}
+		st := &an.stats
+		m := st.ident[key]
+		if _, known := m[id]; !known && st.identN >= an.cfg.MaxStatsServers {
+			an.identDropped++
+			return
+		}
+		if m == nil {
 			m = make(map[uint8]string)
-			st[key] = m
+			st.ident[key] = m
+		}
+		if _, known := m[id]; !known {
+			st.identN++
 		}
 		m[id] = str
 	})
@@ -566,9 +618,15 @@ func (s *Session) addPending(a *ADU, f *flowState) {
 		}
 	}
 	if slot < 0 {
-		if s.hi < len(s.pending) {
+		switch limit := s.a.cfg.MaxPendingPerSession; {
+		case s.hi < len(s.pending):
 			slot = s.hi
-		} else {
+		case len(s.pending) < limit:
+			grown := make([]pending, min(max(4, 2*len(s.pending)), limit))
+			copy(grown, s.pending)
+			s.pending = grown
+			slot = s.hi
+		default:
 			slot = oldest
 			f.unanswered++
 		}

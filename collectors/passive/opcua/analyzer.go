@@ -19,11 +19,82 @@ type Analyzer struct {
 	flows   *bounded.LRU[flowKey, flowState]
 	quiet   *bounded.Quiet[quietKey]
 	alerts  *bounded.Queue[Alert]
+
+	// buffered is the capacity of the partial chunk and message buffers
+	// held by the sessions and the free list, within MaxBufferedBytes.
+	buffered int
+	// free holds released buffers of at most maxFreeBufCap bytes for reuse,
+	// so that steady traffic does not allocate.
+	free [][]byte
 }
+
+// Buffer pool bounds: released buffers up to maxFreeBufCap bytes are kept
+// for reuse, at most maxFreeBufs of them (counted in MaxBufferedBytes).
+const (
+	maxFreeBufs   = 16
+	maxFreeBufCap = 64 << 10
+	minBufCap     = 512
+)
+
+// grow returns b, or a copy of it, with room for need bytes (need <= limit),
+// reusing a released buffer or allocating within MaxBufferedBytes. ok is
+// false, and b returned unchanged, when the budget has no room.
+func (a *Analyzer) grow(b []byte, need, limit int) (_ []byte, ok bool) {
+	if need <= cap(b) {
+		return b, true
+	}
+	for i := len(a.free) - 1; i >= 0; i-- {
+		if f := a.free[i]; cap(f) >= need {
+			last := len(a.free) - 1
+			a.free[i], a.free[last] = a.free[last], nil
+			a.free = a.free[:last]
+			f = append(f[:0], b...)
+			a.putBuf(b)
+			return f, true
+		}
+	}
+	n := min(max(need, 2*cap(b), minBufCap), max(limit, need))
+	for a.buffered+n > a.cfg.MaxBufferedBytes && len(a.free) > 0 {
+		last := len(a.free) - 1
+		a.buffered -= cap(a.free[last])
+		a.free[last] = nil
+		a.free = a.free[:last]
+	}
+	if a.buffered+n > a.cfg.MaxBufferedBytes {
+		return b, false
+	}
+	a.buffered += n
+	nb := make([]byte, len(b), n)
+	copy(nb, b)
+	a.putBuf(b)
+	return nb, true
+}
+
+// putBuf gives b back (to the free list, or to the budget) and returns nil.
+func (a *Analyzer) putBuf(b []byte) []byte {
+	switch {
+	case cap(b) == 0:
+	case cap(b) <= maxFreeBufCap && len(a.free) < maxFreeBufs:
+		a.free = append(a.free, b[:0])
+	default:
+		a.buffered -= cap(b)
+	}
+	return nil
+}
+
+// BufferedBytes returns the bytes held for partial chunks and messages over
+// all sessions (free buffers kept for reuse included); at most
+// Config.MaxBufferedBytes.
+func (a *Analyzer) BufferedBytes() int { return a.buffered }
+
+// DroppedOverBudget returns how many partial chunks and messages were
+// dropped because Config.MaxBufferedBytes was reached (Stats.DroppedOverBudget).
+func (a *Analyzer) DroppedOverBudget() uint64 { return a.stats.overBudget }
 
 // counters are the capture-wide figures behind Stats.
 type counters struct {
 	messages, malformed uint64
+	overBudget          uint64
 	types               [numTypes]uint64
 	policies, urls      map[string]struct{}
 	services            map[uint32]uint64
@@ -44,6 +115,11 @@ type flowKey struct {
 	client netip.Addr
 	server netip.AddrPort
 }
+
+// maxPolicyURILen bounds a security policy URI kept from an OPN (the
+// standard ones are under 80 bytes): every session keeps its channel's, so
+// with MaxStringLen alone 65,536 connections could pin 256 MiB.
+const maxPolicyURILen = 256
 
 const (
 	maxDeviceCerts     = 8

@@ -13,6 +13,12 @@ type Config struct {
 	// chunks (C ... F); beyond it the fields are not decoded, the service is
 	// still counted from the first chunk.
 	MaxMessageSize int
+	// MaxBufferedBytes bounds the bytes buffered for partial chunks and
+	// partial multi-chunk messages over all sessions of an Analyzer. A
+	// session that needs more than is left drops its partial chunk and
+	// message (counted in Stats.DroppedOverBudget) and resumes at the next
+	// chunk.
+	MaxBufferedBytes int
 	// MaxChunksPerMessage bounds the chunks of one reassembled message.
 	MaxChunksPerMessage int
 	// MaxArrayLen bounds every array length read from the wire.
@@ -52,7 +58,8 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: chunks buffered up to 256 KiB,
-// messages reassembled up to 1 MiB from at most 64 chunks, arrays of at most
+// messages reassembled up to 1 MiB from at most 64 chunks, 16 MiB buffered
+// over all sessions, arrays of at most
 // 65536 elements, strings kept up to 4096 bytes, 64 pending requests per
 // session, 1024 devices, 4096 flows, 1024 clients, 1024 alerts, 4096 stats
 // entries; certificate warning 30 days before expiry, brute force at 5
@@ -61,6 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxChunkSize:         256 << 10,
 		MaxMessageSize:       1 << 20,
+		MaxBufferedBytes:     16 << 20,
 		MaxChunksPerMessage:  64,
 		MaxArrayLen:          65536,
 		MaxStringLen:         4096,
@@ -87,6 +95,7 @@ func (c Config) withDefaults() Config {
 	}
 	setInt(&c.MaxChunkSize, d.MaxChunkSize)
 	setInt(&c.MaxMessageSize, d.MaxMessageSize)
+	setInt(&c.MaxBufferedBytes, d.MaxBufferedBytes)
 	setInt(&c.MaxChunksPerMessage, d.MaxChunksPerMessage)
 	setInt(&c.MaxArrayLen, d.MaxArrayLen)
 	setInt(&c.MaxStringLen, d.MaxStringLen)

@@ -59,7 +59,12 @@
 //     FuzzOPCUA and TestHugeArrayGuard check this.
 //   - Per session at most one partial chunk (MaxChunkSize) and one partial
 //     multi-chunk message (MaxMessageSize) per direction are buffered, grown
-//     with the bytes actually received. The device, client and flow tables
+//     with the bytes actually received and given back once complete (an
+//     idle session holds no buffer). All sessions of an Analyzer share
+//     MaxBufferedBytes (16 MiB by default, a few released buffers kept for
+//     reuse included): a session that needs more than is left drops its
+//     partial chunk and message, counted in Stats.DroppedOverBudget, and
+//     resumes at the next chunk. The device, client and flow tables
 //     are LRU-bounded; the Stats sets and the alert queue are bounded.
 //   - ChunkHeader.DecodeFromBytes, Recognize and DecodeServiceID do not
 //     allocate; a Feed of chunks that carry no new information (the steady

@@ -71,9 +71,12 @@ type dirState struct {
 	nh   int // bytes of a partial header in hdr
 	in   bool
 	h    ChunkHeader
-	buf  []byte // the chunk so far (at most keep bytes)
+	buf  []byte // the chunk so far (at most keep bytes); nil between chunks
 	need int    // bytes of the chunk still to consume
 	keep int    // bytes of the chunk to buffer
+	// drop: the partial chunk was dropped over the Analyzer's buffer
+	// budget; its remaining bytes are skipped up to the next chunk header.
+	drop bool
 
 	// synced: a valid chunk header was seen since the start or the last
 	// Gap, so invalid bytes are malformed rather than mid-stream lead-in.
@@ -88,6 +91,10 @@ type dirState struct {
 	asmReq    uint32
 	asmChunks int
 	asmOver   bool
+	// asmDrop: the message was dropped over the buffer budget; its chunks
+	// are skipped up to its final chunk. asmAny: its request id is not
+	// known yet (the chunk dropped was not read), the next one names it.
+	asmDrop, asmAny bool
 }
 
 // NewSession starts following one TCP connection from client to server (the
@@ -136,8 +143,10 @@ func (s *Session) flowNode(ts time.Time) *flowState {
 // direction, normally one TCP segment's payload. payload may hold any split
 // of chunks: several, one split over calls, or garbage. At most one partial
 // chunk (bounded by MaxChunkSize) and one partial multi-chunk message
-// (bounded by MaxMessageSize) are kept per direction; payload itself is not
-// retained. Feed after Close is ignored.
+// (bounded by MaxMessageSize) are kept per direction, all sessions together
+// within MaxBufferedBytes; their buffers are given back as soon as the chunk
+// or message is complete. payload itself is not retained. Feed after Close
+// is ignored.
 func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 	if s.closed || len(payload) == 0 {
 		return
@@ -160,19 +169,20 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 	for len(p) > 0 {
 		if st.in {
 			k := min(st.need, len(p))
-			if room := st.keep - len(st.buf); room > 0 {
-				st.buf = append(st.buf, p[:min(k, room)]...)
+			if room := st.keep - len(st.buf); room > 0 && !st.drop {
+				s.buffer(st, p[:min(k, room)])
 			}
 			st.need -= k
 			p = p[k:]
 			if st.need == 0 {
 				st.in = false
-				s.chunk(toServer, st, st.buf, int(st.h.Size) > len(st.buf), ts)
-				if cap(st.buf) > 64<<10 {
-					st.buf = nil
+				if st.drop {
+					st.drop = false
+					s.header(st, ts)
 				} else {
-					st.buf = st.buf[:0]
+					s.chunk(toServer, st, st.buf, int(st.h.Size) > len(st.buf), ts)
 				}
+				st.buf = s.a.putBuf(st.buf)
 			}
 			continue
 		}
@@ -206,8 +216,29 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		st.in = true
 		st.keep = min(size, s.a.cfg.MaxChunkSize)
 		st.need = size - HeaderLength
-		st.buf = append(st.buf[:0], hb...)
+		st.buf = st.buf[:0]
+		s.buffer(st, hb)
 	}
+}
+
+// buffer appends b to the partial chunk of st within the Analyzer's buffer
+// budget. Over budget, the partial chunk and the partial message of the
+// direction are dropped and counted; the rest of the chunk is skipped (its
+// header is still counted) and decoding resumes at the next chunk.
+func (s *Session) buffer(st *dirState, b []byte) {
+	buf, ok := s.a.grow(st.buf, len(st.buf)+len(b), st.keep)
+	if !ok {
+		s.a.stats.overBudget++
+		st.drop = true
+		st.buf = s.a.putBuf(st.buf)
+		st.asmReset(s.a)
+		if t := st.h.Type(); (t == TypeMSG || t == TypeCLO) && st.h.ChunkType == 'C' && s.mode != modeSignAndEncrypt {
+			// skip the rest of the message too
+			st.asmOn, st.asmDrop, st.asmAny = true, true, true
+		}
+		return
+	}
+	st.buf = append(buf, b...)
 }
 
 // badHeader handles an invalid chunk header: malformed when the direction
@@ -216,18 +247,15 @@ func (s *Session) badHeader(st *dirState, ts time.Time) {
 	if st.synced {
 		s.malformed(ts)
 	}
-	st.lost, st.synced, st.in, st.nh = true, false, false, 0
-	st.buf = st.buf[:0]
-	st.asmReset()
+	st.lost, st.synced, st.in, st.nh, st.drop = true, false, false, 0, false
+	st.buf = s.a.putBuf(st.buf)
+	st.asmReset(s.a)
 }
 
-func (st *dirState) asmReset() {
-	st.asmOn, st.asmChunks, st.asmOver = false, 0, false
-	if cap(st.asm) > 64<<10 {
-		st.asm = nil
-	} else {
-		st.asm = st.asm[:0]
-	}
+// asmReset ends the message reassembly of st and gives its buffer back.
+func (st *dirState) asmReset(a *Analyzer) {
+	st.asmOn, st.asmChunks, st.asmOver, st.asmDrop, st.asmAny = false, 0, false, false, false
+	st.asm = a.putBuf(st.asm)
 }
 
 func (s *Session) malformed(ts time.Time) {
@@ -241,9 +269,9 @@ func (s *Session) malformed(ts time.Time) {
 // valid chunk header.
 func (s *Session) Gap(toServer bool) {
 	st := &s.dirs[dirIndex(toServer)]
-	st.lost, st.synced, st.in, st.nh = true, false, false, 0
-	st.buf = st.buf[:0]
-	st.asmReset()
+	st.lost, st.synced, st.in, st.nh, st.drop = true, false, false, 0, false
+	st.buf = s.a.putBuf(st.buf)
+	st.asmReset(s.a)
 }
 
 // Close ends the session at ts: a partial chunk left in either direction is
@@ -257,20 +285,20 @@ func (s *Session) Close(ts time.Time) {
 		if (st.in || st.nh > 0) && st.synced {
 			s.malformed(ts)
 		}
-		st.buf, st.asm = nil, nil
+		st.buf = s.a.putBuf(st.buf)
+		st.asmReset(s.a)
 	}
 	s.closed = true
 	s.pending = nil
 }
 
-// chunk handles one complete chunk b (truncated: only its first
-// MaxChunkSize bytes are in b).
-func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
+// header counts the chunk whose header is st.h (Stats, flow, devices) and
+// returns its flow.
+func (s *Session) header(st *dirState, ts time.Time) *flowState {
 	a := s.a
 	st.synced = true
-	t := st.h.Type()
 	a.stats.messages++
-	a.stats.types[t]++
+	a.stats.types[st.h.Type()]++
 	if !s.serverCounted {
 		s.serverCounted = true
 		if _, ok := a.stats.servers[s.server]; !ok && len(a.stats.servers) < a.cfg.MaxStatsEntries {
@@ -281,6 +309,15 @@ func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, t
 	f.messages++
 	s.dev(roleServer, ts)
 	s.dev(roleClient, ts)
+	return f
+}
+
+// chunk handles one complete chunk b (truncated: only its first
+// MaxChunkSize bytes are in b).
+func (s *Session) chunk(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
+	a := s.a
+	f := s.header(st, ts)
+	t := st.h.Type()
 	r := newReader(b[HeaderLength:], a.cfg.MaxArrayLen)
 	switch t {
 	case TypeHEL:
@@ -366,8 +403,8 @@ func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, t
 		}
 		return
 	}
-	if len(spu) > a.cfg.MaxStringLen {
-		spu = spu[:a.cfg.MaxStringLen]
+	if max := min(a.cfg.MaxStringLen, maxPolicyURILen); len(spu) > max {
+		spu = spu[:max]
 	}
 	if len(spu) > 0 {
 		if _, ok := a.stats.policies[string(spu)]; !ok && len(a.stats.policies) < a.cfg.MaxStatsEntries {
@@ -439,29 +476,45 @@ func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, 
 	soft := s.mode != modeNone
 	switch st.h.ChunkType {
 	case 'A':
-		st.asmReset()
+		st.asmReset(s.a)
 		return
 	case 'C':
+		if st.asmAny {
+			st.asmReq, st.asmAny = reqID, false
+		}
 		if st.asmOn && st.asmReq != reqID {
-			st.asmReset()
+			st.asmReset(s.a)
 		}
 		if !st.asmOn {
 			st.asmOn, st.asmReq = true, reqID
 		}
-		st.asmAdd(body, truncated, s.a.cfg)
+		st.asmAdd(s.a, body, truncated)
 		return
 	}
+	if st.asmAny {
+		st.asmReq, st.asmAny = reqID, false
+	}
 	if st.asmOn && st.asmReq == reqID {
-		st.asmAdd(body, truncated, s.a.cfg)
+		st.asmAdd(s.a, body, truncated)
+		drop := st.asmDrop
 		body, truncated = st.asm, st.asmOver
-		defer st.asmReset()
+		defer st.asmReset(s.a)
+		if drop {
+			return // dropped over the buffer budget, counted then
+		}
 	}
 	s.service(toServer, reqID, body, truncated, soft, false, ts)
 }
 
 // asmAdd appends one chunk body to the reassembly, within MaxMessageSize and
-// MaxChunksPerMessage (beyond, the message is marked truncated).
-func (st *dirState) asmAdd(body []byte, truncated bool, cfg Config) {
+// MaxChunksPerMessage (beyond, the message is marked truncated) and within
+// the Analyzer's buffer budget (beyond, the message is dropped and counted,
+// and its further chunks skipped).
+func (st *dirState) asmAdd(a *Analyzer, body []byte, truncated bool) {
+	if st.asmDrop {
+		return
+	}
+	cfg := &a.cfg
 	st.asmChunks++
 	if truncated || st.asmChunks > cfg.MaxChunksPerMessage {
 		st.asmOver = true
@@ -474,7 +527,17 @@ func (st *dirState) asmAdd(body []byte, truncated bool, cfg Config) {
 		body = body[:max(room, 0)]
 		st.asmOver = true
 	}
-	st.asm = append(st.asm, body...)
+	if len(body) == 0 {
+		return
+	}
+	asm, ok := a.grow(st.asm, len(st.asm)+len(body), cfg.MaxMessageSize)
+	if !ok {
+		a.stats.overBudget++
+		st.asmDrop = true
+		st.asm = a.putBuf(st.asm)
+		return
+	}
+	st.asm = append(asm, body...)
 }
 
 func knownService(id uint32) bool {

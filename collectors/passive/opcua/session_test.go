@@ -54,7 +54,7 @@ func TestSessionRealFrames(t *testing.T) {
 		`"security_policy_uris":["http://opcfoundation.org/UA/SecurityPolicy#None"],` +
 		`"endpoint_urls":["opc.tcp://localhost:4840"],` +
 		`"services":{"CloseSecureChannelRequest":1,"OpenSecureChannelRequest":1,"OpenSecureChannelResponse":1,"ReadRequest":1},` +
-		`"servers":["10.0.0.9:4840"],"malformed":0}`
+		`"servers":["10.0.0.9:4840"],"malformed":0,"dropped_over_budget":0}`
 	if diff := cmp.Diff(want, statsJSON(t, a)); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
@@ -96,7 +96,7 @@ func TestSessionConversation(t *testing.T) {
 		`"endpoint_urls":["opc.tcp://plc:4840"],` +
 		`"services":{"CloseSecureChannelRequest":1,"GetEndpointsRequest":1,"GetEndpointsResponse":1,` +
 		`"OpenSecureChannelRequest":1,"OpenSecureChannelResponse":1,"ReadRequest":1,"ReadResponse":1},` +
-		`"servers":["10.0.0.9:4840"],"malformed":0}`
+		`"servers":["10.0.0.9:4840"],"malformed":0,"dropped_over_budget":0}`
 	if diff := cmp.Diff(want, statsJSON(t, a)); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}

@@ -14,7 +14,8 @@ type Stats struct {
 	Messages uint64 `json:"messages"`
 	// MessageTypes counts chunks per message type; only types seen appear.
 	MessageTypes map[string]uint64 `json:"message_types"`
-	// SecurityPolicyURIs are the distinct OPN security policy URIs, sorted.
+	// SecurityPolicyURIs are the distinct OPN security policy URIs (each
+	// kept up to 256 bytes), sorted.
 	SecurityPolicyURIs []string `json:"security_policy_uris"`
 	// EndpointURLs are the distinct Hello endpoint URLs, sorted.
 	EndpointURLs []string `json:"endpoint_urls"`
@@ -33,6 +34,10 @@ type Stats struct {
 	// of the services decoded, and partial chunks left at the end of a
 	// connection.
 	Malformed uint64 `json:"malformed"`
+	// DroppedOverBudget counts the partial chunks and multi-chunk messages
+	// dropped undecoded because Config.MaxBufferedBytes was reached (their
+	// chunks are still counted in Messages).
+	DroppedOverBudget uint64 `json:"dropped_over_budget"`
 }
 
 // Stats returns the capture-wide counts so far. The result is a copy; empty
@@ -40,7 +45,7 @@ type Stats struct {
 func (a *Analyzer) Stats() *Stats {
 	c := &a.stats
 	s := &Stats{
-		Messages: c.messages, Malformed: c.malformed,
+		Messages: c.messages, Malformed: c.malformed, DroppedOverBudget: c.overBudget,
 		MessageTypes:       map[string]uint64{},
 		SecurityPolicyURIs: sortedSet(c.policies),
 		EndpointURLs:       sortedSet(c.urls),
