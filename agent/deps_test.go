@@ -23,6 +23,7 @@ func TestImportGraph(t *testing.T) {
 		module + "/collectors":                {},
 		module + "/collectors/host":           {"collectors"},
 		module + "/collectors/baseline":       {"collectors"},
+		module + "/collectors/schematest":     {"collectors"},
 		module + "/collectors/probe":          {"collectors"},
 		module + "/collectors/passive":        {"collectors", "collectors/passive/modbus", "collectors/passive/opcua"},
 		module + "/collectors/passive/modbus": {"collectors/passive/internal/bounded"},

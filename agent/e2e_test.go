@@ -16,6 +16,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
 // TestMain removes the binary that the end-to-end tests built.
@@ -248,7 +249,7 @@ log: {level: debug}
 	if topic != "edgeward/v1/acme/plant-1/e2e-gw/asset" {
 		t.Errorf("host.inventory topic = %q, want edgeward/v1/acme/plant-1/e2e-gw/asset", topic)
 	}
-	if err := validateRecord(raw); err != nil {
+	if err := schematest.ValidateJSON(raw); err != nil {
 		t.Errorf("host.inventory does not validate against schema v1: %v\n%s", err, raw)
 	}
 	if inv["key"] != "e2e-gw" {
@@ -261,7 +262,7 @@ log: {level: debug}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_, hbRaw, _ := sub.find("agent.heartbeat")
-	if err := validateRecord(hbRaw); err != nil {
+	if err := schematest.ValidateJSON(hbRaw); err != nil {
 		t.Errorf("agent.heartbeat does not validate: %v\n%s", err, hbRaw)
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/schematest"
 	"github.com/edgeward/edgeward/uplink"
 )
 
@@ -49,7 +50,7 @@ func TestRecorderStampsAndCoalesces(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for _, e := range es {
-		if err := validateRecord(e.Data); err != nil {
+		if err := schematest.ValidateJSON(e.Data); err != nil {
 			t.Errorf("record %s does not validate: %v", e.Data, err)
 		}
 		var rec collectors.Record

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeward/edgeward/collectors/baseline"
 	"github.com/edgeward/edgeward/collectors/host"
 	"github.com/edgeward/edgeward/collectors/passive"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
 // TestEveryRecordKindValidates runs each collector for real (host and
@@ -96,7 +97,7 @@ func TestEveryRecordKindValidates(t *testing.T) {
 			t.Errorf("encode %s: %v", rec.Kind, err)
 			continue
 		}
-		if err := validateRecord(item.Data); err != nil {
+		if err := schematest.ValidateJSON(item.Data); err != nil {
 			t.Errorf("%s record does not validate: %v\n%s", rec.Kind, err, item.Data)
 		}
 		kinds[rec.Kind]++

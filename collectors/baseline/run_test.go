@@ -1,69 +1,27 @@
 package baseline
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
-// compileSchema compiles collectors.SchemaJSON with format assertions.
-func compileSchema(t *testing.T) *jsonschema.Schema {
+// validate checks r against the wire schema v1 inside the agent's envelope.
+func validate(t testing.TB, r collectors.Record) {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(collectors.SchemaJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("v1.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// envelope fills the fields the agent stamps, as on the wire.
-func envelope(r collectors.Record) collectors.Record {
-	r.ID = "01JD0000000000000000000000"
-	r.Schema = collectors.SchemaV1
-	r.Agent = collectors.Agent{ID: "agent-1", Enterprise: "ent", Site: "site", Version: "0.0.0-test"}
-	r.Time = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-	return r
-}
-
-func validate(t *testing.T, s *jsonschema.Schema, r collectors.Record) {
-	t.Helper()
-	if err := r.Validate(); err != nil {
-		t.Errorf("%s %s: Record.Validate: %v", r.Kind, r.Key, err)
-	}
-	b, err := json.Marshal(envelope(r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Validate(inst); err != nil {
-		t.Errorf("%s %s does not validate: %v\n%s", r.Kind, r.Key, err, b)
+	if raw, err := schematest.Validate(r); err != nil {
+		t.Errorf("%s %s does not validate: %v\n%s", r.Kind, r.Key, err, raw)
 	}
 }
 
 func TestRecordsValidateAgainstSchema(t *testing.T) {
 	t.Parallel()
-	s := compileSchema(t)
 	for _, name := range fixtureNames() {
 		rep := scanFixture(t, name, nil)
 		recs := rep.Records()
@@ -79,13 +37,13 @@ func TestRecordsValidateAgainstSchema(t *testing.T) {
 			t.Errorf("%s: %d drift records for %d failures", name, len(drift), rep.Score.Counts.Fail)
 		}
 		for _, r := range append(recs, drift...) {
-			validate(t, s, r)
+			validate(t, r)
 		}
 	}
 	// Windows results share the record shape.
 	rep := windowsFixtureReport(t)
 	for _, r := range rep.Records() {
-		validate(t, s, r)
+		validate(t, r)
 	}
 }
 

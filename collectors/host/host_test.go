@@ -1,9 +1,7 @@
 package host_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,7 +11,7 @@ import (
 
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/host"
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
 const fixtureRoot = "testdata/root"
@@ -66,56 +64,16 @@ func TestNew(t *testing.T) {
 
 var errAny = errors.New("any error")
 
-// compileSchema compiles the embedded record schema, asserting formats.
-func compileSchema(t testing.TB) *jsonschema.Schema {
+// validate checks r against the wire schema v1 inside the agent's envelope.
+func validate(t testing.TB, r collectors.Record) {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(collectors.SchemaJSON))
-	if err != nil {
-		t.Fatalf("unmarshal schema: %v", err)
-	}
-	const url = "https://edgeward.invalid/schema/v1.json"
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatalf("add schema: %v", err)
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return s
-}
-
-// envelope fills in what the agent adds to a collector's record.
-func envelope(r collectors.Record) collectors.Record {
-	r.ID = "01JD0000000000000000000000"
-	r.Schema = collectors.SchemaV1
-	r.Agent = collectors.Agent{ID: "agent-01", Enterprise: "acme", Site: "plant-1", Version: "0.0.0-test"}
-	return r
-}
-
-// validate marshals rec and validates it against the schema.
-func validate(t *testing.T, s *jsonschema.Schema, rec collectors.Record) {
-	t.Helper()
-	if err := rec.Validate(); err != nil {
-		t.Fatalf("Record.Validate: %v", err)
-	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatalf("marshal: %v", err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("unmarshal record: %v", err)
-	}
-	if err := s.Validate(inst); err != nil {
-		t.Fatalf("record does not match schema: %v\n%s", err, b)
+	if raw, err := schematest.Validate(r); err != nil {
+		t.Errorf("%s %s does not validate: %v\n%s", r.Kind, r.Key, err, raw)
 	}
 }
 
 func TestRecordMatchesSchema(t *testing.T) {
 	t.Parallel()
-	s := compileSchema(t)
 	for _, root := range []string{"/", fixtureRoot, "testdata/rpmroot"} {
 		t.Run(root, func(t *testing.T) {
 			t.Parallel()
@@ -128,7 +86,7 @@ func TestRecordMatchesSchema(t *testing.T) {
 			if rec.Class != collectors.ClassAsset || rec.Kind != "host.inventory" || rec.Key != "agent-01" || rec.Time.IsZero() {
 				t.Errorf("Record envelope = %+v", rec)
 			}
-			validate(t, s, envelope(rec))
+			validate(t, rec)
 		})
 	}
 }
@@ -136,7 +94,6 @@ func TestRecordMatchesSchema(t *testing.T) {
 // TestSchemaRejectsBadBody makes sure the body schema is actually applied.
 func TestSchemaRejectsBadBody(t *testing.T) {
 	t.Parallel()
-	s := compileSchema(t)
 	c := newCollector(t, host.Config{Root: fixtureRoot})
 	for name, body := range map[string]any{
 		"no hostname":    map[string]any{"os": map[string]any{"family": "linux"}},
@@ -144,14 +101,10 @@ func TestSchemaRejectsBadBody(t *testing.T) {
 		"bad socket":     map[string]any{"hostname": "h", "os": map[string]any{"family": "linux"}, "listening": []any{map[string]any{"protocol": "sctp", "address": "x", "port": 1}}},
 		"negative count": map[string]any{"hostname": "h", "os": map[string]any{"family": "linux"}, "truncated": map[string]any{"software": -1}},
 	} {
-		rec := envelope(c.Record(&host.Inventory{}))
+		rec := c.Record(&host.Inventory{})
 		rec.Body = body
-		b, _ := json.Marshal(rec)
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Validate(inst); err == nil {
+		b, err := schematest.Validate(rec)
+		if err == nil {
 			t.Errorf("%s: schema accepted %s", name, b)
 		}
 	}
@@ -212,12 +165,11 @@ func TestRunEmitsOnTickerAndStopsOnCancel(t *testing.T) {
 			close(rec.got)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			s := compileSchema(t)
 			for i, r := range rec.recs {
 				if inv, ok := r.Body.(*host.Inventory); !ok || inv.Hostname == "" {
 					t.Errorf("record %d body = %#v", i, r.Body)
 				}
-				validate(t, s, envelope(r))
+				validate(t, r)
 			}
 		})
 	}
