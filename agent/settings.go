@@ -88,6 +88,7 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.Ports = passive.Ports{Modbus: ports(cp.Ports.Modbus), OPCUA: ports(cp.Ports.OPCUA), AnyTCP: cp.Ports.AnyTCP}
 	p.SnapLen = cp.Snaplen
 	p.Promiscuous = cp.Promiscuous
+	p.AttributeLocal = cp.AttributeLocal
 	p.MaxFlows = cp.MaxFlows
 	p.FlowIdleTimeout = cp.FlowIdleTimeout.D()
 	p.SummaryInterval = cp.SummaryInterval.D()

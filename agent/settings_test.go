@@ -36,7 +36,8 @@ collectors:
   host: {enabled: true, interval: 2m}
   baseline: {enabled: true, interval: 3h, role: gateway}
   passive: {enabled: true, interfaces: [eth1], files: [a.pcap], ports: {modbus: [502, 5020], opcua: [4840], any_tcp: true},
-            snaplen: 1600, max_flows: 99, flow_idle_timeout: 9m, summary_interval: 8m, promiscuous: true}
+            snaplen: 1600, max_flows: 99, flow_idle_timeout: 9m, summary_interval: 8m, promiscuous: true,
+            attribute_local: false}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +77,33 @@ collectors:
 	if !p.Enabled || !cmp.Equal(p.Interfaces, []string{"eth1"}) || !cmp.Equal(p.Files, []string{"a.pcap"}) ||
 		!cmp.Equal(p.Ports.Modbus, []uint16{502, 5020}) || !cmp.Equal(p.Ports.OPCUA, []uint16{4840}) || !p.Ports.AnyTCP ||
 		p.SnapLen != 1600 || p.MaxFlows != 99 || p.FlowIdleTimeout != 9*time.Minute ||
-		p.SummaryInterval != 8*time.Minute || !p.Promiscuous {
+		p.SummaryInterval != 8*time.Minute || !p.Promiscuous || p.AttributeLocal {
 		t.Errorf("passive = %+v", p)
+	}
+}
+
+// TestSettingsAttributeLocal maps collectors.passive.attribute_local, whose
+// default (true) differs from the zero value of passive.Config's field.
+func TestSettingsAttributeLocal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, yaml string
+		want       bool
+	}{
+		{"default", "", true},
+		{"on", "collectors: {passive: {attribute_local: true}}", true},
+		{"off", "collectors: {passive: {attribute_local: false}}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Parse("test.yaml", []byte("agent: {id: gw-01}\n"+tc.yaml+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := newSettings(c, "host-a", "1.2.3").passive.AttributeLocal; got != tc.want {
+				t.Errorf("passive.AttributeLocal = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

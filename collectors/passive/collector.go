@@ -26,6 +26,9 @@ type Collector struct {
 	mu      sync.Mutex // guards eng and sources
 	eng     *Engine
 	sources map[string]Source
+	// owners returns the socket table reader for local process
+	// attribution (nil: none on this system); a test seam.
+	owners func() socketOwners
 }
 
 var _ collectors.Collector = (*Collector)(nil)
@@ -40,7 +43,10 @@ func New(cfg Config, log *slog.Logger) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{cfg: eng.cfg, log: log.With("collector", "passive"), eng: eng, sources: map[string]Source{}}, nil
+	return &Collector{
+		cfg: eng.cfg, log: log.With("collector", "passive"), eng: eng, sources: map[string]Source{},
+		owners: newSocketOwners,
+	}, nil
 }
 
 // Name returns "passive".
@@ -72,6 +78,7 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		c.mu.Unlock()
 		return c.emit(ctx, emit, time.Now())
 	}
+	attr := c.startAttribution(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
 	for _, ifc := range c.cfg.Interfaces {
@@ -97,6 +104,9 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 			case <-gctx.Done():
 				return nil
 			case now := <-t.C:
+				if attr != nil {
+					attr.refresh(gctx, now, &c.mu)
+				}
 				if now.Before(next) {
 					c.mu.Lock()
 					c.eng.Flush(now)
@@ -125,6 +135,26 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		return nil
 	}
 	return err
+}
+
+// startAttribution turns local process attribution on for the live capture
+// about to start (Config.AttributeLocal, and a socket table on this
+// system) and reads this host's addresses. It returns nil when
+// attribution is off.
+func (c *Collector) startAttribution(ctx context.Context) *attributor {
+	if !c.cfg.AttributeLocal {
+		return nil
+	}
+	o := c.owners()
+	if o == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.eng.attributeLocal(o, c.log)
+	a := c.eng.attr
+	c.mu.Unlock()
+	a.refresh(ctx, time.Now(), &c.mu)
+	return a
 }
 
 // livePorts returns the ports the live capture filter passes: 502 and 4840

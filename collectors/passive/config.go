@@ -9,7 +9,8 @@ import (
 )
 
 // Config configures the passive collector and its Engine. The zero value of
-// a numeric field means its default (see DefaultConfig).
+// a numeric field means its default (see DefaultConfig); a boolean's zero
+// value is false whatever its default.
 type Config struct {
 	// Enabled turns the collector on in `edgeward run`.
 	Enabled bool `yaml:"enabled" json:"enabled"`
@@ -35,6 +36,15 @@ type Config struct {
 	// connections (default 64 MiB); each direction of a connection buffers
 	// at most 64 KiB.
 	MaxReassemblyBytes int64 `yaml:"max_reassembly_bytes" json:"max_reassembly_bytes"`
+	// AttributeLocal attributes live-captured connections that start or end
+	// on this host to the local process and user owning them (net.flow and
+	// threat records carry local_process). DefaultConfig sets it; false
+	// never reads the socket table. Replayed files are never attributed.
+	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
+	// AttributeRefresh is the least time between two reads of the socket
+	// table, which happen only when a new connection of this host appears
+	// (default 1s, at least 1s).
+	AttributeRefresh time.Duration `yaml:"attribute_refresh" json:"attribute_refresh"`
 	// Modbus configures the Modbus/TCP analyzer's tables and detections.
 	Modbus modbus.Config `yaml:"modbus" json:"modbus"`
 	// OPCUA configures the OPC UA Binary analyzer's limits, tables and
@@ -67,7 +77,8 @@ const (
 
 // DefaultConfig returns the defaults: disabled, Modbus on 502, OPC UA on
 // 4840, snap length 65535, 65536 connections, 5 minutes idle timeout,
-// summaries every minute, 64 MiB of out-of-order data in total.
+// summaries every minute, 64 MiB of out-of-order data in total, local
+// process attribution on with the socket table read at most once a second.
 func DefaultConfig() Config {
 	return Config{
 		Ports:              Ports{Modbus: []uint16{502}, OPCUA: []uint16{4840}},
@@ -76,6 +87,8 @@ func DefaultConfig() Config {
 		FlowIdleTimeout:    DefaultFlowIdleTimeout,
 		SummaryInterval:    DefaultSummaryInterval,
 		MaxReassemblyBytes: DefaultMaxReassemblyBytes,
+		AttributeLocal:     true,
+		AttributeRefresh:   DefaultAttributeRefresh,
 		Modbus:             modbus.DefaultConfig(),
 		OPCUA:              opcua.DefaultConfig(),
 	}
@@ -105,6 +118,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxReassemblyBytes == 0 {
 		c.MaxReassemblyBytes = d.MaxReassemblyBytes
 	}
+	if c.AttributeRefresh == 0 {
+		c.AttributeRefresh = d.AttributeRefresh
+	}
 	return c
 }
 
@@ -122,6 +138,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: summary_interval must be at least 1s, got %s", ErrInvalidConfig, c.SummaryInterval)
 	case c.MaxReassemblyBytes < 1<<16:
 		return fmt.Errorf("%w: max_reassembly_bytes must be at least 65536, got %d", ErrInvalidConfig, c.MaxReassemblyBytes)
+	case c.AttributeRefresh < time.Second:
+		return fmt.Errorf("%w: attribute_refresh must be at least 1s, got %s", ErrInvalidConfig, c.AttributeRefresh)
 	}
 	for _, p := range c.Ports.Modbus {
 		if p == 0 {

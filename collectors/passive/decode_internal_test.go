@@ -237,11 +237,13 @@ func TestRateLimiter(t *testing.T) {
 		suppressed uint64
 	}
 	var got []step
-	for _, dt := range []time.Duration{0, time.Second, 30 * time.Second, 61 * time.Second, 62 * time.Second, 200 * time.Second} {
+	// The last three: the clock went back an hour, then a second forward.
+	for _, dt := range []time.Duration{0, time.Second, 30 * time.Second, 61 * time.Second, 62 * time.Second, 200 * time.Second,
+		200*time.Second - time.Hour, 201*time.Second - time.Hour, 202*time.Second - time.Hour} {
 		ok, n := r.allow("modbus.scan", src, t0.Add(dt))
 		got = append(got, step{ok, n})
 	}
-	want := []step{{true, 0}, {false, 0}, {false, 0}, {true, 2}, {false, 0}, {true, 1}}
+	want := []step{{true, 0}, {false, 0}, {false, 0}, {true, 2}, {false, 0}, {true, 1}, {true, 0}, {false, 0}, {false, 0}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(step{})); diff != "" {
 		t.Errorf("allow (-want +got):\n%s", diff)
 	}

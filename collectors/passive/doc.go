@@ -59,7 +59,14 @@
 //     modbus and opcua tables their own LRU bounds, the
 //     event rate-limit table 4096 keys and a Summary 10000 events.
 //   - Steady-state processing of an established connection allocates
-//     nothing per packet (TestProcessDoesNotAllocate).
+//     nothing per packet (TestProcessDoesNotAllocate), local process
+//     attribution on or off: only a connection's first segment is checked
+//     against this host's addresses.
+//   - Replayed files are never attributed to local processes, and
+//     attribution's tables are bounded: 1024 connections waiting for a
+//     socket table read (more are skipped, counted in
+//     EngineStats.LocalLookupsSkipped), 4096 attributed
+//     connections and 4096 flows (least recently used evicted).
 //   - Events are rate-limited to one per (kind, client) per minute of
 //     capture time; the next emitted event of that key carries the number
 //     suppressed in between (Event.Suppressed).
@@ -90,4 +97,16 @@
 //   - IP fragments are not reassembled (counted only).
 //   - Not safe for concurrent use: the Collector serialises its capture
 //     goroutines through a mutex.
+//   - Local process attribution (Config.AttributeLocal, live capture on
+//     Linux and Windows only): a connection whose client, else server,
+//     address is this host's (interface addresses, re-read every minute,
+//     and loopback) is looked up in the OS socket table, read at most once
+//     per Config.AttributeRefresh and only when such a connection starts,
+//     outside the Engine's lock. A connection that lives shorter than that
+//     delay, or another user's socket while the agent runs unprivileged,
+//     stays unattributed. A net.flow carries the owner of its latest
+//     attributed connection (several processes may share a flow); an
+//     event the owner of the client end of its own connection. The command
+//     line, clipped to MaxCmdline bytes, may hold secrets passed as
+//     arguments: it goes into records, never into logs.
 package passive

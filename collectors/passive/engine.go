@@ -53,11 +53,18 @@ type EngineStats struct {
 	// EventsSuppressed counts events held back by the per (kind, client)
 	// rate limit; EventsDropped counts alerts lost because a bounded queue
 	// (the analyzer's alert queue, the rate-limit table) was full.
-	EventsSuppressed uint64          `json:"events_suppressed"`
-	EventsDropped    uint64          `json:"events_dropped"`
-	Reassembly       ReassemblyStats `json:"reassembly"`
-	Flows            FlowStats       `json:"flows"`
-	Capture          SourceStats     `json:"capture"` // kernel/driver drops, filled in by the Collector
+	EventsSuppressed uint64 `json:"events_suppressed"`
+	EventsDropped    uint64 `json:"events_dropped"`
+	// LocalLookups counts connections of this host looked up in the socket
+	// table (Config.AttributeLocal), LocalAttributed those whose owning
+	// process was found, LocalLookupsSkipped those not looked up because
+	// 1024 were already waiting.
+	LocalLookups        uint64          `json:"local_lookups"`
+	LocalAttributed     uint64          `json:"local_attributed"`
+	LocalLookupsSkipped uint64          `json:"local_lookups_skipped"`
+	Reassembly          ReassemblyStats `json:"reassembly"`
+	Flows               FlowStats       `json:"flows"`
+	Capture             SourceStats     `json:"capture"` // kernel/driver drops, filled in by the Collector
 }
 
 // core is the protocol-independent part of an Engine: decode, connection
@@ -76,6 +83,9 @@ type core struct {
 	macs                    *bounded.LRU[netip.Addr, [6]byte] // source MAC by IP, first seen kept
 	free                    []*conn
 	last                    *conn // the connection of the previous segment (saves a map lookup)
+	// onOpen, when set, is told of every connection started (syn: by a
+	// segment with SYN set), for local process attribution.
+	onOpen func(client, server netip.AddrPort, syn bool)
 }
 
 // portSet is a bitmap of TCP ports.
@@ -345,6 +355,9 @@ func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts t
 	}
 	c.first, c.last = ts, ts
 	c.h = f(c.client, c.server)
+	if e.onOpen != nil {
+		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0)
+	}
 }
 
 // end finishes c's session (delivering what is buffered, with gaps) and

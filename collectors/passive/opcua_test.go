@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"math/big"
 	"slices"
 	"sort"
@@ -17,12 +16,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
 // genStart is the time of the first frame pcapgen writes.
@@ -241,12 +240,13 @@ func TestOPCUARecords(t *testing.T) {
 		return transact(w, ep(hmiMAC, "192.168.1.10:40001"), ep(plcMAC, "192.168.1.20:502"), pair(pcapgen.ReadHolding(1, 1, 0, 4)))
 	})
 	e := replayPath(t, path, passive.DefaultConfig())
-	sch := compileSchema(t)
 	recs := e.Records(genStart.Add(time.Hour))
 	kinds := map[string]int{}
 	for _, r := range recs {
 		kinds[r.Kind]++
-		validateRecord(t, sch, r)
+		if raw, err := schematest.Validate(r); err != nil {
+			t.Errorf("%s record does not validate: %v\n%s", r.Kind, err, raw)
+		}
 	}
 	for _, k := range []string{"net.asset", "net.flow", opcua.KindSecurityNone, opcua.KindAnonymousSession,
 		opcua.KindWriteNewClient, opcua.KindEndpointInsecurePolicy} {
@@ -304,44 +304,5 @@ func TestOPCUARecords(t *testing.T) {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, out.String())
 		}
-	}
-}
-
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(collectors.SchemaJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("v1.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
-}
-
-func validateRecord(t *testing.T, sch *jsonschema.Schema, r collectors.Record) {
-	t.Helper()
-	if err := r.Validate(); err != nil {
-		t.Errorf("%s: %v", r.Kind, err)
-	}
-	r.ID = "01JD0000000000000000000000"
-	r.Schema = collectors.SchemaV1
-	r.Agent = collectors.Agent{ID: "agent-1", Enterprise: "ent", Site: "site", Version: "test"}
-	raw, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("%s record does not validate: %v\n%s", r.Kind, err, raw)
 	}
 }

@@ -32,8 +32,9 @@ type Engine struct {
 	ouiFailed  bool
 	suppressed uint64
 	limiter    *rateLimiter
-	pending    []collectors.Record // events due on the next Records call
-	events     []Event             // emitted events, for Summary
+	attr       *attributor    // nil unless local process attribution is on (live capture)
+	pending    []pendingEvent // events due on the next Records call
+	events     []Event        // emitted events, for Summary
 	eventsCut  uint64
 	// lastRec is the newest capture time covered by the last Records call
 	// (the zero time before the first call); maxTS is the newest packet
@@ -82,6 +83,9 @@ func (e *Engine) Process(p Packet) {
 func (e *Engine) Flush(now time.Time) {
 	e.core.flush(now)
 	e.collectAlerts()
+	if now.IsZero() {
+		e.attr.stop() // end of input: events no longer wait for lookups
+	}
 }
 
 // collectAlerts moves analyzer alerts through the rate limiter: the Modbus
@@ -89,23 +93,31 @@ func (e *Engine) Flush(now time.Time) {
 func (e *Engine) collectAlerts() {
 	for _, a := range e.mb.TakeAlerts() {
 		if ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time); ok {
-			e.emitEvent(eventOf(a, suppressed))
+			e.emitEvent(eventOf(a, suppressed), netip.AddrPortFrom(a.Client, a.ClientPort), a.Server)
 		} else {
 			e.suppressed++
 		}
 	}
 	for _, a := range e.ua.TakeAlerts() {
 		if ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time); ok {
-			e.emitEvent(opcuaEventOf(a, suppressed))
+			e.emitEvent(opcuaEventOf(a, suppressed), netip.AddrPortFrom(a.Client, a.ClientPort), a.Server)
 		} else {
 			e.suppressed++
 		}
 	}
 }
 
-// emitEvent queues ev for Records and keeps it for Summary.
-func (e *Engine) emitEvent(ev Event) {
-	e.pending = append(e.pending, eventRecord(ev))
+// pendingEvent is an event waiting for Records, with the connection that
+// raised it.
+type pendingEvent struct {
+	ev             Event
+	client, server netip.AddrPort
+}
+
+// emitEvent queues ev, raised on the connection from client to server, for
+// Records and keeps it for Summary.
+func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
+	e.pending = append(e.pending, pendingEvent{ev: ev, client: client, server: server})
 	if len(e.events) < maxSummaryEvent {
 		e.events = append(e.events, ev)
 	} else {
@@ -118,15 +130,28 @@ func (e *Engine) emitEvent(ev Event) {
 // state record for every asset and flow that saw traffic since the last
 // call (cumulative counts; the buffer keeps only the latest state per key).
 // Records sets Class, Kind, Key, Severity, Time and Body; the agent stamps
-// the rest.
+// the rest. With local process attribution on, a flow carries the owner
+// of its latest attributed connection, and an event the owner of the
+// client end of the connection that raised it; an event whose connection
+// is still waiting for the socket table to be read (within a second or so
+// of its start) is held for the next call, unless Flush ended the input.
 //
 // "Since the last call" is judged on capture time, not on now: a live
 // capture hands packets over late (ring block timeout, backlog under load),
 // so a packet stamped before the last call may be processed after it.
 func (e *Engine) Records(now time.Time) []collectors.Record {
 	e.collectAlerts()
-	out := e.pending
-	e.pending = nil
+	var out []collectors.Record
+	var wait []pendingEvent
+	for _, p := range e.pending {
+		if e.attr.waiting(p.client, p.server) {
+			wait = append(wait, p) // its owner is looked up before the next call
+			continue
+		}
+		p.ev.LocalProcess = e.attr.clientOwner(p.client, p.server)
+		out = append(out, eventRecord(p.ev))
+	}
+	e.pending = wait
 	since, all := e.lastRec, !e.recorded
 	e.recorded = true
 	hw := e.maxTS
@@ -143,16 +168,29 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 	}
 	for _, f := range e.mb.Flows() {
 		if due(f.LastSeen) {
-			out = append(out, flowRecord(flowOf(f), now))
+			fl := flowOf(f)
+			fl.LocalProcess = e.attr.flowOwner(f.Client, f.Server)
+			out = append(out, flowRecord(fl, now))
 		}
 	}
 	for _, f := range e.ua.Flows() {
 		if due(f.LastSeen) {
-			out = append(out, flowRecord(opcuaFlowOf(f), now))
+			fl := opcuaFlowOf(f)
+			fl.LocalProcess = e.attr.flowOwner(f.Client, f.Server)
+			out = append(out, flowRecord(fl, now))
 		}
 	}
 	e.lastRec = hw
 	return out
+}
+
+// attributeLocal turns local process attribution on with o as the socket
+// table, logging to log: from now on every new connection is checked
+// against this host's addresses. The Collector calls it before its live
+// capture starts, never for replays (a file's sockets are not this host's).
+func (e *Engine) attributeLocal(o socketOwners, log *slog.Logger) {
+	e.attr = newAttributor(o, e.cfg.AttributeRefresh, log)
+	e.core.onOpen = e.attr.note
 }
 
 // assets merges the Modbus and OPC UA tables per IP address.
@@ -184,5 +222,6 @@ func (e *Engine) Stats() EngineStats {
 	st.OPCUADroppedOverBudget = e.ua.DroppedOverBudget()
 	st.ModbusIdentityObjectsDropped = e.mb.IdentityObjectsDropped()
 	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped() + e.ua.AlertsDropped()
+	e.attr.stats(&st)
 	return st
 }

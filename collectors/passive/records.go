@@ -109,6 +109,10 @@ type Flow struct {
 	NodeManagement uint64   `json:"node_management,omitempty"`
 	WrittenNodes   []string `json:"written_nodes,omitempty"`
 	CalledMethods  []string `json:"called_methods,omitempty"`
+	// LocalProcess owns this host's end of the flow's latest attributed
+	// connection (live capture with Config.AttributeLocal; nil otherwise
+	// or when the owner could not be seen).
+	LocalProcess *LocalProcess `json:"local_process,omitempty"`
 	// Requests and Responses count Modbus ADUs, or OPC UA service messages
 	// whose type name ends in Request, or Response (ServiceFault included).
 	Requests      uint64    `json:"requests"`
@@ -147,6 +151,10 @@ type Event struct {
 	Service    string         `json:"service,omitempty"`  // OPC UA service type name
 	Evidence   map[string]any `json:"evidence"`
 	Suppressed uint64         `json:"suppressed"`
+	// LocalProcess owns the client end of the connection that raised the
+	// event when that end is this host (live capture with
+	// Config.AttributeLocal), as the engineering software sending a write.
+	LocalProcess *LocalProcess `json:"local_process,omitempty"`
 }
 
 // rateLimiter lets one event per (kind, source) through per interval and
@@ -174,7 +182,11 @@ func newRateLimiter(interval time.Duration, max int) *rateLimiter {
 }
 
 // allow reports whether an event of kind from source at ts may be emitted,
-// and how many were suppressed before it.
+// and how many were suppressed before it. An event earlier than the last
+// one emitted (capture time went back: files replayed out of order, the
+// wall clock stepped back during a live capture) is emitted, as
+// bounded.Quiet does in the analyzers; otherwise a clock stepped back by an
+// hour would silence the key for an hour.
 func (r *rateLimiter) allow(kind string, source netip.Addr, ts time.Time) (bool, uint64) {
 	k := rateKey{kind, source}
 	st := r.m[k]
@@ -185,7 +197,7 @@ func (r *rateLimiter) allow(kind string, source netip.Addr, ts time.Time) (bool,
 		r.m[k] = &rateState{last: ts}
 		return true, 0
 	}
-	if ts.Sub(st.last) < r.interval {
+	if !ts.Before(st.last) && ts.Sub(st.last) < r.interval {
 		st.suppressed++
 		return false, 0
 	}

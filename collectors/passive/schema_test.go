@@ -1,36 +1,23 @@
 package passive_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
+	"github.com/edgeward/edgeward/collectors/schematest"
 )
 
 // TestRecordsValidate emits the records of a capture with assets, flows and
 // several event kinds and validates each against collectors.SchemaJSON.
 func TestRecordsValidate(t *testing.T) {
 	t.Parallel()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(collectors.SchemaJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("v1.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hmi := ep(hmiMAC, "192.168.1.10:40001")
 	plc := ep(plcMAC, "192.168.1.20:502")
 	path := writeCapture(t, func(w *pcapgen.Writer) error {
@@ -63,21 +50,7 @@ func TestRecordsValidate(t *testing.T) {
 	kinds := map[string]int{}
 	for _, r := range recs {
 		kinds[r.Kind]++
-		if err := r.Validate(); err != nil {
-			t.Errorf("%s: %v", r.Kind, err)
-		}
-		r.ID = "01JD0000000000000000000000"
-		r.Schema = collectors.SchemaV1
-		r.Agent = collectors.Agent{ID: "agent-1", Enterprise: "ent", Site: "site", Version: "test"}
-		raw, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sch.Validate(inst); err != nil {
+		if raw, err := schematest.Validate(r); err != nil {
 			t.Errorf("%s record does not validate: %v\n%s", r.Kind, err, raw)
 		}
 	}
@@ -102,6 +75,64 @@ func TestRecordsValidate(t *testing.T) {
 	// A second call with no new traffic emits nothing.
 	if again := e.Records(time.Now().Add(time.Minute)); len(again) != 0 {
 		t.Errorf("second Records call returned %d records", len(again))
+	}
+}
+
+// TestLocalProcessValidates checks the local_process object of net.flow,
+// modbus.* and opcua.* bodies against the schema: a complete one passes,
+// and one without a pid, with an unknown field or with a command line over
+// passive.MaxCmdline bytes fails in each body.
+func TestLocalProcessValidates(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	records := func(p *passive.LocalProcess) []collectors.Record {
+		f := passive.Flow{Protocol: "modbus", Client: "10.0.0.5", Server: "10.0.0.9:502", FirstSeen: ts, LastSeen: ts, LocalProcess: p}
+		ev := func(kind string) passive.Event {
+			return passive.Event{Kind: kind, Severity: "high", Time: ts, Message: "m", Client: "10.0.0.5", Server: "10.0.0.9:502",
+				Evidence: map[string]any{}, LocalProcess: p}
+		}
+		return []collectors.Record{
+			{Class: collectors.ClassActivity, Kind: passive.KindFlow, Time: ts, Key: "modbus:10.0.0.5->10.0.0.9:502", Body: f},
+			{Class: collectors.ClassThreat, Kind: "modbus.write_new_master", Severity: collectors.SeverityHigh, Time: ts, Body: ev("modbus.write_new_master")},
+			{Class: collectors.ClassThreat, Kind: "opcua.write_new_client", Severity: collectors.SeverityHigh, Time: ts, Body: ev("opcua.write_new_client")},
+		}
+	}
+	good := &passive.LocalProcess{PID: 4242, Name: "python.exe", Exe: `C:\Python312\python.exe`, User: `PLANT\eng`,
+		Cmdline: strings.Repeat("x", passive.MaxCmdline)}
+	for _, r := range records(good) {
+		if raw, err := schematest.Validate(r); err != nil {
+			t.Errorf("%s with local_process does not validate: %v\n%s", r.Kind, err, raw)
+		}
+	}
+	bad := []struct {
+		name string
+		p    *passive.LocalProcess
+	}{
+		{"no pid", &passive.LocalProcess{Name: "x"}},
+		{"cmdline too long", &passive.LocalProcess{PID: 1, Cmdline: strings.Repeat("x", passive.MaxCmdline+1)}},
+	}
+	for _, tc := range bad {
+		for _, r := range records(tc.p) {
+			if raw, err := schematest.Validate(r); err == nil || errors.Is(err, collectors.ErrInvalidRecord) {
+				t.Errorf("%s: %s: want a schema error, got %v:\n%s", tc.name, r.Kind, err, raw)
+			}
+		}
+	}
+	// An unknown field in local_process.
+	for _, r := range records(good) {
+		raw, err := json.Marshal(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatal(err)
+		}
+		body["local_process"].(map[string]any)["password"] = "x"
+		r.Body = body
+		if raw, err := schematest.Validate(r); err == nil || errors.Is(err, collectors.ErrInvalidRecord) {
+			t.Errorf("unknown field: %s: want a schema error, got %v:\n%s", r.Kind, err, raw)
+		}
 	}
 }
 

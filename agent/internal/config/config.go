@@ -191,6 +191,11 @@ type PassiveConfig struct {
 	SummaryInterval Duration `yaml:"summary_interval" json:"summary_interval"`
 	// Promiscuous puts the interfaces in promiscuous mode; default false.
 	Promiscuous bool `yaml:"promiscuous" json:"promiscuous"`
+	// AttributeLocal attributes live-captured connections of this host to
+	// the local process and user that own them (read from the OS socket
+	// table, at most once a second and only when such a connection
+	// starts); false never reads the socket table. Default true.
+	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
 }
 
 // PortsConfig lists the TCP server ports per protocol; each 1 to 65535.
@@ -319,6 +324,7 @@ func Default() Config {
 				MaxFlows:        65536,
 				FlowIdleTimeout: Duration(5 * time.Minute),
 				SummaryInterval: Duration(5 * time.Minute),
+				AttributeLocal:  true,
 			},
 		},
 		Log:    LogConfig{Level: LevelInfo, Format: FormatText},

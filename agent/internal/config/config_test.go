@@ -200,6 +200,7 @@ func TestDefaults(t *testing.T) {
 		{"collectors.passive.summary_interval", c.Collectors.Passive.SummaryInterval.D(), 5 * time.Minute},
 		{"collectors.passive.promiscuous", c.Collectors.Passive.Promiscuous, false},
 		{"collectors.passive.ports.any_tcp", c.Collectors.Passive.Ports.AnyTCP, false},
+		{"collectors.passive.attribute_local", c.Collectors.Passive.AttributeLocal, true},
 		{"log.level", c.Log.Level, config.LevelInfo},
 		{"log.format", c.Log.Format, config.FormatText},
 		{"metrics.listen", c.Metrics.Listen, ""},

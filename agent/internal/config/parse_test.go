@@ -127,6 +127,12 @@ func TestParseMalformed(t *testing.T) {
 			kind: config.ErrType,
 		},
 		{
+			name: "attribute_local is a boolean",
+			yaml: "collectors:\n  passive:\n    attribute_local: \"no\"\n",
+			want: `configs/agent.yaml:3: collectors.passive.attribute_local: must be true or false, got string "no"`,
+			kind: config.ErrType,
+		},
+		{
 			name: "site_policy must be a mapping",
 			yaml: "collectors:\n  baseline:\n    site_policy: [a, b]\n",
 			want: "configs/agent.yaml:3: collectors.baseline.site_policy: must be a mapping, got a list",

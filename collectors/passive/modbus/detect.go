@@ -36,8 +36,10 @@ type Alert struct {
 	Severity string `json:"severity"`
 	// Time is the capture time of the ADU that raised the alert.
 	Time time.Time `json:"time"`
-	// Client is the Modbus client (master) ip.
-	Client netip.Addr `json:"client"`
+	// Client is the Modbus client (master) ip; ClientPort the client's TCP
+	// port on the connection that raised the alert.
+	Client     netip.Addr `json:"client"`
+	ClientPort uint16     `json:"client_port"`
 	// Server is the Modbus server (ip:port) of the ADU that raised the alert.
 	Server netip.AddrPort `json:"server"`
 	// UnitID and Function are those of the ADU that raised the alert.
@@ -84,7 +86,7 @@ func (a *Analyzer) windowFor(c *clientState, ts time.Time) {
 }
 
 func (s *Session) baseAlert(kind, sev string, ad *ADU, ts time.Time) Alert {
-	return Alert{Kind: kind, Severity: sev, Time: ts, Client: s.clientIP, Server: s.server,
+	return Alert{Kind: kind, Severity: sev, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		UnitID: ad.UnitID, Function: ad.Function}
 }
 
@@ -239,7 +241,7 @@ func (a *Analyzer) checkMalformed(s *Session, c *clientState, ts time.Time) {
 		return
 	}
 	w.fired |= winFiredMalformed
-	al := Alert{Kind: KindMalformedFlood, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server}
+	al := Alert{Kind: KindMalformedFlood, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server}
 	al.Message = fmt.Sprintf("%d malformed Modbus frames on connections of client %s within %s", w.malformed, s.clientIP, a.cfg.Window)
 	al.Evidence = map[string]any{"malformed": w.malformed, "window": a.cfg.Window.String()}
 	a.raise(al)

@@ -91,7 +91,7 @@ func (s *Session) certAlert(c Certificate, role uint8, ts time.Time) {
 		return
 	}
 	a.raise(Alert{
-		Kind: kind, Severity: sev, Time: ts, Client: s.clientIP, Server: s.server, Message: msg,
+		Kind: kind, Severity: sev, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server, Message: msg,
 		Evidence: map[string]any{
 			"role": roleNames[role], "thumbprint": c.Thumbprint, "subject": c.Subject,
 			"not_before": c.NotBefore, "not_after": c.NotAfter,

@@ -57,9 +57,11 @@ type Alert struct {
 	Severity string `json:"severity"`
 	// Time is the capture time of the chunk that raised the alert.
 	Time time.Time `json:"time"`
-	// Client is the OPC UA client ip; Server the server ip:port.
-	Client netip.Addr     `json:"client"`
-	Server netip.AddrPort `json:"server"`
+	// Client is the OPC UA client ip, ClientPort the client's TCP port on
+	// the connection that raised the alert, Server the server ip:port.
+	Client     netip.Addr     `json:"client"`
+	ClientPort uint16         `json:"client_port"`
+	Server     netip.AddrPort `json:"server"`
 	// Service is the service type name involved, if any.
 	Service string `json:"service,omitempty"`
 	// Message is a one-line English description.
@@ -124,7 +126,7 @@ func (s *Session) authFailure(code uint32, svc string, ts time.Time) {
 	if c.win.authFails >= a.cfg.BruteForceThreshold && !c.win.firedBrute {
 		c.win.firedBrute = true
 		a.raise(Alert{
-			Kind: KindBruteForce, Severity: SeverityHigh, Time: ts, Client: s.clientIP, Server: s.server,
+			Kind: KindBruteForce, Severity: SeverityHigh, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 			Service: svc,
 			Message: "burst of OPC UA authentication failures (possible password guessing)",
 			Evidence: map[string]any{
@@ -143,7 +145,7 @@ func (s *Session) errFlood(code uint32, ts time.Time) {
 	if c.win.errs >= a.cfg.ErrFloodThreshold && !c.win.firedErr {
 		c.win.firedErr = true
 		a.raise(Alert{
-			Kind: KindErrFlood, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server,
+			Kind: KindErrFlood, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 			Message: "burst of OPC UA ERR messages (connection refusals or protocol errors)",
 			Evidence: map[string]any{
 				"errors": c.win.errs, "window_seconds": a.cfg.Window.Seconds(),

@@ -257,7 +257,7 @@ func (s *Session) addEndpoint(dev *deviceState, e Endpoint, ts time.Time) {
 		sev = SeverityLow
 	}
 	s.a.raise(Alert{
-		Kind: KindEndpointInsecurePolicy, Severity: sev, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindEndpointInsecurePolicy, Severity: sev, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Message: "OPC UA server offers an endpoint with security policy " + weak,
 		Evidence: map[string]any{
 			"endpoint_url": e.URL, "security_policy_uri": e.SecurityPolicyURI,
@@ -301,7 +301,7 @@ func (s *Session) securityNone(svc string, ts time.Time) {
 		return
 	}
 	s.a.raise(Alert{
-		Kind: KindSecurityNone, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindSecurityNone, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service:  svc,
 		Message:  "OPC UA session over a secure channel with SecurityPolicy None (no signing, no encryption)",
 		Evidence: map[string]any{"security_policy_uri": s.policy},
@@ -370,7 +370,7 @@ func (s *Session) activateSessionRequest(r *reader, f *flowState, reqID uint32, 
 		return
 	}
 	a.raise(Alert{
-		Kind: KindCleartextPassword, Severity: SeverityHigh, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindCleartextPassword, Severity: SeverityHigh, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service: "ActivateSessionRequest",
 		Message: "OPC UA user name and password sent without encryption",
 		Evidence: map[string]any{
@@ -402,7 +402,7 @@ func (s *Session) activated(reqID, code uint32, ts time.Time) {
 		return
 	}
 	s.a.raise(Alert{
-		Kind: KindAnonymousSession, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindAnonymousSession, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service:  "ActivateSessionResponse",
 		Message:  "OPC UA session activated with an anonymous identity token",
 		Evidence: map[string]any{"security_policy_uri": s.policy, "security_mode": modeName(s.mode)},
@@ -441,7 +441,7 @@ func (s *Session) writeRequest(r *reader, f *flowState, ts time.Time) {
 	}
 	c.wrote = true
 	a.raise(Alert{
-		Kind: KindWriteNewClient, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindWriteNewClient, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service:  "WriteRequest",
 		Message:  "OPC UA client writes for the first time",
 		Evidence: map[string]any{"nodes": nodes, "items": n, "security_mode": modeName(s.mode)},
@@ -490,7 +490,7 @@ func (s *Session) callRequest(r *reader, f *flowState, ts time.Time) {
 	}
 	c.called = true
 	a.raise(Alert{
-		Kind: KindMethodCallNewClient, Severity: SeverityMedium, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindMethodCallNewClient, Severity: SeverityMedium, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service:  "CallRequest",
 		Message:  "OPC UA client calls methods for the first time",
 		Evidence: map[string]any{"methods": methods, "items": n, "security_mode": modeName(s.mode)},
@@ -563,7 +563,7 @@ func (s *Session) nodeManagement(r *reader, f *flowState, id uint32, ts time.Tim
 		return
 	}
 	a.raise(Alert{
-		Kind: KindNodeManagement, Severity: SeverityHigh, Time: ts, Client: s.clientIP, Server: s.server,
+		Kind: KindNodeManagement, Severity: SeverityHigh, Time: ts, Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		Service:  name,
 		Message:  "OPC UA address space modified (" + name + ")",
 		Evidence: map[string]any{"items": n, "nodes": nodes, "security_mode": modeName(s.mode)},
