@@ -37,12 +37,7 @@ bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
-		done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 run: build ## run the agent with the local config (buffers into ./var, uplinks to a broker only if one is configured)
 	@mkdir -p var
