@@ -31,9 +31,9 @@ func corruptCopies(t *testing.T, path string) []string {
 
 func TestOpenMovesCorruptFileAside(t *testing.T) {
 	t.Parallel()
-	rnd := rand.New(rand.NewPCG(1, 2))
 	garbage := func(n int) func(t *testing.T, path string) {
 		return func(t *testing.T, path string) {
+			rnd := rand.New(rand.NewPCG(1, uint64(n))) // one per parallel subtest
 			b := make([]byte, n)
 			for i := range b {
 				b[i] = byte(rnd.IntN(256))
