@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/edgeward/edgeward/agent/internal/config"
+	"github.com/edgeward/edgeward/collectors/baseline"
 )
 
 // Version is the agent version, stamped at build time with
@@ -149,24 +150,28 @@ func oneOf(flagName, v string, allowed ...string) error {
 // config that belong to a collector (the baseline site policy and
 // self-declared answers), so that `check-config` and `run` report them too.
 func loadConfig(path string) (config.Config, error) {
-	var c config.Config
-	var err error
+	l := config.Loader{Check: checkCollectorConfig}
 	if path == "" && !exists(config.DefaultFile()) {
-		path = "<built-in defaults>"
-		c, err = config.Parse(path, nil)
-	} else {
-		if path == "" {
-			path = config.DefaultFile()
-		}
-		c, err = config.Load(path)
+		return l.Parse("<built-in defaults>", nil)
 	}
-	if err != nil {
-		return c, err
+	if path == "" {
+		path = config.DefaultFile()
 	}
-	if err := newSettings(c, "", Version).baseline.Validate(); err != nil {
-		return c, fmt.Errorf("%s: collectors.baseline: %w", path, err)
+	return l.Load(path)
+}
+
+// checkCollectorConfig validates the config sections that a collector owns,
+// as config errors that name the key (and so the line).
+func checkCollectorConfig(c config.Config) []*config.Error {
+	err := newSettings(c, "", Version).baseline.Validate()
+	if err == nil {
+		return nil
 	}
-	return c, nil
+	e := &config.Error{Key: "collectors.baseline", Msg: err.Error(), Err: config.ErrInvalid, Cause: err}
+	if ce, ok := errors.AsType[*baseline.ConfigError](err); ok {
+		e.Key, e.Msg = "collectors.baseline."+ce.Key, ce.Msg
+	}
+	return []*config.Error{e}
 }
 
 func exists(path string) bool {

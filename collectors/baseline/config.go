@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -90,10 +89,10 @@ func DefaultConfig() Config {
 // ErrInvalidConfig and name the key under collectors.baseline.
 func (c Config) Validate() error {
 	if c.Interval != 0 && c.Interval < MinInterval {
-		return fmt.Errorf("%w: interval: must be at least %s, got %s", ErrInvalidConfig, MinInterval, c.Interval)
+		return configErr("interval", "must be at least %s, got %s", MinInterval, c.Interval)
 	}
 	if c.Role != "" && !contains(roles(), c.Role) {
-		return fmt.Errorf("%w: role: must be one of %s, got %q", ErrInvalidConfig, strings.Join(roles(), "|"), c.Role)
+		return configErr("role", "must be one of %s, got %q", strings.Join(roles(), "|"), c.Role)
 	}
 	if _, err := DecodeSitePolicy(c.SitePolicy); err != nil {
 		return err

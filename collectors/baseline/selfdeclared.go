@@ -82,11 +82,11 @@ func DecodeSelfDeclared(m map[string]any) (map[string]Declaration, error) {
 	for id, raw := range m {
 		key := "self_declared." + id
 		if !known[id] {
-			return nil, fmt.Errorf("%w: %s: unknown question id", ErrInvalidConfig, key)
+			return nil, configErr(key, "unknown question id")
 		}
 		fields, ok := raw.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%w: %s: must be a map with answer, evidence, declared_by, ...", ErrInvalidConfig, key)
+			return nil, configErr(key, "must be a map with answer, evidence, declared_by, ...")
 		}
 		var d Declaration
 		for f, v := range fields {
@@ -117,11 +117,11 @@ func DecodeSelfDeclared(m map[string]any) (map[string]Declaration, error) {
 				err = fmt.Errorf("unknown key")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, fk, err)
+				return nil, configErr(fk, "%w", err)
 			}
 		}
 		if d.Answer == "" {
-			return nil, fmt.Errorf("%w: %s.answer: required", ErrInvalidConfig, key)
+			return nil, configErr(key+".answer", "required")
 		}
 		out[id] = d
 	}

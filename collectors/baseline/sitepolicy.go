@@ -170,10 +170,10 @@ func DecodeSitePolicy(m map[string]any) (*SitePolicy, error) {
 				return nil, err
 			}
 		default:
-			return nil, fmt.Errorf("%w: %s: unknown key", ErrInvalidConfig, key)
+			return nil, configErr(key, "unknown key")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, key, err)
+			return nil, configErr(key, "%w", err)
 		}
 	}
 	return p, nil
@@ -183,14 +183,14 @@ func DecodeSitePolicy(m map[string]any) (*SitePolicy, error) {
 func exemptions(v any, key string) (map[string]Exemption, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s: must be a map of check id to {reason, approver, expires}", ErrInvalidConfig, key)
+		return nil, configErr(key, "must be a map of check id to {reason, approver, expires}")
 	}
 	out := make(map[string]Exemption, len(m))
 	for id, raw := range m {
 		k := key + "." + id
 		e, ok := raw.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%w: %s: must be a map with reason, approver, expires", ErrInvalidConfig, k)
+			return nil, configErr(k, "must be a map with reason, approver, expires")
 		}
 		var x Exemption
 		for f, fv := range e {
@@ -199,7 +199,7 @@ func exemptions(v any, key string) (map[string]Exemption, error) {
 				s, err = t.Format(time.DateOnly), nil
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s.%s: %w", ErrInvalidConfig, k, f, err)
+				return nil, configErr(k+"."+f, "%w", err)
 			}
 			switch f {
 			case "reason":
@@ -209,15 +209,15 @@ func exemptions(v any, key string) (map[string]Exemption, error) {
 			case "expires":
 				t, err := time.Parse(time.DateOnly, s)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s.expires: must be a date YYYY-MM-DD, got %q", ErrInvalidConfig, k, s)
+					return nil, configErr(k+".expires", "must be a date YYYY-MM-DD, got %q", s)
 				}
 				x.Expires = t
 			default:
-				return nil, fmt.Errorf("%w: %s.%s: unknown key", ErrInvalidConfig, k, f)
+				return nil, configErr(k+"."+f, "unknown key")
 			}
 		}
 		if x.Reason == "" || x.Approver == "" || x.Expires.IsZero() {
-			return nil, fmt.Errorf("%w: %s: reason, approver and expires are required", ErrInvalidConfig, k)
+			return nil, configErr(k, "reason, approver and expires are required")
 		}
 		out[id] = x
 	}

@@ -264,8 +264,8 @@ func (d *decoder) decodeMap(path string, n ast.Node, v reflect.Value) {
 	v.Set(m.Elem())
 }
 
-// checkFree walks a free-form subtree and reports duplicate keys (at any
-// depth) and aliases, which are refused there: an alias inside a free map
+// checkFree walks a free-form subtree, records the position of every key in
+// it, and reports duplicate keys (at any depth) and aliases, which are refused there: an alias inside a free map
 // could expand exponentially when the map is printed back.
 func (d *decoder) checkFree(path string, n ast.Node) bool {
 	ok := true
@@ -297,6 +297,7 @@ func (d *decoder) checkFree(path string, n ast.Node) bool {
 				continue
 			}
 			seen[key] = keyTk.Position.Line
+			d.pos[child] = *keyTk.Position // so that a later check can point at this key
 			ok = d.checkFree(child, mv.Value) && ok
 		}
 	}

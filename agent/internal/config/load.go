@@ -33,6 +33,11 @@ type Loader struct {
 	// AgentID returns the id used when agent.id is empty; nil means
 	// DefaultAgentID.
 	AgentID func() string
+	// Check validates the parts of a decoded, otherwise valid configuration
+	// that another package owns (the baseline's site_policy and
+	// self_declared maps). Its errors name a dotted key and are located in
+	// the file like the others; nil means no extra check.
+	Check func(Config) []*Error
 }
 
 // Load reads the file at path and returns the effective configuration, as
@@ -73,6 +78,9 @@ func (l Loader) Parse(name string, data []byte) (Config, error) {
 			d.errs = append(d.errs, e)
 		}
 		d.errs = append(d.errs, cfg.validate()...)
+	}
+	if len(d.errs) == 0 && l.Check != nil {
+		d.errs = append(d.errs, l.Check(cfg)...)
 	}
 	if len(d.errs) == 0 {
 		return cfg, nil
