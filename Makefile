@@ -8,7 +8,7 @@ TARGETS := linux/amd64 linux/arm64 linux/arm windows/amd64
 FUZZTIME ?= 10s
 CONFIG ?= configs/local.yaml
 
-.PHONY: help build cross test test-short bench fuzz run lint clean
+.PHONY: help build cross package test test-short bench fuzz run lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,18 @@ cross: ## build the four release targets into dist/ with checksums
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./agent/cmd/edgeward; \
 	done
 	cd dist && sha256sum edgeward-$(VERSION)-* > SHA256SUMS-$(VERSION)
+
+NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+package: cross ## build .deb and .rpm packages of the three Linux targets into dist/
+	@set -e; for a in amd64:amd64 arm64:arm64 arm:arm7; do \
+		goarch=$${a%%:*}; pkgarch=$${a#*:}; \
+		mkdir -p dist/pkg; cp dist/edgeward-$(VERSION)-linux-$$goarch dist/pkg/edgeward; \
+		for fmt in deb rpm; do \
+			ARCH=$$pkgarch VERSION=$(VERSION) GOFLAGS= $(NFPM) package --config scripts/nfpm.yaml --packager $$fmt --target dist/; \
+		done; \
+	done
+	cd dist && sha256sum edgeward-$(VERSION)-* *.deb *.rpm > SHA256SUMS-$(VERSION)
 
 test: ## run every test with the race detector (needs mosquitto and gcc; .ci/run installs them)
 	$(GO) vet ./...
