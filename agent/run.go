@@ -194,6 +194,7 @@ type bufferSource struct{ b *buffer.Buffer }
 
 var _ uplink.Source = bufferSource{}
 
+// Next implements uplink.Source.
 func (s bufferSource) Next(ctx context.Context, after uint64, max, maxBytes int) ([]uplink.Message, error) {
 	es, err := s.b.Next(ctx, after, max, maxBytes)
 	if err != nil {
@@ -206,6 +207,7 @@ func (s bufferSource) Next(ctx context.Context, after uint64, max, maxBytes int)
 	return out, nil
 }
 
+// Ack implements uplink.Source: the broker has the records.
 func (s bufferSource) Ack(ctx context.Context, seqs ...uint64) error { return s.b.Ack(ctx, seqs...) }
 
 // Drop removes records the uplink can never publish, counted as dropped
@@ -214,4 +216,5 @@ func (s bufferSource) Drop(ctx context.Context, reason string, seqs ...uint64) e
 	return s.b.Drop(ctx, reason, seqs...)
 }
 
+// Ready implements uplink.Source.
 func (s bufferSource) Ready() <-chan struct{} { return s.b.Ready() }

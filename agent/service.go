@@ -28,6 +28,7 @@ type serviceProgram struct {
 	done   chan error
 }
 
+// Start implements service.Interface: it runs the agent in the background.
 func (p *serviceProgram) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
@@ -51,6 +52,8 @@ func (p *serviceProgram) Start(service.Service) error {
 	return nil
 }
 
+// Stop implements service.Interface: it cancels the agent and waits for
+// its shutdown.
 func (p *serviceProgram) Stop(service.Service) error {
 	p.cancel()
 	return <-p.done
