@@ -2,7 +2,6 @@ package passive_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/user"
@@ -26,14 +25,7 @@ import (
 // owner of the client's socket, read from the real socket table.
 func TestCollectorLiveAttribution(t *testing.T) {
 	t.Parallel()
-	if src, err := passive.OpenLive("lo", passive.LiveOptions{}); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
-		}
-		t.Skipf("no loopback capture: %v", err)
-	} else {
-		src.Close()
-	}
+	requireLiveCapture(t)
 	port := startModbusServer(t)
 	server := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
 

@@ -56,30 +56,41 @@ func genPolling(w *pcapgen.Writer, conns, rounds int) error {
 	return nil
 }
 
+// benchCapture returns the path of a benchmark capture written by gen: the
+// file named by the environment variable env when set (written only if it
+// does not exist yet, so that tshark can be timed on the same file), else a
+// temporary file.
+func benchCapture(b *testing.B, env, name string, gen func(*pcapgen.Writer) error) string {
+	b.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		path = b.TempDir() + "/" + name
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gen(w); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
 // BenchmarkReplay replays a generated capture of about one million packets
 // (1000 connections) through Replay. Set PASSIVE_BENCH_PCAP to keep the
 // capture at that path (and reuse it), e.g. to time tshark on the same file.
 func BenchmarkReplay(b *testing.B) {
-	path := os.Getenv("PASSIVE_BENCH_PCAP")
-	if path == "" {
-		path = b.TempDir() + "/bench.pcap"
-	}
-	if _, err := os.Stat(path); err != nil {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := genPolling(w, 1000, 500); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	path := benchCapture(b, "PASSIVE_BENCH_PCAP", "bench.pcap", func(w *pcapgen.Writer) error { return genPolling(w, 1000, 500) })
 	b.ReportAllocs()
 	b.ResetTimer()
 	var packets uint64
@@ -235,26 +246,7 @@ func genOPCUAPolling(w *pcapgen.Writer, conns, rounds int) error {
 //
 //	tshark -n -r FILE -d tcp.port==4840,opcua -T fields -e opcua.transport.type > /dev/null
 func BenchmarkReplayOPCUA(b *testing.B) {
-	path := os.Getenv("PASSIVE_BENCH_OPCUA_PCAP")
-	if path == "" {
-		path = b.TempDir() + "/bench-opcua.pcap"
-	}
-	if _, err := os.Stat(path); err != nil {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		w, err := pcapgen.NewWriter(f, layers.LinkTypeEthernet, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := genOPCUAPolling(w, 500, 300); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	path := benchCapture(b, "PASSIVE_BENCH_OPCUA_PCAP", "bench-opcua.pcap", func(w *pcapgen.Writer) error { return genOPCUAPolling(w, 500, 300) })
 	b.ReportAllocs()
 	b.ResetTimer()
 	var packets, messages uint64

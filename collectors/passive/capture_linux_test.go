@@ -50,6 +50,20 @@ func liveOpenLoopback(t testing.TB, opts passive.LiveOptions) passive.Source {
 	return src
 }
 
+// requireLiveCapture skips the test unless a live capture on "lo" can be
+// opened (root or CAP_NET_RAW), for tests whose collector opens its own.
+func requireLiveCapture(t testing.TB) {
+	t.Helper()
+	src, err := passive.OpenLive("lo", passive.LiveOptions{})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
+		}
+		t.Skipf("no loopback capture: %v", err)
+	}
+	src.Close()
+}
+
 // listen starts a TCP listener on 127.0.0.1:0 that echoes nothing and just
 // reads; it returns the port.
 func liveListen(t testing.TB) (net.Listener, uint16) {

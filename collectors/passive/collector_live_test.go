@@ -4,10 +4,8 @@ package passive_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -23,14 +21,7 @@ import (
 // net.flow record of that conversation.
 func TestCollectorLive(t *testing.T) {
 	t.Parallel()
-	if src, err := passive.OpenLive("lo", passive.LiveOptions{}); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
-		}
-		t.Skipf("no loopback capture: %v", err)
-	} else {
-		src.Close()
-	}
+	requireLiveCapture(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -127,14 +118,7 @@ func TestCollectorLive(t *testing.T) {
 // random one) is recognised live, as it is in a replay.
 func TestCollectorLiveAnyTCP(t *testing.T) {
 	t.Parallel()
-	if src, err := passive.OpenLive("lo", passive.LiveOptions{}); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
-		}
-		t.Skipf("no loopback capture: %v", err)
-	} else {
-		src.Close()
-	}
+	requireLiveCapture(t)
 	ln, port := liveListen(t)
 	cfg := passive.DefaultConfig()
 	cfg.Interfaces = []string{"lo"}
