@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,13 +28,26 @@ type recorder struct {
 
 var _ collectors.Emitter = (*recorder)(nil)
 
-// Emit implements collectors.Emitter.
-func (r *recorder) Emit(ctx context.Context, rec collectors.Record) error {
-	item, err := r.encode(rec)
-	if err != nil {
-		return err
+// Emit implements collectors.Emitter: the records of one call share one
+// buffer transaction. Invalid records are refused and reported in the error;
+// the valid ones are stored all the same.
+func (r *recorder) Emit(ctx context.Context, recs ...collectors.Record) error {
+	items := make([]buffer.Item, 0, len(recs))
+	var bad []error
+	for _, rec := range recs {
+		item, err := r.encode(rec)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		items = append(items, item)
 	}
-	return r.buf.Put(ctx, item)
+	if len(items) > 0 {
+		if err := r.buf.Put(ctx, items...); err != nil {
+			return err
+		}
+	}
+	return errors.Join(bad...)
 }
 
 // encode stamps rec and turns it into a buffer item.

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -110,5 +111,28 @@ func TestBufferSourceDropCountsAsDropped(t *testing.T) {
 	}
 	if st := buf.Stats(); st.Delivered != 0 || st.Dropped[uplink.ReasonInvalidClass] != 1 || st.Queued != 0 {
 		t.Errorf("stats after Drop = %+v, want 1 dropped as %s and none delivered", st, uplink.ReasonInvalidClass)
+	}
+}
+
+func TestRecorderBatchKeepsValidRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	r := &recorder{buf: buf, agent: collectors.Agent{ID: "gw", Enterprise: "e", Site: "s", Version: "v"}, now: time.Now}
+	body := map[string]any{"n": 1}
+	err = r.Emit(ctx,
+		collectors.Record{Class: collectors.ClassThreat, Kind: "test.event", Severity: collectors.SeverityHigh, Body: body},
+		collectors.Record{Class: collectors.ClassAsset, Kind: "test.asset", Body: body}, // no key: refused
+		collectors.Record{Class: collectors.ClassAsset, Kind: "test.asset", Key: "a", Body: body},
+	)
+	if !errors.Is(err, collectors.ErrInvalidRecord) {
+		t.Errorf("Emit error = %v, want ErrInvalidRecord for the keyless asset", err)
+	}
+	if st := buf.Stats(); st.Accepted != 2 || st.Queued != 2 {
+		t.Errorf("accepted=%d queued=%d, want the 2 valid records of the batch", st.Accepted, st.Queued)
 	}
 }

@@ -113,18 +113,35 @@ var ErrInvalidRecord = errors.New("invalid record")
 // reported as n/a, never as a failure.
 var ErrNotApplicable = errors.New("not applicable")
 
-// Emitter accepts records from collectors. Emit returns once the record is
+// Emitter accepts records from collectors. Emit returns once the records are
 // accepted (durable in the buffer) or with an error; it is safe for
-// concurrent use.
+// concurrent use. A collector hands over what one collection cycle produced
+// in one call, so that one disk commit covers the whole batch. A record that
+// fails Validate is refused (the error wraps ErrInvalidRecord) without
+// losing the valid records of the same call.
 type Emitter interface {
-	Emit(ctx context.Context, r Record) error
+	Emit(ctx context.Context, recs ...Record) error
 }
 
 // EmitterFunc adapts a function to the Emitter interface.
-type EmitterFunc func(ctx context.Context, r Record) error
+type EmitterFunc func(ctx context.Context, recs ...Record) error
 
-// Emit calls f(ctx, r).
-func (f EmitterFunc) Emit(ctx context.Context, r Record) error { return f(ctx, r) }
+// Emit calls f(ctx, recs...).
+func (f EmitterFunc) Emit(ctx context.Context, recs ...Record) error { return f(ctx, recs...) }
+
+// RecordFunc adapts a function of one record to the Emitter interface: Emit
+// calls it for each record in order and stops at the first error.
+type RecordFunc func(ctx context.Context, r Record) error
+
+// Emit calls f(ctx, r) for each record.
+func (f RecordFunc) Emit(ctx context.Context, recs ...Record) error {
+	for _, r := range recs {
+		if err := f(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Collector is a long-running source of records. Run emits records until ctx
 // is cancelled and then returns promptly; it returns nil on cancellation.

@@ -278,13 +278,11 @@ func (c *Collector) runOnce(ctx context.Context, emit collectors.Emitter, prev m
 	}
 	recs := rep.Records()
 	recs = append(recs, rep.driftRecords(prev)...)
-	for _, r := range recs {
-		if err := emit.Emit(ctx, r); err != nil {
-			if ctx.Err() == nil {
-				c.log.Warn("emit baseline record", "kind", r.Kind, "key", r.Key, "err", err)
-			}
-			return
+	if err := emit.Emit(ctx, recs...); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("emit baseline records", "records", len(recs), "err", err)
 		}
+		return
 	}
 	for _, r := range rep.Results {
 		p := prev[r.ID]

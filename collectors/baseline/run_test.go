@@ -64,7 +64,7 @@ func TestRunEmitsDrift(t *testing.T) {
 	var mu sync.Mutex
 	var recs []collectors.Record
 	scans := 0
-	emit := collectors.EmitterFunc(func(ctx context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(ctx context.Context, r collectors.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
 		recs = append(recs, r)
@@ -125,7 +125,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	c.target = "linux"
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := c.Run(ctx, collectors.EmitterFunc(func(context.Context, collectors.Record) error { return nil })); err != nil {
+	if err := c.Run(ctx, collectors.RecordFunc(func(context.Context, collectors.Record) error { return nil })); err != nil {
 		t.Errorf("Run after cancel = %v, want nil", err)
 	}
 }

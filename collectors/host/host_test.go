@@ -129,9 +129,9 @@ type recorder struct {
 	fail bool
 }
 
-func (r *recorder) Emit(_ context.Context, rec collectors.Record) error {
+func (r *recorder) Emit(_ context.Context, recs ...collectors.Record) error {
 	r.mu.Lock()
-	r.recs = append(r.recs, rec)
+	r.recs = append(r.recs, recs...)
 	r.mu.Unlock()
 	r.got <- struct{}{}
 	if r.fail {

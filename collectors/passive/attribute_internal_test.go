@@ -534,7 +534,7 @@ func TestReplayNeverAttributes(t *testing.T) {
 	col.owners = func() socketOwners { return f }
 	var mu sync.Mutex
 	var flows []Flow
-	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(_ context.Context, r collectors.Record) error {
 		if fl, ok := r.Body.(Flow); ok {
 			mu.Lock()
 			flows = append(flows, fl)

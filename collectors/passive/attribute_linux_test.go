@@ -42,7 +42,7 @@ func TestCollectorLiveAttribution(t *testing.T) {
 		flow  *passive.LocalProcess
 		event *passive.LocalProcess
 	)
-	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(_ context.Context, r collectors.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
 		switch b := r.Body.(type) {

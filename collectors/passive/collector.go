@@ -194,10 +194,11 @@ func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.
 	c.eng.SetCaptureStats(c.captureStats())
 	recs := c.eng.Records(now)
 	c.mu.Unlock()
-	for _, r := range recs {
-		if err := emit.Emit(ctx, r); err != nil {
-			return fmt.Errorf("emit %s record: %w", r.Kind, err)
-		}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := emit.Emit(ctx, recs...); err != nil {
+		return fmt.Errorf("emit %d records: %w", len(recs), err)
 	}
 	return nil
 }

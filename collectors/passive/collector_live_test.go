@@ -60,7 +60,7 @@ func TestCollectorLive(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var flows []passive.Flow
-	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(_ context.Context, r collectors.Record) error {
 		if f, ok := r.Body.(passive.Flow); ok {
 			mu.Lock()
 			flows = append(flows, f)
@@ -131,7 +131,7 @@ func TestCollectorLiveAnyTCP(t *testing.T) {
 	want := ln.Addr().String()
 	found := make(chan struct{})
 	var once sync.Once
-	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(_ context.Context, r collectors.Record) error {
 		if f, ok := r.Body.(passive.Flow); ok && f.Protocol == "opcua" && f.Server == want {
 			once.Do(func() { close(found) })
 		}

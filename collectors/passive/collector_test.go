@@ -34,7 +34,7 @@ func TestCollectorFiles(t *testing.T) {
 	}
 	var mu sync.Mutex
 	kinds := map[string]int{}
-	emit := collectors.EmitterFunc(func(_ context.Context, r collectors.Record) error {
+	emit := collectors.RecordFunc(func(_ context.Context, r collectors.Record) error {
 		if err := r.Validate(); err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func TestCollectorErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nop := collectors.EmitterFunc(func(context.Context, collectors.Record) error { return nil })
+	nop := collectors.RecordFunc(func(context.Context, collectors.Record) error { return nil })
 	if err := c.Run(context.Background(), nop); !errors.Is(err, passive.ErrNoSources) {
 		t.Errorf("Run without sources = %v, want ErrNoSources", err)
 	}
