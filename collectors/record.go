@@ -129,6 +129,19 @@ type EmitterFunc func(ctx context.Context, recs ...Record) error
 // Emit calls f(ctx, recs...).
 func (f EmitterFunc) Emit(ctx context.Context, recs ...Record) error { return f(ctx, recs...) }
 
+// Checkpointer is implemented by an Emitter that can keep a collector's
+// progress (which input it has consumed, how far) durably and atomically with
+// the records that progress produced, so that a restart neither repeats nor
+// loses them. A collector that reads finite inputs (capture files) uses it
+// when its Emitter implements it.
+type Checkpointer interface {
+	// Checkpoint returns the state last stored under name, or nil if none.
+	Checkpoint(ctx context.Context, name string) ([]byte, error)
+	// EmitCheckpoint accepts recs and stores state under name in one
+	// durable step: after a crash either both are there or neither is.
+	EmitCheckpoint(ctx context.Context, name string, state []byte, recs ...Record) error
+}
+
 // RecordFunc adapts a function of one record to the Emitter interface: Emit
 // calls it for each record in order and stops at the first error.
 type RecordFunc func(ctx context.Context, r Record) error
