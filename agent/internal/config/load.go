@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+	"go.yaml.in/yaml/v3"
 )
 
 // Size limits for files read by Load.
@@ -66,12 +65,15 @@ func (l Loader) Load(path string) (Config, error) {
 func (l Loader) Parse(name string, data []byte) (Config, error) {
 	cfg := Default()
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a BOM from Windows editors
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
-	if err != nil {
-		return Config{}, syntaxError(name, err)
+	root, perr := parseYAML(data)
+	if perr != nil {
+		perr.File = name
+		return Config{}, perr
 	}
 	d := newDecoder()
-	d.decodeFile(f, &cfg)
+	if root != nil {
+		d.decode("", root, reflect.ValueOf(&cfg).Elem())
+	}
 	if len(d.errs) == 0 {
 		l.derive(&cfg)
 		if e := l.resolvePassword(&cfg); e != nil {
@@ -154,25 +156,14 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// syntaxError converts a goccy parse error into an *Error with its line.
-func syntaxError(name string, err error) error {
-	e := &Error{File: name, Err: ErrSyntax, Cause: err}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e.Msg = "invalid YAML: " + ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-	} else {
-		e.Msg = "invalid YAML: " + err.Error()
-	}
-	return e
-}
+// MaxErrors is the number of problems Load and Parse report one by one; the
+// rest are counted in a last "and N more problems" error.
+const MaxErrors = 20
 
 // located sets File on every error, fills in the line of the key (or of its
 // nearest ancestor present in the file) for errors that have none, and joins
 // them sorted by position; errors without a line come last.
-func located(name string, pos map[string]token.Position, errs []*Error) error {
+func located(name string, pos map[string]position, errs []*Error) error {
 	for _, e := range errs {
 		e.File = name
 		if e.Line != 0 {
@@ -194,9 +185,12 @@ func located(name string, pos map[string]token.Position, errs []*Error) error {
 		}
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		out[i] = e
+	out := make([]error, 0, min(len(errs), MaxErrors+1))
+	for _, e := range errs[:min(len(errs), MaxErrors)] {
+		out = append(out, e)
+	}
+	if more := len(errs) - MaxErrors; more > 0 {
+		out = append(out, &Error{File: name, Msg: fmt.Sprintf("and %d more problems", more), Err: errs[MaxErrors].Err})
 	}
 	if len(out) == 1 {
 		return out[0]
@@ -227,13 +221,16 @@ func (c Config) Redacted() Config {
 // back (apart from the redacted password line): the output of
 // `edgeward check-config`.
 func WriteEffective(w io.Writer, c Config) error {
-	b, err := yaml.MarshalWithOptions(c.Redacted(), yaml.Indent(2), yaml.IndentSequence(true))
-	if err != nil {
-		return fmt.Errorf("encode effective config: %w", err)
-	}
 	var buf bytes.Buffer
 	buf.WriteString("# edgeward effective configuration (secrets redacted)\n")
-	buf.Write(b)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c.Redacted()); err != nil {
+		return fmt.Errorf("encode effective config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("encode effective config: %w", err)
+	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("write effective config: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goccy/go-yaml"
+	"go.yaml.in/yaml/v3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/edgeward/edgeward/agent/internal/config"
