@@ -23,7 +23,7 @@ func ParseDuration(s string) (Duration, error) {
 		return 0, errors.New("empty duration")
 	}
 	if _, err := strconv.ParseFloat(t, 64); err == nil {
-		return 0, fmt.Errorf("missing unit in %q (write e.g. %q)", t, t+"s")
+		return 0, fmt.Errorf("missing unit in %s (write e.g. %s)", quote(t), quote(t+"s"))
 	}
 	neg := false
 	body := t
@@ -35,7 +35,7 @@ func ParseDuration(s string) (Duration, error) {
 	if i := strings.IndexByte(body, 'd'); i >= 0 {
 		n, err := strconv.ParseInt(body[:i], 10, 64)
 		if err != nil || n > int64(1<<63-1)/int64(24*time.Hour) {
-			return 0, fmt.Errorf("malformed duration %q (days must be a whole number: \"30d\")", t)
+			return 0, fmt.Errorf("malformed duration %s (days must be a whole number: \"30d\")", quote(t))
 		}
 		days, body = n, body[i+1:]
 	}
@@ -43,16 +43,16 @@ func ParseDuration(s string) (Duration, error) {
 	if body != "" {
 		d, err := time.ParseDuration(body)
 		if err != nil {
-			return 0, fmt.Errorf("malformed duration %q (use a unit: ms, s, m, h or d)", t)
+			return 0, fmt.Errorf("malformed duration %s (use a unit: ms, s, m, h or d)", quote(t))
 		}
 		if d < 0 {
-			return 0, fmt.Errorf("malformed duration %q", t)
+			return 0, fmt.Errorf("malformed duration %s", quote(t))
 		}
 		rest = d
 	}
 	total := time.Duration(days)*24*time.Hour + rest
 	if total < rest {
-		return 0, fmt.Errorf("duration %q is too large", t)
+		return 0, fmt.Errorf("duration %s is too large", quote(t))
 	}
 	if neg {
 		total = -total

@@ -130,7 +130,7 @@ func (l Loader) resolvePassword(c *Config) *Error {
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {
-		return &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %q is empty", path), Err: ErrPasswordFile}
+		return &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %s is empty", quote(path)), Err: ErrPasswordFile}
 	}
 	c.Uplink.Password = Secret(pw)
 	return nil

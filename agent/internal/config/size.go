@@ -64,7 +64,7 @@ func ParseSize(s string) (Size, error) {
 	}
 	mult, ok := sizeUnits[unit]
 	if !ok {
-		return 0, fmt.Errorf("%w: %q", errSizeUnit, t[i:])
+		return 0, fmt.Errorf("%w: %s", errSizeUnit, quote(t[i:]))
 	}
 	if !strings.Contains(num, ".") {
 		n, err := strconv.ParseUint(num, 10, 64)
@@ -75,7 +75,7 @@ func ParseSize(s string) (Size, error) {
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("malformed number %q", num)
+		return 0, fmt.Errorf("malformed number %s", quote(num))
 	}
 	v := f * float64(mult)
 	if v >= math.MaxInt64 {

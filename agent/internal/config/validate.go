@@ -81,7 +81,7 @@ func (k *checker) enum(key, got string, allowed []string) {
 			return
 		}
 	}
-	k.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+	k.add(key, "must be one of %s, got %s", strings.Join(allowed, ", "), quote(got))
 }
 
 // segment checks a value that becomes one MQTT topic level.
@@ -92,9 +92,9 @@ func (k *checker) segment(key, s string) {
 	case len(s) > maxSegmentLength:
 		k.add(key, "must be at most %d bytes, got %d", maxSegmentLength, len(s))
 	case strings.ContainsAny(s, "/+#"):
-		k.add(key, "must not contain '/', '+' or '#' (it is an MQTT topic level), got %q", s)
+		k.add(key, "must not contain '/', '+' or '#' (it is an MQTT topic level), got %s", quote(s))
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		k.add(key, "must not contain spaces or control characters, got %q", s)
+		k.add(key, "must not contain spaces or control characters, got %s", quote(s))
 	}
 }
 
@@ -123,7 +123,7 @@ func (c *Config) validate() []*Error {
 	k.enum("log.format", string(c.Log.Format), enumStrings(LogFormats))
 	if c.Metrics.Listen != "" {
 		if err := checkLoopback(c.Metrics.Listen); err != nil {
-			k.add("metrics.listen", "must be a loopback address:port such as 127.0.0.1:9464 (%v), got %q", err, c.Metrics.Listen)
+			k.add("metrics.listen", "must be a loopback address:port such as 127.0.0.1:9464 (%v), got %s", err, quote(c.Metrics.Listen))
 		}
 	}
 	if c.Limits.Memory != 0 && c.Limits.Memory < MinMemoryLimit {
@@ -144,7 +144,7 @@ func (u *UplinkConfig) validate(k *checker, agentID string) {
 		}
 		norm := strings.ToLower(b)
 		if j, dup := seen[norm]; dup {
-			k.add(key, "duplicate broker %q (same as uplink.brokers[%d])", b, j)
+			k.add(key, "duplicate broker %s (same as uplink.brokers[%d])", quote(b), j)
 			continue
 		}
 		seen[norm] = i
@@ -154,13 +154,13 @@ func (u *UplinkConfig) validate(k *checker, agentID string) {
 	case p == "":
 		k.add("uplink.topic_prefix", "must not be empty")
 	case strings.ContainsAny(p, "+#"):
-		k.add("uplink.topic_prefix", "must not contain MQTT wildcards '+' or '#', got %q", p)
+		k.add("uplink.topic_prefix", "must not contain MQTT wildcards '+' or '#', got %s", quote(p))
 	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
-		k.add("uplink.topic_prefix", "must not start or end with '/' or contain empty levels, got %q", p)
+		k.add("uplink.topic_prefix", "must not start or end with '/' or contain empty levels, got %s", quote(p))
 	case strings.HasPrefix(p, "$"):
-		k.add("uplink.topic_prefix", "must not start with '$' (reserved for broker topics), got %q", p)
+		k.add("uplink.topic_prefix", "must not start with '$' (reserved for broker topics), got %s", quote(p))
 	case strings.IndexFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		k.add("uplink.topic_prefix", "must not contain spaces or control characters, got %q", p)
+		k.add("uplink.topic_prefix", "must not contain spaces or control characters, got %s", quote(p))
 	}
 	if strings.IndexFunc(u.ClientID, unicode.IsControl) >= 0 && u.ClientID != ClientIDPrefix+agentID {
 		k.add("uplink.client_id", "must not contain control characters")
@@ -199,7 +199,7 @@ func checkBroker(b string) error {
 		return errors.New("must not be empty")
 	}
 	if !strings.Contains(b, "://") {
-		return fmt.Errorf("must be a URL such as \"tcp://host:1883\" or \"tls://host:8883\", got %q", b)
+		return fmt.Errorf("must be a URL such as \"tcp://host:1883\" or \"tls://host:8883\", got %s", quote(b))
 	}
 	u, err := url.Parse(b)
 	if err != nil {
@@ -207,26 +207,26 @@ func checkBroker(b string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("malformed broker URL %q: %w", b, err)
+		return fmt.Errorf("malformed broker URL %s: %w", quote(b), err)
 	}
 	if !isBrokerScheme(strings.ToLower(u.Scheme)) {
-		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(BrokerSchemes, ", "), u.Scheme)
+		return fmt.Errorf("scheme must be one of %s, got %s", strings.Join(BrokerSchemes, ", "), quote(u.Scheme))
 	}
 	if u.User != nil {
-		return fmt.Errorf("must not contain credentials; use uplink.username and uplink.password_file, got %q", redactURL(u))
+		return fmt.Errorf("must not contain credentials; use uplink.username and uplink.password_file, got %s", quote(redactURL(u)))
 	}
 	if u.Hostname() == "" {
-		return fmt.Errorf("missing host in %q", b)
+		return fmt.Errorf("missing host in %s", quote(b))
 	}
 	port := u.Port()
 	if port == "" {
-		return fmt.Errorf("missing port in %q (e.g. :1883 for tcp, :8883 for tls)", b)
+		return fmt.Errorf("missing port in %s (e.g. :1883 for tcp, :8883 for tls)", quote(b))
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port must be between 1 and 65535 in %q", b)
+		return fmt.Errorf("port must be between 1 and 65535 in %s", quote(b))
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("must not have a path, query or fragment, got %q", b)
+		return fmt.Errorf("must not have a path, query or fragment, got %s", quote(b))
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func uniqueNonEmpty(k *checker, key string, list []string) {
 			continue
 		}
 		if j, dup := seen[s]; dup {
-			k.add(ek, "duplicate %q (same as %s[%d])", s, key, j)
+			k.add(ek, "duplicate %s (same as %s[%d])", quote(s), key, j)
 			continue
 		}
 		seen[s] = i

@@ -156,6 +156,14 @@ func parseDoc(data []byte, retry bool) (*yaml.Node, *Error) {
 			return nil, nil
 		}
 		e := yamlSyntaxError(data, err)
+		if strings.HasSuffix(e.Msg, "found unknown escape character") && retry {
+			// yaml/v3 does not know YAML 1.2's "\/" escape (JSON's).
+			if fixed := slashEscapes(data); fixed != nil {
+				if root, e2 := parseDoc(fixed, false); e2 == nil || !strings.HasSuffix(e2.Msg, "found unknown escape character") {
+					return root, e2
+				}
+			}
+		}
 		if name, ok := strings.CutPrefix(e.Msg, "unknown alias \"*"); ok && retry {
 			// Parse again with the alias marked, so that the decoder
 			// reports it under its key.
@@ -264,6 +272,107 @@ func yamlSyntaxError(data []byte, err error) *Error {
 		e.Line = 1 // yaml/v3 leaves the line out when it is the first
 	}
 	return e
+}
+
+// slashEscapes returns data with each "\/" escape inside a double-quoted
+// scalar written as "/", or nil when there is none. It follows quoted
+// scalars, comments and block scalars well enough to leave "\/" in plain
+// and single-quoted scalars alone.
+func slashEscapes(data []byte) []byte {
+	var out []byte
+	found := false
+	lineStart, blockIndent := true, -1 // blockIndent >= 0: inside a block scalar deeper than it
+	indent := 0
+	var prev byte = '\n' // last non-blank byte before i on this line, '\n' at line start
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if lineStart {
+			indent = 0
+			for i+indent < len(data) && data[i+indent] == ' ' {
+				indent++
+			}
+			lineStart = false
+			rest := data[i+indent:]
+			if blockIndent >= 0 && (indent > blockIndent || len(rest) == 0 || rest[0] == '\n' || rest[0] == '\r') {
+				j := bytes.IndexByte(rest, '\n')
+				if j < 0 {
+					return finish(append(out, data[i:]...), nil, found)
+				}
+				out = append(out, data[i:i+indent+j+1]...)
+				i += indent + j
+				lineStart = true
+				continue
+			}
+			blockIndent = -1
+		}
+		nodeStart := prev == '\n' || strings.IndexByte(":-?[{,", prev) >= 0
+		switch {
+		case c == '\n':
+			lineStart, prev = true, '\n'
+			out = append(out, c)
+			continue
+		case c == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+			j := bytes.IndexByte(data[i:], '\n')
+			if j < 0 {
+				return finish(append(out, data[i:]...), nil, found)
+			}
+			out = append(out, data[i:i+j]...)
+			i += j - 1
+			continue
+		case nodeStart && (c == '|' || c == '>'):
+			blockIndent = indent
+		case nodeStart && c == '\'':
+			j := i + 1
+			for j < len(data) && !(data[j] == '\'' && (j+1 >= len(data) || data[j+1] != '\'')) {
+				if data[j] == '\'' {
+					j++
+				}
+				j++
+			}
+			out = append(out, data[i:min(j+1, len(data))]...)
+			i, prev = j, '\''
+			continue
+		case nodeStart && c == '"':
+			out = append(out, c)
+			j := i + 1
+			for ; j < len(data) && data[j] != '"'; j++ {
+				if data[j] == '\\' && j+1 < len(data) {
+					if data[j+1] == '/' {
+						found = true
+					} else {
+						out = append(out, '\\')
+					}
+					j++
+				}
+				out = append(out, data[j])
+			}
+			if j < len(data) {
+				out = append(out, '"')
+			}
+			i, prev = j, '"'
+			continue
+		}
+		out = append(out, c)
+		switch {
+		case (c == ' ' || c == '\t') && (prev == '!' || prev == '&'):
+			prev = ':' // after a tag or an anchor, a node starts
+		case c == '!' || c == '&':
+			if nodeStart {
+				prev = c
+			}
+		case c != ' ' && c != '\t' && c != '\r' && prev != '!' && prev != '&':
+			prev = c
+		}
+	}
+	return finish(out, nil, found)
+}
+
+// finish returns out followed by rest when found, else nil.
+func finish(out, rest []byte, found bool) []byte {
+	if !found {
+		return nil
+	}
+	return append(out, rest...)
 }
 
 // unknownAliasTag marks, in a second parse, an alias whose anchor is not
