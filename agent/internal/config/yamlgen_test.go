@@ -31,8 +31,8 @@ type gnode struct {
 	// plainOnly writes the scalar plain always (a boolean or a number for a
 	// typed field, which quoting would make a string).
 	plainOnly bool
-	anchor  string // set on the node that carries &anchor
-	alias   string // set on a node written as *alias
+	anchor    string // set on the node that carries &anchor
+	alias     string // set on a node written as *alias
 }
 
 func mapping(kv ...any) *gnode {
