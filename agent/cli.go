@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -58,16 +59,20 @@ func commands() []command {
 }
 
 // Main runs the edgeward command line with args (without the program name)
-// and returns the process exit code: 0 on success, 1 on failure, 2 on a
-// usage error.
+// and returns the process exit code: 0 on success (and for --help), 1 on
+// failure, 2 on a usage error. Every error is printed once, on stderr.
 func Main(args []string, stdout, stderr io.Writer) int {
 	env := &cliEnv{stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	case "-version", "--version":
+		return exitCode(env, "version", cmdVersion(context.Background(), env, args[1:]))
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -75,21 +80,25 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		err := c.run(ctx, env, args[1:])
-		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "edgeward %s: %v\nusage: edgeward %s %s\n", c.name, err, c.name, c.args)
-			return 2
-		default:
-			fmt.Fprintf(stderr, "edgeward %s: %v\n", c.name, err)
-			return 1
-		}
+		return exitCode(env, c.name, c.run(ctx, env, args[1:]))
 	}
-	fmt.Fprintf(stderr, "edgeward: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "edgeward: unknown command %q (run 'edgeward --help' for the commands)\n", args[0])
 	return 2
+}
+
+// exitCode prints err for command name and returns the exit code.
+func exitCode(env *cliEnv, name string, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.stderr, "edgeward %s: %s (run 'edgeward %s --help' for its usage)\n",
+			name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "), strings.Fields(name)[0])
+		return 2
+	default:
+		fmt.Fprintf(env.stderr, "edgeward %s: %v\n", name, err)
+		return 1
+	}
 }
 
 func usage(w io.Writer) {
@@ -97,33 +106,77 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  edgeward %-13s %s\n      %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'edgeward COMMAND --help' for a command's flags. Default config: %s\n", config.DefaultFile())
+	fmt.Fprintf(w, "  edgeward --version\n\nRun 'edgeward COMMAND --help' for a command's flags. Default config: %s\n", config.DefaultFile())
 }
 
-// newFlags returns a flag set for a subcommand whose errors and help go to
-// env.stderr, with the common -c/--config flag.
-func newFlags(env *cliEnv, name, args string) (*flag.FlagSet, *string) {
+// cmdFlags is a command's flag set. Parse errors are returned (as usage
+// errors), never printed by the flag package, so that each is printed once;
+// --help prints the usage and every flag on stdout.
+type cmdFlags struct {
+	*flag.FlagSet
+	env   *cliEnv
+	usage string // the synopsis after "edgeward NAME"
+	help  string // more lines after the synopsis, or ""
+}
+
+// newCmdFlags returns the flag set of command name (e.g. "buffer dump")
+// with synopsis args.
+func newCmdFlags(env *cliEnv, name, args string) *cmdFlags {
 	fs := flag.NewFlagSet("edgeward "+name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "usage: edgeward %s %s\n", name, args)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &cmdFlags{FlagSet: fs, env: env, usage: strings.TrimSpace(name + " " + args)}
+}
+
+// newFlags returns a command's flag set with the common -c/--config flag.
+func newFlags(env *cliEnv, name, args string) (*cmdFlags, *string) {
+	fs := newCmdFlags(env, name, args)
 	cfg := fs.String("c", "", "config file (default "+config.DefaultFile()+" when it exists, else built-in defaults)")
 	fs.StringVar(cfg, "config", "", "same as -c")
 	return fs, cfg
 }
 
-// parseInterspersed parses flags that may appear before, between or after
+// printHelp writes the usage and every flag to stdout.
+func (f *cmdFlags) printHelp() {
+	w := f.env.stdout
+	fmt.Fprintf(w, "usage: edgeward %s\n", f.usage)
+	if f.help != "" {
+		fmt.Fprintln(w, f.help)
+	}
+	hasFlags := false
+	f.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "flags:")
+		f.SetOutput(w)
+		f.PrintDefaults()
+		f.SetOutput(io.Discard)
+	}
+}
+
+// parse parses flags and refuses positional arguments.
+func (f *cmdFlags) parse(args []string) error {
+	pos, err := f.parseArgs(args)
+	if err != nil {
+		return err
+	}
+	return noArgs(pos)
+}
+
+// parseArgs parses flags that may appear before, between or after
 // positional arguments (`replay a.pcap --format json`), and returns the
 // positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func (f *cmdFlags) parseArgs(args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		err := f.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			f.printHelp()
 			return nil, err
 		}
-		args = fs.Args()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = f.Args()
 		if len(args) == 0 {
 			return pos, nil
 		}
@@ -133,6 +186,27 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// noArgs refuses positional arguments; one that names a YAML file (or an
+// existing file) was most likely meant as the config file.
+func noArgs(pos []string) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	a := pos[0]
+	if ext := strings.ToLower(filepath.Ext(a)); ext == ".yaml" || ext == ".yml" || exists(a) {
+		return fmt.Errorf("%w: unexpected argument %q; did you mean -c %s?", errUsage, a, a)
+	}
+	return fmt.Errorf("%w: unexpected argument %q", errUsage, a)
+}
+
+// nonNegative refuses a negative count flag.
+func nonNegative(name string, v int) error {
+	if v < 0 {
+		return fmt.Errorf("%w: --%s must be 0 or more, got %d", errUsage, name, v)
+	}
+	return nil
 }
 
 // oneOf returns an errUsage error unless v is one of allowed.
@@ -150,7 +224,22 @@ func oneOf(flagName, v string, allowed ...string) error {
 // config that belong to a collector (the baseline site policy and
 // self-declared answers), so that `check-config` and `run` report them too.
 func loadConfig(path string) (config.Config, error) {
-	l := config.Loader{Check: checkCollectorConfig}
+	return loadWith(path, checkCollectorConfig)
+}
+
+// loadRunConfig is loadConfig plus preflight: it refuses everything that
+// run would refuse at start. run, check-config and service install use it.
+func loadRunConfig(path string) (config.Config, error) {
+	return loadWith(path, func(c config.Config) []*config.Error {
+		if errs := checkCollectorConfig(c); len(errs) > 0 {
+			return errs
+		}
+		return preflight(c)
+	})
+}
+
+func loadWith(path string, check func(config.Config) []*config.Error) (config.Config, error) {
+	l := config.Loader{Check: check}
 	if path == "" && !exists(config.DefaultFile()) {
 		return l.Parse("<built-in defaults>", nil)
 	}
@@ -180,9 +269,7 @@ func exists(path string) bool {
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("edgeward version", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := newCmdFlags(env, "version", "").parse(args); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "edgeward %s %s/%s %s\n", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -191,10 +278,12 @@ func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
 
 func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "check-config", "[-c FILE]")
-	if err := fs.Parse(args); err != nil {
+	fs.help = "Validates the config as run does at start (files, TLS material, interfaces, the buffer\n" +
+		"directory) and prints the effective configuration, secrets redacted."
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	c, err := loadConfig(*cfgPath)
+	c, err := loadRunConfig(*cfgPath)
 	if err != nil {
 		return err
 	}

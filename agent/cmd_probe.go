@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -29,17 +28,12 @@ type probeReport struct {
 // command line, one at a time, each within --timeout. It prints every
 // target's outcome and fails when any target could not be probed.
 func cmdProbe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("edgeward probe", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "usage: edgeward probe %s\n"+
-			"  TARGET: modbus://host[:port][/unit]  (default port 502, unit 1; unit 0 is refused)\n"+
-			"          opc.tcp://host[:port][/path] (default port 4840)\n", probeArgs)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags(env, "probe", probeArgs)
+	fs.help = "  TARGET: modbus://host[:port][/unit]  (default port 502, unit 1; unit 0 is refused)\n" +
+		"          opc.tcp://host[:port][/path] (default port 4840)"
 	format := fs.String("format", "table", "output format: table or json")
 	timeout := fs.Duration("timeout", probe.DefaultTimeout, "time limit for each target")
-	targets, err := parseInterspersed(fs, args)
+	targets, err := fs.parseArgs(args)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	out := fs.String("o", "", "write the report to this file instead of standard output")
 	root := fs.String("root", "/", "host root to inspect (a mounted image or fixture tree)")
 	color := fs.String("color", "auto", "colour the table: auto, always or never")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := oneOf("format", *format, "table", "json", "html"); err != nil {
@@ -32,6 +32,9 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := oneOf("color", *color, "auto", "always", "never"); err != nil {
 		return err
+	}
+	if st, err := os.Stat(*root); err != nil || !st.IsDir() {
+		return fmt.Errorf("--root %s is not a directory (give / or the mount point of the host image to check)", *root)
 	}
 	c, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -76,7 +79,7 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "replay", "FILE... [--format table|json] [-c FILE]")
 	format := fs.String("format", "table", "output format: table or json")
-	files, err := parseInterspersed(fs, args)
+	files, err := fs.parseArgs(args)
 	if err != nil {
 		return err
 	}
@@ -102,19 +105,40 @@ func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {
 	return sum.WriteTable(env.stdout)
 }
 
+const bufferArgs = "stats|dump [-c FILE] [--file PATH] [--format text|json] [--limit N]"
+
 func cmdBuffer(_ context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(env.stdout, "usage: edgeward buffer %s\n"+
+			"  stats  counters of the buffer: queued, accepted, delivered, dropped by reason\n"+
+			"  dump   the queued records, oldest first, one JSON record per line\n"+
+			"Run 'edgeward buffer stats --help' or 'edgeward buffer dump --help' for the flags.\n", bufferArgs)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "dump") {
 		return fmt.Errorf("%w: want 'stats' or 'dump'", errUsage)
 	}
 	sub := args[0]
-	fs, cfgPath := newFlags(env, "buffer "+sub, "[-c FILE] [--format text|json] [--limit N]")
-	format := fs.String("format", "text", "output format: text or json (stats only)")
-	limit := fs.Int("limit", 0, "dump at most N records (0 = all)")
+	var fs *cmdFlags
+	var cfgPath, format *string
+	limit := new(int)
+	if sub == "stats" {
+		fs, cfgPath = newFlags(env, "buffer stats", "[-c FILE] [--file PATH] [--format text|json]")
+		format = fs.String("format", "text", "output format: text or json")
+	} else {
+		fs, cfgPath = newFlags(env, "buffer dump", "[-c FILE] [--file PATH] [--limit N]")
+		format = new(string)
+		*format = "text"
+		limit = fs.Int("limit", 0, "dump at most N records (0 = all)")
+	}
 	file := fs.String("file", "", "buffer file (default: buffer.path from the config)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
 	if err := oneOf("format", *format, "text", "json"); err != nil {
+		return err
+	}
+	if err := nonNegative("limit", *limit); err != nil {
 		return err
 	}
 	path := *file
@@ -152,10 +176,13 @@ func cmdListen(ctx context.Context, env *cliEnv, args []string) error {
 	format := fs.String("format", "text", "text: one line per record; json: one record per line as received")
 	count := fs.Int("count", 0, "exit after N records (0 = run until interrupted)")
 	topic := fs.String("topic", "", "topic filter (default {prefix}/# for all agents)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := oneOf("format", *format, "text", "json"); err != nil {
+		return err
+	}
+	if err := nonNegative("count", *count); err != nil {
 		return err
 	}
 	c, err := loadConfig(*cfgPath)
@@ -190,6 +217,11 @@ func cmdListen(ctx context.Context, env *cliEnv, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // splitBatch returns the records of one payload: a JSON array of records (a

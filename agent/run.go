@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -19,13 +20,10 @@ import (
 
 func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "run", "[-c FILE]")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	c, err := loadConfig(*cfgPath)
+	c, err := loadRunConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -167,8 +165,16 @@ func supervise(ctx context.Context, col collectors.Collector, emit collectors.Em
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, collectors.ErrNotApplicable) {
+		switch {
+		case err == nil: // its work is done (capture files replayed)
+			log.Info("collector finished")
+			return
+		case errors.Is(err, collectors.ErrNotApplicable):
 			log.Debug("collector not applicable on this host", "err", err)
+			return
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+			// Retrying cannot help: a file or a privilege is missing.
+			log.Error("collector stopped; fix the configuration or the permissions and restart the agent", "err", err)
 			return
 		}
 		log.Error("collector stopped; restarting", "err", err, "in", backoff)

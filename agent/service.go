@@ -78,20 +78,36 @@ func newService(prg service.Interface, cfgPath string) (service.Service, error) 
 
 // cmdService installs, removes, starts or stops the system service.
 func cmdService(_ context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(env.stdout, "usage: edgeward service install [-c FILE] | uninstall | start | stop | status\n"+
+			"  install    install the system service (systemd unit, Windows service) that runs 'edgeward run',\n"+
+			"             with -c FILE as its config; the config is checked as check-config does first\n"+
+			"  uninstall  remove the service\n"+
+			"  start, stop, status  control and show it (install, uninstall, start and stop need root/administrator)\n")
+		return nil
+	}
 	if len(args) == 0 {
 		return fmt.Errorf("%w: want install, uninstall, start, stop or status", errUsage)
 	}
 	action := args[0]
-	if err := oneOf("action", action, "install", "uninstall", "start", "stop", "status"); err != nil {
-		return err
+	switch action {
+	case "install", "uninstall", "start", "stop", "status":
+	default:
+		return fmt.Errorf("%w: unknown action %q; want install, uninstall, start, stop or status", errUsage, action)
 	}
-	fs, cfgPath := newFlags(env, "service "+action, "[-c FILE]")
-	if err := fs.Parse(args[1:]); err != nil {
+	var fs *cmdFlags
+	cfgPath := new(string)
+	if action == "install" {
+		fs, cfgPath = newFlags(env, "service install", "[-c FILE]")
+	} else {
+		fs = newCmdFlags(env, "service "+action, "")
+	}
+	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
 	if action == "install" {
 		// Refuse to install a service that would fail at its first start.
-		if _, err := loadConfig(*cfgPath); err != nil {
+		if _, err := loadRunConfig(*cfgPath); err != nil {
 			return err
 		}
 	}

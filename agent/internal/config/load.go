@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"slices"
@@ -51,7 +52,7 @@ func Parse(name string, data []byte) (Config, error) { return Loader{}.Parse(nam
 func (l Loader) Load(path string) (Config, error) {
 	data, err := readBounded(path, MaxFileSize)
 	if err != nil {
-		return Config{}, &Error{File: path, Msg: "read config: " + err.Error(), Err: ErrRead, Cause: err}
+		return Config{}, &Error{File: path, Msg: "cannot read the config file: " + pathError(err).Error(), Err: ErrRead, Cause: err}
 	}
 	return l.Parse(path, data)
 }
@@ -76,10 +77,18 @@ func (l Loader) Parse(name string, data []byte) (Config, error) {
 	}
 	if len(d.errs) == 0 {
 		l.derive(&cfg)
-		if e := l.resolvePassword(&cfg); e != nil {
+		fromEnv, e := l.resolvePassword(&cfg)
+		if e != nil {
 			d.errs = append(d.errs, e)
 		}
-		d.errs = append(d.errs, cfg.validate()...)
+		for _, e := range cfg.validate() {
+			if e.Key == "uplink.username" && fromEnv {
+				e.Key = "uplink"
+				e.Msg = fmt.Sprintf("the environment variable %s gives a broker password but uplink.username is empty "+
+					"(MQTT sends a password only with a username): set uplink.username, or unset %s", PasswordEnv, PasswordEnv)
+			}
+			d.errs = append(d.errs, e)
+		}
 	}
 	if len(d.errs) == 0 && l.Check != nil {
 		d.errs = append(d.errs, l.Check(cfg)...)
@@ -110,30 +119,40 @@ func (l Loader) derive(c *Config) {
 	}
 }
 
-// resolvePassword sets Uplink.Password from the environment or the file.
-func (l Loader) resolvePassword(c *Config) *Error {
+// resolvePassword sets Uplink.Password from the environment or the file,
+// and reports whether the environment gave it.
+func (l Loader) resolvePassword(c *Config) (bool, *Error) {
 	lookup := os.LookupEnv
 	if l.LookupEnv != nil {
 		lookup = l.LookupEnv
 	}
 	if v, ok := lookup(PasswordEnv); ok && v != "" {
 		c.Uplink.Password = Secret(v)
-		return nil
+		return true, nil
 	}
 	path := c.Uplink.PasswordFile
 	if path == "" {
-		return nil
+		return false, nil
 	}
 	b, err := readBounded(path, MaxPasswordSize)
 	if err != nil {
-		return &Error{Key: "uplink.password_file", Msg: "read password file: " + err.Error(), Err: ErrPasswordFile, Cause: err}
+		return false, &Error{Key: "uplink.password_file", Msg: "cannot read the password file: " + pathError(err).Error(), Err: ErrPasswordFile, Cause: err}
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {
-		return &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %s is empty", quote(path)), Err: ErrPasswordFile}
+		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %s is empty", quote(path)), Err: ErrPasswordFile}
 	}
 	c.Uplink.Password = Secret(pw)
-	return nil
+	return false, nil
+}
+
+// pathError drops the path that an *fs.PathError repeats (the message
+// names the file already).
+func pathError(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // readBounded reads at most limit bytes of a regular file.
@@ -144,14 +163,14 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("read %s: is a directory", path)
+		return nil, errors.New("is a directory")
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("larger than %d bytes; is it the right file?", limit)
 	}
 	return b, nil
 }
