@@ -159,7 +159,7 @@ func (f *cmdFlags) parse(args []string) error {
 	if err != nil {
 		return err
 	}
-	return noArgs(pos)
+	return f.noArgs(pos)
 }
 
 // parseArgs parses flags that may appear before, between or after
@@ -190,12 +190,12 @@ func (f *cmdFlags) parseArgs(args []string) ([]string, error) {
 
 // noArgs refuses positional arguments; one that names a YAML file (or an
 // existing file) was most likely meant as the config file.
-func noArgs(pos []string) error {
+func (f *cmdFlags) noArgs(pos []string) error {
 	if len(pos) == 0 {
 		return nil
 	}
 	a := pos[0]
-	if ext := strings.ToLower(filepath.Ext(a)); ext == ".yaml" || ext == ".yml" || exists(a) {
+	if ext := strings.ToLower(filepath.Ext(a)); f.Lookup("c") != nil && (ext == ".yaml" || ext == ".yml" || exists(a)) {
 		return fmt.Errorf("%w: unexpected argument %q; did you mean -c %s?", errUsage, a, a)
 	}
 	return fmt.Errorf("%w: unexpected argument %q", errUsage, a)
