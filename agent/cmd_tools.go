@@ -216,7 +216,10 @@ func cmdListen(ctx context.Context, env *cliEnv, args []string) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%w (is the broker running? uplink.brokers names %s)", err, strings.Join(c.Uplink.Brokers, ", "))
+	}
+	return nil
 }
 
 // isHelp reports whether arg asks for help.

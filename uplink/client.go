@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // idlePoll is how often Run asks an empty Source again even without a Ready
@@ -306,7 +307,7 @@ func (c *Client) dial(ctx context.Context, broker, clientID string) (*conn, erro
 		return nil, fmt.Errorf("connect %s: timed out after %s", cn.broker, c.cfg.ConnectTimeout)
 	}
 	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cn.broker, err)
+		return nil, fmt.Errorf("connect %s: %w", cn.broker, connectError(err))
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.PublishTimeout)
 	defer cancel()
@@ -347,7 +348,7 @@ func (c *Client) openNet(u *url.URL) (net.Conn, error) {
 	if !isTLSBroker(u.String()) {
 		nc, err := d.Dial("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
+			return nil, err // "dial tcp ADDR: ..." names the address
 		}
 		return nc, nil
 	}
@@ -357,7 +358,7 @@ func (c *Client) openNet(u *url.URL) (net.Conn, error) {
 	}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, err
 	}
 	tlsConn := tls.Client(nc, tc)
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
@@ -367,6 +368,19 @@ func (c *Client) openNet(u *url.URL) (net.Conn, error) {
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
 	return tlsConn, nil
+}
+
+// connectError drops paho's "network Error : " wrapper from a connect
+// error: the network error it wraps says it all.
+func connectError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && errors.Is(err, packets.ErrorNetworkError) {
+		for _, e := range j.Unwrap() {
+			if e != packets.ErrorNetworkError {
+				return e
+			}
+		}
+	}
+	return err
 }
 
 // publishOn publishes one QoS 1 message on cn and waits for its PUBACK.

@@ -79,7 +79,7 @@ func Subscribe(ctx context.Context, cfg Config, filter string, handle func(topic
 		return nil
 	}
 	if err := tok.Error(); err != nil {
-		return fmt.Errorf("connect for subscribe: %w", err)
+		return fmt.Errorf("connect for subscribe: %w", connectError(err))
 	}
 	defer cli.Disconnect(250)
 	for {
