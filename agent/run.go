@@ -31,7 +31,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if managed, err := runUnderManager(c, *cfgPath, log); managed {
 		return err
 	}
-	return runAgent(ctx, c, log)
+	return runAgent(ctx, c, *cfgPath, log)
 }
 
 // newLogger builds the agent's structured logger.
@@ -49,7 +49,9 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 // retained "offline") at the same time; runAgent waits for the collectors,
 // then for the uplink, writes the final stats snapshot and closes the
 // buffer. Records still queued stay in the buffer for the next start.
-func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
+// cfgPath is the -c argument ("" for the default), for the hint that tells
+// how to see the records.
+func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Logger) error {
 	start := time.Now()
 	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
@@ -70,6 +72,11 @@ func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 	}
 	log.Info("edgeward starting", "version", Version, "agent_id", s.agent.ID,
 		"enterprise", s.agent.Enterprise, "site", s.agent.Site, "buffer", s.bufPath, "collectors", names(colls))
+	cflag := ""
+	if cfgPath != "" {
+		cflag = " -c " + cfgPath
+	}
+	log.Info(fmt.Sprintf("see the records with 'edgeward buffer dump%s' (stored, not yet delivered) or 'edgeward listen%s' (as the broker receives them)", cflag, cflag))
 
 	var up *uplink.Client
 	if len(s.uplink.Brokers) == 0 {
@@ -89,7 +96,7 @@ func runAgent(ctx context.Context, c config.Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			supervise(collCtx, col, rec, log.With("collector", col.Name()))
+			supervise(collCtx, col, withCycleLog(rec, col.Name(), log), log.With("collector", col.Name()))
 		}()
 	}
 	hb := &heartbeat{start: start, buf: buf, up: up, colls: colls, key: s.agent.ID}

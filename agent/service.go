@@ -19,8 +19,9 @@ const serviceName = "edgeward"
 // serviceProgram adapts runAgent to the service manager: Start launches the
 // agent in the background, Stop cancels it and waits for the flush.
 type serviceProgram struct {
-	cfg config.Config
-	log *slog.Logger
+	cfg     config.Config
+	cfgPath string
+	log     *slog.Logger
 	// exit ends the process when the agent stops without a Stop request;
 	// nil means os.Exit (a test seam).
 	exit   func(code int)
@@ -33,7 +34,7 @@ func (p *serviceProgram) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() {
-		err := runAgent(ctx, p.cfg, p.log)
+		err := runAgent(ctx, p.cfg, p.cfgPath, p.log)
 		if ctx.Err() == nil {
 			// The agent gave up on its own (say, the buffer file is locked
 			// or the uplink config is refused). The service manager would
@@ -141,7 +142,7 @@ func runUnderManager(c config.Config, cfgPath string, log *slog.Logger) (bool, e
 	if service.Interactive() {
 		return false, nil
 	}
-	prg := &serviceProgram{cfg: c, log: log}
+	prg := &serviceProgram{cfg: c, cfgPath: cfgPath, log: log}
 	s, err := newService(prg, cfgPath)
 	if err != nil {
 		return true, err
