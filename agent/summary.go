@@ -80,8 +80,8 @@ func summarize(name string, recs []collectors.Record) (string, []any) {
 		kinds[r.Kind]++
 		switch b := r.Body.(type) {
 		case *host.Inventory:
-			parts = append(parts, fmt.Sprintf("%d packages, %d listening sockets, %d services",
-				len(b.Software), len(b.Listening), len(b.Services)))
+			parts = append(parts, plural(len(b.Software), "package")+", "+plural(len(b.Listening), "listening socket")+", "+
+				plural(len(b.Services), "service"))
 			attrs = append(attrs, "packages", len(b.Software), "listening", len(b.Listening))
 		case baseline.ScoreBody:
 			n := b.Counts
@@ -92,14 +92,22 @@ func summarize(name string, recs []collectors.Record) (string, []any) {
 	}
 	if name == "passive" || kinds[passive.KindAsset]+kinds[passive.KindFlow] > 0 {
 		events := len(recs) - kinds[passive.KindAsset] - kinds[passive.KindFlow]
-		parts = append(parts, fmt.Sprintf("%d assets, %d flows, %d events", kinds[passive.KindAsset], kinds[passive.KindFlow], events))
+		parts = append(parts, plural(kinds[passive.KindAsset], "asset")+", "+plural(kinds[passive.KindFlow], "flow")+", "+plural(events, "event"))
 		attrs = append(attrs, "assets", kinds[passive.KindAsset], "flows", kinds[passive.KindFlow], "events", events)
 	}
 	if d := kinds[baseline.KindDrift]; d > 0 {
 		parts = append(parts, fmt.Sprintf("%d changed since the last run", d))
 	}
 	if len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("%d records", len(recs)))
+		parts = append(parts, plural(len(recs), "record"))
 	}
 	return name + ": " + strings.Join(parts, "; "), append(attrs, "records", len(recs))
+}
+
+// plural writes "1 flow", "2 flows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
