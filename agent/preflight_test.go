@@ -128,7 +128,7 @@ func TestConfigValidationParity(t *testing.T) {
 				return err
 			}},
 		{"password file missing", base + "uplink:\n  username: u\n  password_file: " + filepath.Join(dir, "nope.pw") + "\n",
-			"6: uplink.password_file: cannot read the password file: ", nil},
+			"6: uplink.password_file: cannot read the password file ", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -83,8 +83,7 @@ func (l Loader) Parse(name string, data []byte) (Config, error) {
 		}
 		for _, e := range cfg.validate() {
 			if e.Key == "uplink.username" && fromEnv {
-				e.Key = "uplink"
-				e.Msg = fmt.Sprintf("the environment variable %s gives a broker password but uplink.username is empty "+
+				e.Msg = fmt.Sprintf("must be set because the environment variable %s gives a broker password "+
 					"(MQTT sends a password only with a username): set uplink.username, or unset %s", PasswordEnv, PasswordEnv)
 			}
 			d.errs = append(d.errs, e)
@@ -136,7 +135,7 @@ func (l Loader) resolvePassword(c *Config) (bool, *Error) {
 	}
 	b, err := readBounded(path, MaxPasswordSize)
 	if err != nil {
-		return false, &Error{Key: "uplink.password_file", Msg: "cannot read the password file: " + pathError(err).Error(), Err: ErrPasswordFile, Cause: err}
+		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("cannot read the password file %s: %v", quote(path), pathError(err)), Err: ErrPasswordFile, Cause: err}
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {

@@ -135,12 +135,12 @@ func TestPasswordResolution(t *testing.T) {
 		{name: "neither", want: ""},
 		{
 			name: "missing file", file: missing,
-			wantErr: "p.yaml:4: uplink.password_file: read password file: open " + missing + ": ",
+			wantErr: "p.yaml:4: uplink.password_file: cannot read the password file \"" + missing + "\": no such file",
 			is:      []error{config.ErrPasswordFile, fs.ErrNotExist},
 		},
 		{
 			name: "directory", file: dir,
-			wantErr: "p.yaml:4: uplink.password_file: read password file: read " + dir + ": is a directory",
+			wantErr: "p.yaml:4: uplink.password_file: cannot read the password file \"" + dir + "\": is a directory",
 			is:      []error{config.ErrPasswordFile},
 		},
 		{
@@ -150,7 +150,7 @@ func TestPasswordResolution(t *testing.T) {
 		},
 		{
 			name: "oversized file", file: big,
-			wantErr: "p.yaml:4: uplink.password_file: read password file: read " + big + ": larger than 65536 bytes",
+			wantErr: "p.yaml:4: uplink.password_file: cannot read the password file \"" + big + "\": larger than 65536 bytes",
 			is:      []error{config.ErrPasswordFile},
 		},
 	}
@@ -220,7 +220,17 @@ func TestPasswordNeedsUsername(t *testing.T) {
 		LookupEnv: func(k string) (string, bool) { return "pw", k == config.PasswordEnv },
 	}
 	_, err := l.Parse("u.yaml", []byte("log: {level: info}\nuplink:\n  brokers: [tcp://b:1883]\n"))
-	want := "u.yaml:2: uplink.username: must be set when a password is configured"
+	want := "u.yaml:2: uplink.username: must be set because the environment variable EDGEWARD_MQTT_PASSWORD gives a broker password"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Parse error = %v, want prefix %q", err, want)
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.LookupEnv = func(string) (string, bool) { return "", false }
+	_, err = l.Parse("u.yaml", []byte("uplink:\n  password_file: "+pw+"\n"))
+	want = "u.yaml:1: uplink.username: must be set when a password is configured"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("Parse error = %v, want prefix %q", err, want)
 	}
