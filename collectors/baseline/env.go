@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -78,55 +79,81 @@ func sortedKeys[V any](m map[string]V) []string {
 	return k
 }
 
-// sshd returns the effective global sshd settings (config plus defaults),
-// whether sshd is installed, and a read error for the main file.
-func (e *env) sshd() (sshdConfig, bool, error) {
+// abs returns the absolute path on the inspected host, for evidence.
+func abs(elem ...string) string { return "/" + path.Clean(strings.Join(elem, "/")) }
+
+// readAbs reads an absolute host path under the root.
+func (e *env) readAbs(p string) ([]byte, error) {
+	return e.read(strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")...)
+}
+
+// sshd returns the parsed sshd configuration (nil when there is no
+// sshd_config), whether sshd is installed, and a read error for the main file.
+func (e *env) sshd() (*sshdConf, bool, error) {
 	type res struct {
-		cfg       sshdConfig
+		cfg       *sshdConf
 		installed bool
 	}
 	r, err := memoize(e, "sshd", func() (res, error) {
-		b, err := e.read("etc", "ssh", "sshd_config")
+		cfg, err := loadSSHD(sshdSource{read: e.readAbs, glob: absGlob(e.root)}, "/etc/ssh/sshd_config")
 		if err != nil {
 			if isNotExist(err) {
 				return res{installed: e.binary("sshd")}, nil
 			}
 			return res{installed: true}, err
 		}
-		cfg := sshdConfig{}
-		e.mergeSSHD(cfg, b, 0)
-		for k, v := range sshdDefaults() {
-			if _, ok := cfg[k]; !ok {
-				cfg[k] = v
-			}
-		}
+		cfg.groups = e.userGroups
 		return res{cfg: cfg, installed: true}, nil
 	})
 	return r.cfg, r.installed, err
 }
 
-// mergeSSHD applies b to cfg (first value wins), expanding Include.
-func (e *env) mergeSSHD(cfg sshdConfig, b []byte, depth int) {
-	for _, kv := range parseSSHD(b) {
-		if kv[0] == "include" {
-			if depth > 4 {
-				continue
-			}
-			for _, pat := range strings.Fields(kv[1]) {
-				if !path.IsAbs(pat) {
-					pat = "/etc/ssh/" + pat
-				}
-				files, _ := e.readGlob(strings.TrimPrefix(pat, "/"))
-				for _, k := range sortedKeys(files) {
-					e.mergeSSHD(cfg, files[k], depth+1)
-				}
-			}
-			continue
-		}
-		if _, ok := cfg[kv[0]]; !ok {
-			cfg[kv[0]] = kv[1]
+// userGroups returns the primary and supplementary groups of a user from
+// /etc/passwd and /etc/group under the root.
+func (e *env) userGroups(user string) ([]string, bool) {
+	pw, err := e.passwd()
+	if err != nil {
+		return nil, false
+	}
+	gb, _ := e.read("etc", "group")
+	var gid = -1
+	for _, p := range pw {
+		if p.Name == user {
+			gid = p.GID
 		}
 	}
+	if gid < 0 {
+		return nil, false
+	}
+	var out []string
+	for _, l := range strings.Split(string(gb), "\n") {
+		f := strings.Split(strings.TrimSpace(l), ":")
+		if len(f) < 4 {
+			continue
+		}
+		if f[2] == strconv.Itoa(gid) {
+			out = append(out, f[0])
+			continue
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if m == user {
+				out = append(out, f[0])
+			}
+		}
+	}
+	return out, true
+}
+
+// loginAccounts returns the names of accounts with a login shell.
+func (e *env) loginAccounts() []string {
+	pw, _ := e.passwd()
+	var out []string
+	for _, p := range pw {
+		if p.interactive() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }
 
 // packages returns the installed Debian packages (empty on RPM hosts, whose
@@ -329,54 +356,6 @@ func (e *env) modprobe() (modprobeRules, []error) {
 		}
 	}
 	return m, errs
-}
-
-// pamStack returns the rules of a PAM service with includes expanded.
-func (e *env) pamStack(service string) ([]pamLine, error) {
-	return memoize(e, "pam:"+service, func() ([]pamLine, error) {
-		return e.pamExpand(service, 0)
-	})
-}
-
-func (e *env) pamExpand(service string, depth int) ([]pamLine, error) {
-	b, err := e.read("etc", "pam.d", service)
-	if err != nil {
-		return nil, err
-	}
-	var out []pamLine
-	for _, l := range parsePAM(b) {
-		inc := ""
-		switch {
-		case l.Type == "@include":
-			inc = l.Module
-		case l.Control == "include" || l.Control == "substack":
-			inc = l.Module
-		}
-		if inc != "" {
-			if depth < 5 {
-				sub, err := e.pamExpand(path.Base(inc), depth+1)
-				if err == nil {
-					if l.Type != "@include" {
-						sub = filterPAM(sub, l.Type)
-					}
-					out = append(out, sub...)
-				}
-			}
-			continue
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
-
-func filterPAM(ls []pamLine, typ string) []pamLine {
-	var out []pamLine
-	for _, l := range ls {
-		if l.Type == typ {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // pamServices returns the PAM services that carry the system-wide stacks on

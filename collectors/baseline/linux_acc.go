@@ -1,6 +1,8 @@
 package baseline
 
 import (
+	"errors"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,39 +165,79 @@ func loginLockout(e *env) outcome {
 	return v.outcome()
 }
 
-// emptyPasswords is LNX-ACC-004: no empty password hash in /etc/shadow, no
-// nullok on pam_unix, PermitEmptyPasswords no.
+// emptyPasswords is LNX-ACC-004 (critical): no account has an empty
+// password now, in /etc/shadow or (without a shadow entry) in /etc/passwd.
 func emptyPasswords(e *env) outcome {
 	var v verdict
 	b, err := e.read("etc", "shadow")
+	shadow := map[string]string{}
 	if err != nil {
 		v.err(err)
 	} else {
+		shadow = parseShadow(b)
 		var empty []string
-		for u, h := range parseShadow(b) {
+		for u, h := range shadow {
 			if h == "" {
 				empty = append(empty, u)
 			}
 		}
-		v.check(len(empty) == 0, "accounts with an empty password: %s", joinList(sortStrings(empty)))
+		v.check(len(empty) == 0, "accounts with an empty password in /etc/shadow: %s", joinList(sortStrings(empty)))
 	}
-	for _, s := range e.pamServices() {
-		st, err := e.pamStack(s)
+	if pb, err := e.read("etc", "passwd"); err == nil {
+		var empty []string
+		for _, l := range strings.Split(string(pb), "\n") {
+			f := strings.Split(strings.TrimSpace(l), ":")
+			if len(f) >= 7 && f[1] == "" {
+				if _, shadowed := shadow[f[0]]; !shadowed {
+					empty = append(empty, f[0])
+				}
+			}
+		}
+		v.check(len(empty) == 0, "accounts with an empty password field in /etc/passwd and no shadow entry: %s", joinList(empty))
+	} else {
+		v.err(err)
+	}
+	return v.outcome()
+}
+
+// emptyPasswordsAccepted is LNX-ACC-008 (high): no PAM auth stack runs
+// pam_unix with nullok (an account whose password is emptied later could
+// log in without one) and sshd does not permit empty passwords for any
+// connection.
+func emptyPasswordsAccepted(e *env) outcome {
+	var v verdict
+	services := e.root.Glob("etc/pam.d/*")
+	if len(services) > 200 {
+		services = services[:200]
+	}
+	for _, p := range services {
+		svc := path.Base(p)
+		st, err := e.pamStack(svc)
 		if err != nil {
-			v.err(err)
+			if !errors.Is(err, ErrNotRegular) {
+				v.err(err)
+			}
 			continue
 		}
-		for _, l := range st {
-			if _, ok := l.arg("nullok"); ok && strings.Contains(l.Module, "pam_unix") {
-				v.no("etc/pam.d/%s: %s %s nullok", s, l.Type, l.Module)
-				break
+		for _, l := range filterPAM(st, "auth") {
+			if !strings.Contains(path.Base(l.Module), "pam_unix") {
+				continue
+			}
+			for _, flag := range []string{"nullok", "nullok_secure"} {
+				if _, ok := l.arg(flag); ok {
+					v.no("%s on %s in the auth stack of /etc/pam.d/%s (%s)", flag, l.Module, svc, l.Where)
+				}
 			}
 		}
 	}
 	if cfg, installed, err := e.sshd(); err != nil {
 		v.err(err)
-	} else if installed && cfg != nil {
-		v.check(cfg["permitemptypasswords"] == "no", "permitemptypasswords %s", cfg["permitemptypasswords"])
+	} else if installed && cfg != nil && cfg.Err == "" {
+		sshdRequire(&v, cfg, cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...)), "permitemptypasswords", "no", func(s string) bool { return s == "no" })
+	}
+	v.bad = uniqStrings(v.bad)
+	if len(v.bad)+len(v.errs) == 0 {
+		v.ok("no pam_unix nullok in the auth stacks of %d PAM services", len(services))
 	}
 	return v.outcome()
 }

@@ -1,7 +1,8 @@
 package baseline
 
 import (
-	"regexp"
+	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -10,102 +11,105 @@ func mgmtPorts() []string {
 	return []string{"22", "23", "135", "139", "445", "3389", "5900", "5985", "5986"}
 }
 
-// firewall is what the configuration of one firewall framework says.
+// firewall is what the boot configuration of one firewall framework does
+// with inbound traffic.
 type firewall struct {
-	Name        string
-	Enabled     bool   // enabled at boot (or running)
-	Rules       string // rule text read
-	DefaultDeny bool   // inbound policy drop/reject
-	ForwardDrop bool   // forward policy drop/reject
-	OpenMgmt    []string
+	Name    string
+	Enabled bool     // enabled at boot (or running)
+	Files   []string // what was read, absolute
+	Views   []*nftRuleset
+	Err     string // the framework would reject its configuration
 }
 
-var (
-	reNftInput   = regexp.MustCompile(`hook\s+input\s+priority[^;]*;\s*policy\s+(drop|accept|reject)`)
-	reNftForward = regexp.MustCompile(`hook\s+forward\s+priority[^;]*;\s*policy\s+(drop|accept|reject)`)
-	reDport      = regexp.MustCompile(`(?:dport|--dport|--dports)\s+\{?\s*([0-9, ]+)`)
-)
+// open reports whether a new connection to port from any source passes
+// this firewall (any view).
+func (f firewall) open(proto string, port int) (bool, string) {
+	for _, v := range f.Views {
+		if ok, why := v.inboundOpen(proto, port); ok {
+			return true, f.Name + ": " + why
+		}
+	}
+	return false, f.Name + ": " + proto + "/" + itoa(port) + " not accepted from outside addresses"
+}
 
-// firewalls reads the configuration of firewalld, ufw, nftables and
-// iptables(-persistent/-services).
+// filters reports whether every view drops new inbound connections to
+// unused ports.
+func (f firewall) filters() (bool, string) {
+	if len(f.Views) == 0 {
+		return false, f.Name + ": no ruleset"
+	}
+	for _, v := range f.Views {
+		if ok, why := v.filtersInbound(); !ok {
+			return false, f.Name + ": " + why
+		}
+	}
+	return true, f.Name + ": new inbound connections to unused ports are dropped"
+}
+
+// dropsSomething reports whether the firewall filters any inbound traffic.
+func (f firewall) dropsSomething() bool {
+	for _, v := range f.Views {
+		if v.dropsSomething() {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardDrop reports whether forwarded traffic is dropped by default.
+func (f firewall) forwardDrop() bool {
+	for _, v := range f.Views {
+		if !v.forwardDrop() {
+			return false
+		}
+	}
+	return len(f.Views) > 0
+}
+
+// firewalls reads the boot configuration of firewalld, ufw, nftables and
+// iptables (netfilter-persistent, iptables-services).
 func (e *env) firewalls() []firewall {
 	fws, _ := memoize(e, "firewalls", func() ([]firewall, error) {
 		var out []firewall
-		// firewalld
+		svc := e.services()
 		if e.unitExists("firewalld.service") || e.root.Exists("etc", "firewalld") {
 			_, run := e.running("firewalld")
-			f := firewall{Name: "firewalld", Enabled: run || e.unitEnabled("firewalld.service")}
-			zone := "public"
-			if b, err := e.readOptional("etc", "firewalld", "firewalld.conf"); err == nil && b != nil {
-				if z := parseKeyValues(b)["DefaultZone"]; z != "" {
-					zone = z
-				}
-			}
-			zb, err := e.readOptional("etc", "firewalld", "zones", zone+".xml")
-			if zb == nil && err == nil {
-				zb, _ = e.readOptional("usr", "lib", "firewalld", "zones", zone+".xml")
-			}
-			f.Rules = string(zb)
-			f.DefaultDeny = zone == "drop" || zone == "block" || strings.Contains(f.Rules, `target="DROP"`) || strings.Contains(f.Rules, `target="%%REJECT%%"`) || strings.Contains(f.Rules, `target="REJECT"`)
-			if strings.Contains(f.Rules, `<service name="ssh"/>`) || strings.Contains(f.Rules, `port="22"`) {
-				f.OpenMgmt = append(f.OpenMgmt, "22/tcp (zone "+zone+")")
-			}
-			f.ForwardDrop = !strings.Contains(f.Rules, "<forward/>")
-			out = append(out, f)
+			views, files, perr := e.firewalldViews()
+			out = append(out, firewall{Name: "firewalld", Enabled: run || e.unitEnabled("firewalld.service"), Files: files, Views: views, Err: perr})
 		}
-		// ufw
 		if b, err := e.readOptional("etc", "ufw", "ufw.conf"); err == nil && b != nil {
-			f := firewall{Name: "ufw", Enabled: strings.EqualFold(parseKeyValues(b)["ENABLED"], "yes")}
-			if d, err := e.readOptional("etc", "default", "ufw"); err == nil && d != nil {
-				kv := parseKeyValues(d)
-				f.DefaultDeny = kv["DEFAULT_INPUT_POLICY"] == "DROP" || kv["DEFAULT_INPUT_POLICY"] == "REJECT"
-				f.ForwardDrop = kv["DEFAULT_FORWARD_POLICY"] == "DROP" || kv["DEFAULT_FORWARD_POLICY"] == "REJECT"
-			}
-			r, _ := e.readOptional("etc", "ufw", "user.rules")
-			f.Rules = string(r)
-			for _, l := range strings.Split(f.Rules, "\n") {
-				// ### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in
-				if t, ok := strings.CutPrefix(l, "### tuple ### "); ok {
-					x := strings.Fields(t)
-					if len(x) >= 6 && x[0] == "allow" && contains(mgmtPorts(), x[2]) && (x[5] == "0.0.0.0/0" || x[5] == "::/0") {
-						f.OpenMgmt = append(f.OpenMgmt, x[2]+"/"+x[1]+" from any")
-					}
-				}
-			}
-			out = append(out, f)
+			out = append(out, e.ufw(b, svc))
 		}
-		// nftables
-		for _, p := range [][]string{{"etc", "nftables.conf"}, {"etc", "sysconfig", "nftables.conf"}} {
-			b, err := e.readOptional(p...)
-			if err != nil || b == nil {
+		for _, p := range []string{"/etc/nftables.conf", "/etc/sysconfig/nftables.conf"} {
+			rs, err := loadNft(nftSource{read: e.readAbs, glob: absGlob(e.root), services: svc}, p)
+			if err != nil {
 				continue
 			}
 			_, run := e.running("nft")
-			f := firewall{Name: "nftables", Enabled: e.unitEnabled("nftables.service") || run, Rules: string(b)}
-			if m := reNftInput.FindStringSubmatch(f.Rules); m != nil {
-				f.DefaultDeny = m[1] != "accept"
-			}
-			if m := reNftForward.FindStringSubmatch(f.Rules); m != nil {
-				f.ForwardDrop = m[1] != "accept"
-			}
-			f.OpenMgmt = openMgmt(f.Rules, "saddr")
-			if !strings.Contains(f.Rules, "hook input") {
-				f.Rules = "" // only flush / empty tables
-			}
-			out = append(out, f)
+			out = append(out, firewall{Name: "nftables", Enabled: e.unitEnabled("nftables.service") || run, Files: rs.Files, Views: []*nftRuleset{rs}, Err: rs.Err})
 			break
 		}
-		// iptables
+		en := e.unitEnabled("netfilter-persistent.service") || e.unitEnabled("iptables.service") || e.unitEnabled("iptables-persistent.service")
 		for _, p := range [][]string{{"etc", "iptables", "rules.v4"}, {"etc", "sysconfig", "iptables"}} {
 			b, err := e.readOptional(p...)
 			if err != nil || b == nil {
 				continue
 			}
-			en := e.unitEnabled("netfilter-persistent.service") || e.unitEnabled("iptables.service") || e.unitEnabled("iptables-persistent.service")
-			f := firewall{Name: "iptables", Enabled: en, Rules: string(b)}
-			f.DefaultDeny = strings.Contains(f.Rules, ":INPUT DROP") || strings.Contains(f.Rules, ":INPUT REJECT")
-			f.ForwardDrop = strings.Contains(f.Rules, ":FORWARD DROP")
-			f.OpenMgmt = openMgmt(f.Rules, "-s ")
+			f := firewall{Name: "iptables", Enabled: en, Files: []string{abs(p...)}}
+			rs := loadIptables(b, abs(p...), "ip", svc)
+			f.Views, f.Err = []*nftRuleset{rs}, rs.Err
+			q := []string{"etc", "iptables", "rules.v6"}
+			if p[1] == "sysconfig" {
+				q = []string{"etc", "sysconfig", "ip6tables"}
+			}
+			if b6, err := e.readOptional(q...); err == nil && b6 != nil {
+				rs6 := loadIptables(b6, abs(q...), "ip6", svc)
+				rs.Tables = append(rs.Tables, rs6.Tables...)
+				f.Files = append(f.Files, abs(q...))
+				if f.Err == "" {
+					f.Err = rs6.Err
+				}
+			}
 			out = append(out, f)
 			break
 		}
@@ -114,74 +118,166 @@ func (e *env) firewalls() []firewall {
 	return fws
 }
 
-// openMgmt returns the accept rules for management ports with no source
-// restriction (srcWord absent from the rule line).
-func openMgmt(rules, srcWord string) []string {
-	var out []string
-	for _, l := range strings.Split(rules, "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "#") || !(strings.Contains(l, "accept") || strings.Contains(l, "ACCEPT")) || strings.Contains(l, srcWord) {
-			continue
+// ufw models ufw: DEFAULT_INPUT_POLICY from /etc/default/ufw, loopback and
+// established traffic accepted, then the user rules (user.rules, user6.rules).
+func (e *env) ufw(conf []byte, svc func(string, string) (int, bool)) firewall {
+	f := firewall{Name: "ufw", Enabled: strings.EqualFold(parseKeyValues(conf)["ENABLED"], "yes"), Files: []string{"/etc/ufw/ufw.conf"}}
+	in, fwd := "drop", "drop"
+	if d, err := e.readOptional("etc", "default", "ufw"); err == nil && d != nil {
+		f.Files = append(f.Files, "/etc/default/ufw")
+		kv := parseKeyValues(d)
+		if p := strings.ToLower(kv["DEFAULT_INPUT_POLICY"]); p == "accept" {
+			in = "accept"
 		}
-		m := reDport.FindStringSubmatch(l)
-		if m == nil {
-			continue
+		if p := strings.ToLower(kv["DEFAULT_FORWARD_POLICY"]); p == "accept" {
+			fwd = "accept"
 		}
-		for _, p := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ' ' }) {
-			if contains(mgmtPorts(), p) {
-				out = append(out, p+": "+l)
-			}
+	}
+	rs := &nftRuleset{}
+	for _, x := range []struct{ file, fam string }{{"user.rules", "ip"}, {"user6.rules", "ip6"}} {
+		b, _ := e.readOptional("etc", "ufw", x.file)
+		if b == nil {
+			b = []byte("*filter\n:ufw-user-input - [0:0]\nCOMMIT\n")
+		} else {
+			f.Files = append(f.Files, "/etc/ufw/"+x.file)
+		}
+		u := loadIptables(b, "/etc/ufw/"+x.file, x.fam, svc)
+		if f.Err == "" {
+			f.Err = u.Err
+		}
+		for _, t := range u.Tables {
+			c := t.chain("INPUT", true)
+			c.Hook, c.Type, c.Policy = "input", "filter", in
+			c.Rules = append([]nftRule{
+				{Verdict: "accept", Where: "ufw before.rules (loopback)", Matches: []nftMatch{{Key: "meta iifname", Op: "==", Vals: []string{"lo"}}}},
+				{Verdict: "jump", Target: "ufw-user-input", Where: "ufw"},
+			}, c.Rules...)
+			t.chain("ufw-user-input", true)
+			fc := t.chain("FORWARD", true)
+			fc.Hook, fc.Type, fc.Policy = "forward", "filter", fwd
+			rs.Tables = append(rs.Tables, t)
+		}
+	}
+	f.Views = []*nftRuleset{rs}
+	return f
+}
+
+// enabledFirewalls returns the frameworks enabled at boot.
+func enabledFirewalls(e *env) []firewall {
+	var out []firewall
+	for _, f := range e.firewalls() {
+		if f.Enabled {
+			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// firewallText returns every firewall rule text read, for source checks.
-func firewallText(e *env) string {
-	var b strings.Builder
-	for _, f := range e.firewalls() {
-		b.WriteString(f.Rules)
+// inboundOpen reports whether a new connection from any source to port
+// passes every enabled firewall, with the reason.
+func inboundOpen(e *env, proto string, port int) (bool, string) {
+	fws := enabledFirewalls(e)
+	if len(fws) == 0 {
+		return true, "no host firewall enabled"
 	}
-	return b.String()
+	var why []string
+	for _, f := range fws {
+		ok, w := f.open(proto, port)
+		if !ok {
+			return false, w
+		}
+		why = append(why, w)
+	}
+	return true, strings.Join(why, "; ")
 }
 
-// activeFirewall returns the enabled framework with rules, if any.
-func activeFirewall(e *env) (firewall, bool) {
-	for _, f := range e.firewalls() {
-		if f.Enabled && (f.Rules != "" || f.Name == "firewalld" || f.DefaultDeny) {
-			return f, true
+// portLimitedTo reports whether port is closed to outside addresses and
+// open to at least one of nets.
+func portLimitedTo(e *env, proto string, port int, nets []netip.Prefix) (string, bool) {
+	if open, why := inboundOpen(e, proto, port); open {
+		return why, false
+	}
+	for _, n := range nets {
+		src := n.Addr()
+		if n.Bits() < src.BitLen() {
+			src = src.Next()
+		}
+		ok := true
+		for _, f := range enabledFirewalls(e) {
+			accepted := false
+			for _, v := range f.Views {
+				if v.acceptsFrom(proto, port, src) {
+					accepted = true
+				}
+			}
+			ok = ok && accepted
+		}
+		if ok {
+			return fmt.Sprintf("%s/%d accepted only from listed sources (%s accepted, outside addresses not)", proto, port, n), true
 		}
 	}
-	return firewall{}, false
+	return fmt.Sprintf("%s/%d is not open from any management_cidrs network", proto, port), false
 }
 
-// hostFirewall is LNX-FW-001: one framework enabled at boot with rules.
+// hostFirewall is LNX-FW-001: one framework enabled at boot whose ruleset
+// filters inbound traffic (an empty ruleset with policy accept does not).
 func hostFirewall(e *env) outcome {
-	f, ok := activeFirewall(e)
-	if ok {
-		return pass(f.Name + " enabled with rules")
-	}
-	var ev []string
+	var v verdict
 	for _, f := range e.firewalls() {
-		ev = append(ev, f.Name+" configured, enabled="+boolStr(f.Enabled))
+		ev := fmt.Sprintf("%s enabled at boot: %t (read %s)", f.Name, f.Enabled, joinList(f.Files))
+		switch {
+		case f.Err != "":
+			v.no("%s; the configuration would be rejected: %s", ev, f.Err)
+		case f.Enabled && f.dropsSomething():
+			return pass(append([]string{ev}, firewallHooks(f)...)...)
+		case f.Enabled:
+			v.no("%s; its ruleset drops nothing inbound: %s", ev, joinList(firewallHooks(f)))
+		default:
+			v.no("%s", ev)
+		}
 	}
-	if len(ev) == 0 {
-		ev = append(ev, "no firewalld, ufw, nftables or iptables configuration")
+	if len(v.bad) == 0 {
+		v.no("no firewalld, ufw, nftables or iptables configuration (/etc/firewalld, /etc/ufw, /etc/nftables.conf, /etc/iptables/rules.v4, /etc/sysconfig/iptables)")
 	}
-	return fail(ev...)
+	return v.outcome()
 }
 
-// firewallDefaultDeny is LNX-FW-002: inbound default drop/reject and no
-// management port open to any source.
+// firewallHooks lists the base chains of a firewall for evidence.
+func firewallHooks(f firewall) []string {
+	var out []string
+	for _, v := range f.Views {
+		out = append(out, v.hooks()...)
+	}
+	return out
+}
+
+// firewallDefaultDeny is LNX-FW-002: new inbound connections dropped by
+// default and no management port open to any source.
 func firewallDefaultDeny(e *env) outcome {
-	f, ok := activeFirewall(e)
-	if !ok {
-		return fail("no active host firewall (LNX-FW-001)")
+	fws := enabledFirewalls(e)
+	if len(fws) == 0 {
+		return fail("no host firewall enabled at boot (LNX-FW-001)")
 	}
 	var v verdict
-	v.check(f.DefaultDeny, "%s inbound default deny: %t", f.Name, f.DefaultDeny)
-	for _, m := range f.OpenMgmt {
-		v.no("%s: management port open to any source: %s", f.Name, m)
+	var unfiltered []string
+	for _, f := range fws {
+		if f.Err != "" {
+			v.no("%s would reject its configuration: %s", f.Name, f.Err)
+			continue
+		}
+		if ok, why := f.filters(); ok {
+			v.ok("%s", why)
+		} else {
+			unfiltered = append(unfiltered, why)
+		}
+	}
+	if len(v.good) == 0 { // one enabled firewall that drops by default is enough
+		v.bad = append(v.bad, unfiltered...)
+	}
+	for _, p := range mgmtPorts() {
+		if open, why := inboundOpen(e, "tcp", atoiOr(p, 0)); open {
+			v.no("management port open to any source: %s", why)
+		}
 	}
 	return v.outcome()
 }

@@ -29,7 +29,6 @@ func icsListeners(e *env) outcome {
 		return errFrom(err)
 	}
 	ports := icsPorts(e.site)
-	fw := firewallText(e)
 	var v verdict
 	for _, l := range ls {
 		if !ports[l.Port] {
@@ -39,13 +38,11 @@ func icsListeners(e *env) outcome {
 			v.ok("%s bound to a specific address", l)
 			continue
 		}
-		limited := false
-		for _, line := range strings.Split(fw, "\n") {
-			if strings.Contains(line, strconv.Itoa(l.Port)) && (strings.Contains(line, "saddr") || strings.Contains(line, "-s ") || strings.Contains(line, "<source")) {
-				limited = true
-			}
+		if open, why := inboundOpen(e, l.Proto, l.Port); open {
+			v.no("%s on all interfaces and open to any source: %s", l, why)
+		} else {
+			v.ok("%s on all interfaces, firewall limits its sources: %s", l, why)
 		}
-		v.check(limited, "%s on all interfaces, firewall source limit: %t", l, limited)
 	}
 	if len(v.good)+len(v.bad) == 0 {
 		v.ok("no industrial-protocol listener")

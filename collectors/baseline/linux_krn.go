@@ -81,7 +81,7 @@ func noForwarding(e *env) outcome {
 	}
 	if e.role == RoleGateway || e.site.RouterRole {
 		for _, f := range e.firewalls() {
-			if f.Enabled && f.ForwardDrop {
+			if f.Enabled && f.forwardDrop() {
 				return pass(append(ev, "role "+e.role+": "+f.Name+" forward policy drop")...)
 			}
 		}

@@ -51,46 +51,6 @@ func parseKeyValues(b []byte) map[string]string {
 	return m
 }
 
-// sshdConfig is the global part of an sshd_config (before the first Match),
-// keywords lowercased, first value wins as in sshd.
-type sshdConfig map[string]string
-
-// sshdDefaults are OpenSSH's compiled-in defaults (OpenSSH 8.x / 9.x) for the
-// keywords the checks read.
-func sshdDefaults() map[string]string {
-	return map[string]string{
-		"permitrootlogin":              "prohibit-password",
-		"maxauthtries":                 "6",
-		"clientaliveinterval":          "0",
-		"clientalivecountmax":          "3",
-		"passwordauthentication":       "yes",
-		"permitemptypasswords":         "no",
-		"kbdinteractiveauthentication": "yes",
-		"usepam":                       "no",
-	}
-}
-
-// parseSSHD parses sshd_config text into keyword/value pairs in file order.
-// Include lines are returned as ("include", patterns) for the reader to
-// expand. Parsing stops at the first Match block.
-func parseSSHD(b []byte) [][2]string {
-	var out [][2]string
-	for _, l := range lines(b) {
-		f := strings.Fields(l)
-		k := strings.ToLower(f[0])
-		if i := strings.IndexByte(k, '='); i > 0 { // Keyword=value
-			f = append([]string{k[:i], k[i+1:]}, f[1:]...)
-			k = f[0]
-		}
-		if k == "match" {
-			break
-		}
-		v := strings.TrimSpace(strings.TrimPrefix(strings.Join(f[1:], " "), "="))
-		out = append(out, [2]string{k, v})
-	}
-	return out
-}
-
 // dpkgInstalled parses /var/lib/dpkg/status into installed package names and
 // versions.
 func dpkgInstalled(b []byte) map[string]string {
@@ -238,61 +198,6 @@ func parseGroup(b []byte) map[string][]string {
 		m[f[0]] = mem
 	}
 	return m
-}
-
-// pamLine is one rule of a PAM stack.
-type pamLine struct {
-	Type    string // auth, account, password, session, or @include
-	Control string
-	Module  string
-	Args    []string
-}
-
-// arg returns the value of name=value in the arguments and whether the bare
-// flag or the pair is present.
-func (p pamLine) arg(name string) (string, bool) {
-	for _, a := range p.Args {
-		if a == name {
-			return "", true
-		}
-		if k, v, ok := strings.Cut(a, "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// parsePAM parses a PAM service file. "@include x" becomes Type "@include"
-// with Module x; "include"/"substack" controls keep their Module (a service
-// name) for the reader to expand. Bracketed controls are kept whole.
-func parsePAM(b []byte) []pamLine {
-	var out []pamLine
-	for _, l := range lines(b) {
-		l = strings.TrimPrefix(l, "-")
-		f := strings.Fields(l)
-		if len(f) == 2 && f[0] == "@include" {
-			out = append(out, pamLine{Type: "@include", Module: f[1]})
-			continue
-		}
-		if len(f) < 3 {
-			continue
-		}
-		ctl := f[1]
-		rest := f[2:]
-		if strings.HasPrefix(ctl, "[") {
-			j := 1
-			for !strings.HasSuffix(ctl, "]") && j < len(f)-1 {
-				ctl += " " + f[j+1]
-				j++
-			}
-			rest = f[j+1:]
-			if len(rest) == 0 {
-				continue
-			}
-		}
-		out = append(out, pamLine{Type: strings.TrimPrefix(f[0], "-"), Control: ctl, Module: rest[0], Args: rest[1:]})
-	}
-	return out
 }
 
 // modprobeRules holds the install and blacklist directives of modprobe.d.
