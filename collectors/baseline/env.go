@@ -302,62 +302,6 @@ func (e *env) listeners() ([]listener, error) {
 	})
 }
 
-// sysctl returns the running value of a sysctl (from proc/sys) or, when
-// proc/sys is not readable, the value configured in sysctl.d, with the
-// source for evidence.
-func (e *env) sysctl(name string) (val, src string, ok bool) {
-	p := append([]string{"proc", "sys"}, strings.Split(name, ".")...)
-	if b, err := e.read(p...); err == nil {
-		return strings.TrimSpace(string(b)), "running", true
-	}
-	conf := e.sysctlConf()
-	if v, ok := conf[name]; ok {
-		return v, "configured", true
-	}
-	return "", "", false
-}
-
-// sysctlConf merges sysctl.conf and sysctl.d files (later files win, as
-// systemd-sysctl orders them by name across directories).
-func (e *env) sysctlConf() map[string]string {
-	m, _ := memoize(e, "sysctlconf", func() (map[string]string, error) {
-		byName := map[string][]byte{}
-		for _, d := range []string{"usr/lib/sysctl.d", "lib/sysctl.d", "run/sysctl.d", "etc/sysctl.d"} {
-			files, _ := e.readGlob(d + "/*.conf")
-			for p, b := range files {
-				byName[path.Base(p)] = b
-			}
-		}
-		out := map[string]string{}
-		for _, k := range sortedKeys(byName) {
-			for kk, v := range parseKeyValues(byName[k]) {
-				out[strings.ReplaceAll(kk, "/", ".")] = v
-			}
-		}
-		if b, err := e.readOptional("etc", "sysctl.conf"); err == nil {
-			for kk, v := range parseKeyValues(b) {
-				out[strings.ReplaceAll(kk, "/", ".")] = v
-			}
-		}
-		return out, nil
-	})
-	return m
-}
-
-// modprobe returns the merged modprobe.d directives.
-func (e *env) modprobe() (modprobeRules, []error) {
-	m := modprobeRules{Install: map[string]string{}, Blacklist: map[string]bool{}}
-	var errs []error
-	for _, d := range []string{"lib/modprobe.d", "usr/lib/modprobe.d", "run/modprobe.d", "etc/modprobe.d"} {
-		files, es := e.readGlob(d + "/*.conf")
-		errs = append(errs, es...)
-		for _, k := range sortedKeys(files) {
-			parseModprobe(files[k], &m)
-		}
-	}
-	return m, errs
-}
-
 // pamServices returns the PAM services that carry the system-wide stacks on
 // Debian (common-*) and RHEL (system-auth, password-auth).
 func (e *env) pamServices() []string {

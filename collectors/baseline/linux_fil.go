@@ -53,3 +53,59 @@ func filePermissions(e *env) outcome {
 	}
 	return v.outcome()
 }
+
+// tmpMounts is LNX-FIL-005: /tmp, /dev/shm and /var/tmp are separate
+// mounts with nodev, nosuid and noexec, both running (/proc/mounts) and
+// persisted (/etc/fstab, when it lists them).
+func tmpMounts(e *env) outcome {
+	var v verdict
+	running := map[string]string{}
+	mb, err := e.read("proc", "mounts")
+	procOK := err == nil
+	if err != nil && !isNotExist(err) {
+		v.err(err)
+	}
+	for _, m := range parseMounts(mb) {
+		running[m[1]] = m[3] // the last mount on a point is the visible one
+	}
+	persisted := map[string]string{}
+	if fb, err := e.readOptional("etc", "fstab"); err == nil {
+		for _, m := range parseMounts(fb) {
+			persisted[m[1]] = m[3]
+		}
+	}
+	has := func(opts string) []string {
+		var miss []string
+		o := "," + opts + ","
+		for _, w := range []string{"nodev", "nosuid", "noexec"} {
+			if !strings.Contains(o, ","+w+",") {
+				miss = append(miss, w)
+			}
+		}
+		return miss
+	}
+	for _, mp := range []string{"/tmp", "/dev/shm", "/var/tmp"} {
+		ro, isRun := running[mp]
+		po, isPers := persisted[mp]
+		switch {
+		case procOK && !isRun:
+			v.no("%s is not a separate mount (/proc/mounts): nodev,nosuid,noexec cannot apply", mp)
+		case procOK:
+			if miss := has(ro); len(miss) > 0 {
+				v.no("%s mounted with %s: missing %s (/proc/mounts)", mp, ro, strings.Join(miss, ","))
+			} else {
+				v.ok("%s mounted with %s (/proc/mounts)", mp, ro)
+			}
+		case !isPers:
+			v.no("%s not in /etc/fstab and /proc/mounts not readable", mp)
+		}
+		if isPers {
+			if miss := has(po); len(miss) > 0 {
+				v.no("%s in /etc/fstab with %s: missing %s (applied at the next boot)", mp, po, strings.Join(miss, ","))
+			} else {
+				v.ok("%s in /etc/fstab with %s", mp, po)
+			}
+		}
+	}
+	return v.outcome()
+}

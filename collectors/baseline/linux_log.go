@@ -33,35 +33,105 @@ func auditDaemon(e *env) outcome {
 	return v.outcome()
 }
 
-// auditRules is LNX-LOG-002: audit rules watch the account files, sudoers,
-// login records and privileged commands.
+// auditRules is LNX-LOG-002: the loaded audit rules watch the account
+// files, sudoers and login records, and audit privileged command execution.
 func auditRules(e *env) outcome {
-	files, errs := e.readGlob("etc/audit/rules.d/*.rules")
-	if b, err := e.readOptional("etc", "audit", "audit.rules"); err == nil && b != nil {
-		files["etc/audit/audit.rules"] = b
-	} else if err != nil {
-		errs = append(errs, err)
+	o := auditRequire(e, nil, [][]string{{"/etc/passwd"}, {"/etc/shadow"}, {"/etc/group"}, {"/etc/gshadow"}, {"/etc/sudoers"},
+		{"/var/log/lastlog", "/var/run/faillock", "/run/faillock", "/var/log/faillog"}})
+	if o.state == StateError || len(o.evidence) > 0 && strings.HasPrefix(o.evidence[0], "no audit rules") {
+		return o
 	}
-	if len(files) == 0 {
+	s, _ := e.auditRules()
+	priv := ""
+	for _, r := range s.Rules {
+		if r.Action == "never" {
+			continue
+		}
+		if contains(r.Syscalls, "execve") || (r.Path != "" && strings.Contains(r.Perms, "x")) {
+			priv = r.Where
+			break
+		}
+	}
+	if priv == "" {
+		o.state = StateFail
+		o.evidence = append([]string{"no loaded rule audits command execution (execve or -p x / perm=x)"}, o.evidence...)
+	} else {
+		o.evidence = append(o.evidence, "command execution audited by "+priv)
+	}
+	return o
+}
+
+// auditModules is LNX-LOG-005: kernel module loading and unloading audited.
+func auditModules(e *env) outcome {
+	return auditRequire(e, []string{"init_module", "finit_module", "delete_module"}, nil)
+}
+
+// auditTime is LNX-LOG-006: changes of the system time and time zone
+// audited.
+func auditTime(e *env) outcome {
+	return auditRequire(e, []string{"adjtimex", "settimeofday", "clock_settime"}, [][]string{{"/etc/localtime"}})
+}
+
+// auditNetwork is LNX-LOG-007: changes of the host name, hosts file and
+// network configuration audited.
+func auditNetwork(e *env) outcome {
+	return auditRequire(e, []string{"sethostname", "setdomainname"}, [][]string{{"/etc/hosts"},
+		{"/etc/network/interfaces", "/etc/network", "/etc/sysconfig/network", "/etc/NetworkManager", "/etc/netplan", "/etc/systemd/network"}})
+}
+
+// auditImmutable is LNX-LOG-008: the rule set ends with -e 2, so the
+// audit configuration cannot be changed until reboot.
+func auditImmutable(e *env) outcome {
+	s, errs := e.auditRules()
+	if len(s.Files) == 0 {
 		if len(errs) > 0 {
 			return errFrom(errs[0])
 		}
-		return fail("no audit rules (etc/audit/rules.d, etc/audit/audit.rules)")
+		return fail("no audit rules (/etc/audit/rules.d/*.rules, /etc/audit/audit.rules)")
 	}
-	var all strings.Builder
-	for _, k := range sortedKeys(files) {
-		all.Write(files[k])
-		all.WriteByte('\n')
+	ev := "rules read: " + joinList(s.Files)
+	if s.Enabled == "2" {
+		return pass("final -e 2 (immutable until reboot)", ev)
 	}
-	text := all.String()
+	return fail("audit configuration not immutable: final -e "+orNone(s.Enabled)+" (want -e 2)", ev)
+}
+
+// auditDiskFull is LNX-LOG-009: auditd acts when its disk fills: no
+// space_left_action, admin_space_left_action, disk_full_action or
+// disk_error_action that ignores the condition, suspends auditing or only
+// logs it.
+func auditDiskFull(e *env) outcome {
+	b, err := e.read("etc", "audit", "auditd.conf")
+	if err != nil {
+		if isNotExist(err) {
+			return fail("/etc/audit/auditd.conf not found (auditd not configured)")
+		}
+		return errFrom(err)
+	}
+	kv := map[string]string{}
+	for k, v := range parseKeyValues(b) {
+		kv[strings.ToLower(k)] = strings.ToLower(v)
+	}
 	var v verdict
-	for _, w := range []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers"} {
-		v.check(strings.Contains(text, "-w "+w) || strings.Contains(text, "path="+w), "watch %s", w)
+	// auditd's defaults when a key is absent
+	def := map[string]string{"space_left_action": "ignore", "admin_space_left_action": "ignore", "disk_full_action": "ignore", "disk_error_action": "syslog"}
+	want := map[string][]string{
+		"space_left_action":       {"email", "exec", "single", "halt"},
+		"admin_space_left_action": {"exec", "single", "halt"},
+		"disk_full_action":        {"exec", "single", "halt"},
+		"disk_error_action":       {"exec", "single", "halt"},
 	}
-	v.check(strings.Contains(text, "/var/log/lastlog") || strings.Contains(text, "/var/run/faillock") || strings.Contains(text, "/var/log/faillog"), "watch login records (lastlog/faillock)")
-	v.check(strings.Contains(text, "execve") || strings.Contains(text, "privileged"), "privileged command execution audited")
-	for _, err := range errs {
-		v.err(err)
+	for _, k := range []string{"space_left_action", "admin_space_left_action", "disk_full_action", "disk_error_action"} {
+		val, set := kv[k]
+		if !set {
+			val = def[k]
+		}
+		val = strings.Fields(val + " ")[0]
+		src := "/etc/audit/auditd.conf"
+		if !set {
+			src = "auditd default"
+		}
+		v.check(contains(want[k], val), "%s = %s (%s; want %s)", k, val, src, strings.Join(want[k], "|"))
 	}
 	return v.outcome()
 }
@@ -137,31 +207,20 @@ func logrotateDays(b []byte) int {
 }
 
 // logForwarding is LNX-LOG-004: rsyslog forwards to a listed collector (or
-// systemd-journal-upload is enabled).
+// systemd-journal-upload is enabled with one).
 func logForwarding(e *env) outcome {
-	files, errs := e.readGlob("etc/rsyslog.d/*.conf")
-	if b, err := e.readOptional("etc", "rsyslog.conf"); err == nil && b != nil {
-		files["etc/rsyslog.conf"] = b
-	} else if err != nil {
-		errs = append(errs, err)
-	}
 	var targets []string
-	for _, k := range sortedKeys(files) {
-		for _, l := range lines(files[k]) {
-			if i := strings.Index(l, "@"); i >= 0 && !strings.HasPrefix(l, "$") {
-				t := strings.TrimLeft(l[i:], "@")
-				t = strings.TrimPrefix(t, "(o)")
-				t = strings.Fields(t + " ")[0]
-				host, _, _ := strings.Cut(strings.Trim(t, "[]"), ":")
-				targets = append(targets, host)
-			}
-			if strings.Contains(l, "omfwd") {
-				if i := strings.Index(l, "target="); i >= 0 {
-					t := strings.Trim(strings.Fields(l[i+7:] + " ")[0], `"`)
-					targets = append(targets, strings.TrimRight(t, `")`))
-				}
-			}
-		}
+	var ev []string
+	ts, files, err := rsyslogForwarding(e.readAbs, absGlob(e.root), "/etc/rsyslog.conf")
+	if err != nil && !isNotExist(err) {
+		return errFrom(err)
+	}
+	if len(files) > 0 {
+		ev = append(ev, "rsyslog configuration read: "+joinList(files))
+	}
+	for _, t := range ts {
+		targets = append(targets, t.Host)
+		ev = append(ev, t.Proto+" forwarding to "+t.Host+" ("+t.Where+")")
 	}
 	if e.unitEnabled("systemd-journal-upload.service") {
 		if b, err := e.readOptional("etc", "systemd", "journal-upload.conf"); err == nil && b != nil {
@@ -169,23 +228,20 @@ func logForwarding(e *env) outcome {
 				host := strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
 				host, _, _ = strings.Cut(host, ":")
 				targets = append(targets, host)
+				ev = append(ev, "systemd-journal-upload to "+u+" (/etc/systemd/journal-upload.conf)")
 			}
 		}
 	}
 	if len(targets) == 0 {
-		if len(errs) > 0 {
-			return errFrom(errs[0])
-		}
-		return fail("no log forwarding (rsyslog @/@@/omfwd, systemd-journal-upload)")
+		return fail(append(ev, "no log forwarding (rsyslog @/@@/omfwd/omrelp action, systemd-journal-upload)")...)
 	}
-	ev := "forwarding to " + joinList(targets)
 	if len(e.site.LogCollectors) == 0 {
-		return notConfigured("log_collectors", ev)
+		return notConfigured("log_collectors", ev...)
 	}
 	for _, t := range targets {
 		if containsFold(e.site.LogCollectors, t) {
-			return pass(ev, t+" is a listed collector")
+			return pass(append(ev, t+" is a listed collector")...)
 		}
 	}
-	return fail(ev, "none is in log_collectors")
+	return fail(append(ev, "none is in log_collectors")...)
 }

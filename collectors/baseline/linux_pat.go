@@ -64,9 +64,8 @@ func osSupported(e *env) outcome {
 }
 
 // patchesSigned is LNX-PAT-002: gpgcheck on, no unauthenticated apt
-// sources, and a package update installed within patch_window_days. (Pending
-// updates need the repository metadata; the age of the last package change
-// stands in for it.)
+// sources, no security update pending in the local package lists, and a
+// package upgrade (not an install) within patch_window_days.
 func patchesSigned(e *env) outcome {
 	var v verdict
 	if b, err := e.readOptional("etc", "dnf", "dnf.conf"); err == nil && b != nil {
@@ -109,22 +108,33 @@ func patchesSigned(e *env) outcome {
 		return v.outcome()
 	}
 	v.ok("package signatures enforced")
-	var age time.Duration
-	found := false
-	for _, p := range [][]string{{"var", "log", "apt", "history.log"}, {"var", "lib", "dpkg", "status"}, {"var", "lib", "rpm", "rpmdb.sqlite"}, {"var", "lib", "rpm", "Packages"}, {"var", "log", "dnf.rpm.log"}} {
-		if a, ok := e.fileAge(p...); ok && (!found || a < age) {
-			age, found = a, true
+	last, where := e.lastUpgrade()
+	pending, lists, listAge := e.pendingSecurity()
+	if len(lists) > 0 {
+		if len(pending) > 0 {
+			shown := pending
+			if len(shown) > 10 {
+				shown = append(shown[:10:10], "…")
+			}
+			v.no("%d security updates pending in %s (fetched %d days ago): %s", len(pending), joinList(lists), days(listAge), joinList(shown))
+		} else {
+			v.ok("no pending security update in %s (fetched %d days ago)", joinList(lists), days(listAge))
 		}
+	} else {
+		v.ok("no security package list (/var/lib/apt/lists/*security*_Packages) to compare with")
 	}
-	if !found {
-		return errOut(append(v.good, "no package database found (var/lib/dpkg/status, var/lib/rpm)")...)
+	if last.IsZero() {
+		v.no("no package upgrade recorded (/var/log/apt/history.log, /var/log/dpkg.log, /var/log/dnf.rpm.log); installs are not upgrades")
+		return v.outcome()
 	}
-	ev := append(v.good, "last package change "+itoa(days(age))+" days ago")
+	age := max(e.now.Sub(last), 0)
+	upg := "last package upgrade " + last.Format(time.DateOnly) + ", " + itoa(days(age)) + " days ago (" + where + ")"
 	if e.site.PatchWindowDays == 0 {
-		return notConfigured("patch_window_days", ev...)
+		if len(v.bad) > 0 {
+			return v.outcome()
+		}
+		return notConfigured("patch_window_days", append(v.good, upg)...)
 	}
-	if days(age) > e.site.PatchWindowDays {
-		return fail(append(ev, "older than patch_window_days "+itoa(e.site.PatchWindowDays))...)
-	}
-	return pass(ev...)
+	v.check(days(age) <= e.site.PatchWindowDays, "%s; patch_window_days %d", upg, e.site.PatchWindowDays)
+	return v.outcome()
 }

@@ -1,6 +1,8 @@
 package baseline
 
 import (
+	"io/fs"
+	"os"
 	"path"
 	"strings"
 )
@@ -134,4 +136,42 @@ func macEnforcing(e *env) outcome {
 		return fail("etc/selinux/config SELINUX=" + orNone(m))
 	}
 	return fail("neither SELinux nor AppArmor is enabled")
+}
+
+// cronRestricted is LNX-PRV-003: cron and at are limited to listed users
+// (cron.allow / at.allow exist) and the system crontab and cron directories
+// are not readable or writable by group and others.
+func cronRestricted(e *env) outcome {
+	var v verdict
+	cron := e.root.Exists("etc", "crontab") || e.binary("cron") || e.binary("crond")
+	at := e.binary("at") || e.binary("atd") || e.root.Exists("etc", "at.deny")
+	if !cron && !at {
+		return na("neither cron nor at is installed (/etc/crontab, cron, crond, at)")
+	}
+	owner := ownerOf(e.root.Path())
+	perm := func(p string, max fs.FileMode) {
+		st, err := os.Stat(e.root.Path(strings.Split(p, "/")...))
+		if err != nil {
+			if !isNotExist(err) {
+				v.err(&readError{path: p, err: err})
+			}
+			return
+		}
+		m := st.Mode().Perm()
+		uid := ownerOf(e.root.Path(strings.Split(p, "/")...))
+		v.check(m&^max == 0 && uid == owner, "/%s mode %04o (max %04o, owner root)", p, m, max)
+	}
+	if cron {
+		v.check(e.root.Exists("etc", "cron.allow"), "/etc/cron.allow exists: %t (without it every user may use crontab)", e.root.Exists("etc", "cron.allow"))
+		perm("etc/crontab", 0o600)
+		for _, d := range []string{"etc/cron.d", "etc/cron.hourly", "etc/cron.daily", "etc/cron.weekly", "etc/cron.monthly"} {
+			perm(d, 0o700)
+		}
+		perm("etc/cron.allow", 0o640)
+	}
+	if at {
+		v.check(e.root.Exists("etc", "at.allow"), "/etc/at.allow exists: %t (without it every user not in at.deny may use at)", e.root.Exists("etc", "at.allow"))
+		perm("etc/at.allow", 0o640)
+	}
+	return v.outcome()
 }

@@ -6,20 +6,52 @@ import "strings"
 // site_policy.ntp_servers. (Offset and leap status need the daemon's runtime
 // state, which is not read.)
 func timeSync(e *env) outcome {
-	type daemon struct{ proc, unit string }
-	var active []string
-	for _, d := range []daemon{{"chronyd", "chrony"}, {"ntpd", "ntp"}, {"systemd-timesyn", "systemd-timesyncd"}, {"ntpsec", "ntpsec"}} {
-		_, run := e.running(d.proc)
-		if run || e.unitEnabled(d.unit+".service") || (d.unit == "chrony" && e.unitEnabled("chronyd.service")) || (d.unit == "ntp" && e.unitEnabled("ntpd.service")) {
-			active = append(active, d.unit)
+	type daemon struct {
+		proc  string
+		units []string
+		name  string
+	}
+	_, perr := e.procs()
+	procOK := perr == nil
+	var enabled, running, ev []string
+	for _, d := range []daemon{{"chronyd", []string{"chrony", "chronyd"}, "chrony"}, {"ntpd", []string{"ntp", "ntpd", "ntpsec"}, "ntp"}, {"systemd-timesyn", []string{"systemd-timesyncd"}, "systemd-timesyncd"}} {
+		en := false
+		for _, u := range d.units {
+			en = en || e.unitEnabled(u+".service")
+		}
+		_, run := e.running(append([]string{d.proc}, d.units...)...)
+		if en {
+			enabled = append(enabled, d.name)
+		}
+		if run {
+			running = append(running, d.name)
+		}
+		if en || run {
+			r := "unknown (no process list)"
+			if procOK {
+				r = boolStr(run)
+			}
+			ev = append(ev, d.name+": enabled at boot "+boolStr(en)+", running "+r)
 		}
 	}
-	if len(active) == 0 {
+	active := enabled
+	if procOK {
+		active = running
+	}
+	switch {
+	case len(enabled) == 0 && len(running) == 0:
 		return fail("no time synchronisation daemon enabled or running (chrony, ntp, systemd-timesyncd)")
+	case procOK && len(running) == 0:
+		return fail(append(ev, "time synchronisation enabled but not running")...)
+	case len(enabled) == 0:
+		return fail(append(ev, "time synchronisation running but not enabled at boot")...)
+	case len(active) > 1:
+		return fail(append(ev, "several time daemons: "+joinList(active))...)
 	}
-	if len(active) > 1 {
-		return fail("several time daemons: " + joinList(active))
+	if !procOK {
+		ev = append(ev, "process list not readable: enabled state only")
 	}
+	active = []string{active[0]}
 	var sources []string
 	read := func(elem ...string) {
 		b, err := e.readOptional(elem...)
@@ -44,7 +76,7 @@ func timeSync(e *env) outcome {
 		for _, k := range sortedKeys(files) {
 			read(strings.Split(k, "/")...)
 		}
-	case "ntp", "ntpsec":
+	case "ntp":
 		read("etc", "ntp.conf")
 		read("etc", "ntpsec", "ntp.conf")
 	case "systemd-timesyncd":
@@ -54,7 +86,7 @@ func timeSync(e *env) outcome {
 			read(strings.Split(k, "/")...)
 		}
 	}
-	ev := []string{"daemon " + active[0], "sources " + joinList(sources)}
+	ev = append(ev, "sources "+joinList(sources))
 	if len(sources) == 0 {
 		return fail(append(ev, "no time source configured (distribution default pool)")...)
 	}

@@ -10,25 +10,10 @@ import (
 // `install usb-storage /bin/false|/bin/true` rule) and is not loaded, or
 // USBGuard (LNX-USB-002) passes.
 func usbStorageBlocked(e *env) outcome {
-	var v verdict
-	mp, errs := e.modprobe()
-	for _, err := range errs {
-		v.err(err)
-	}
-	cmd, ok := mp.Install["usb_storage"]
-	blocked := ok && (strings.HasSuffix(cmd, "/bin/false") || strings.HasSuffix(cmd, "/bin/true"))
-	loaded := false
-	if b, err := e.read("proc", "modules"); err == nil {
-		loaded = parseModules(b)["usb_storage"]
-	} else if !isNotExist(err) {
-		v.err(err)
-	}
 	if g := usbGuard(e); g.state == StatePass {
 		return pass(append([]string{"USBGuard enforces a device allowlist (LNX-USB-002)"}, g.evidence...)...)
 	}
-	v.check(blocked, "modprobe.d: install usb-storage: %s", orNone(cmd))
-	v.check(!loaded, "usb_storage loaded: %t", loaded)
-	return v.outcome()
+	return modulesDisabled(e, "usb-storage")
 }
 
 func orNone(s string) string {

@@ -2,5 +2,10 @@
 
 package baseline
 
+import "os"
+
 // ownerOf returns 0: file ownership is not compared on this OS.
 func ownerOf(string) int { return 0 }
+
+// fileIDs is not available on this OS.
+func fileIDs(fi os.FileInfo) (uid, gid int, ok bool) { return 0, 0, false }

@@ -20,3 +20,11 @@ func ownerOf(path string) int {
 	}
 	return -1
 }
+
+// fileIDs returns the owner uid and gid of a file.
+func fileIDs(fi os.FileInfo) (uid, gid int, ok bool) {
+	if s, isStat := fi.Sys().(*syscall.Stat_t); isStat {
+		return int(s.Uid), int(s.Gid), true
+	}
+	return 0, 0, false
+}

@@ -200,30 +200,6 @@ func parseGroup(b []byte) map[string][]string {
 	return m
 }
 
-// modprobeRules holds the install and blacklist directives of modprobe.d.
-type modprobeRules struct {
-	Install   map[string]string // module → command
-	Blacklist map[string]bool
-}
-
-// parseModprobe adds the directives in b to m. Module names are normalised
-// (dashes to underscores) as modprobe does.
-func parseModprobe(b []byte, m *modprobeRules) {
-	for _, l := range lines(b) {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		mod := strings.ReplaceAll(f[1], "-", "_")
-		switch f[0] {
-		case "install":
-			m.Install[mod] = strings.Join(f[2:], " ")
-		case "blacklist":
-			m.Blacklist[mod] = true
-		}
-	}
-}
-
 // parseModules returns the loaded module names of /proc/modules.
 func parseModules(b []byte) map[string]bool {
 	m := map[string]bool{}
