@@ -93,12 +93,18 @@ func passwordAgeing(e *env) outcome {
 	if err != nil {
 		return errFrom(err)
 	}
-	kv := parseKeyValues(b)
+	kv := parseLoginDefs(b)
 	var v verdict
-	maxd := atoiOr(kv["PASS_MAX_DAYS"], 99999)
-	v.check(maxd >= 1 && maxd <= 90, "PASS_MAX_DAYS %s", orNone(kv["PASS_MAX_DAYS"]))
-	v.check(atoiOr(kv["PASS_MIN_DAYS"], 0) >= 1, "PASS_MIN_DAYS %s", orNone(kv["PASS_MIN_DAYS"]))
-	v.check(atoiOr(kv["PASS_WARN_AGE"], 0) >= 7, "PASS_WARN_AGE %s", orNone(kv["PASS_WARN_AGE"]))
+	item := func(name string, dflt int, ok func(int) bool) {
+		n, note := getdefNum(kv, name, dflt)
+		if note != "" {
+			note = ", " + note
+		}
+		v.check(ok(n), "%s = %d (/etc/login.defs%s)", name, n, note)
+	}
+	item("PASS_MAX_DAYS", -1, func(n int) bool { return n >= 1 && n <= 90 })
+	item("PASS_MIN_DAYS", -1, func(n int) bool { return n >= 1 })
+	item("PASS_WARN_AGE", -1, func(n int) bool { return n >= 7 })
 	pw, _, err := pamModules(e, "password")
 	if err != nil {
 		v.err(err)
@@ -295,9 +301,11 @@ func staleAccounts(e *env) outcome {
 		}
 	}
 	if b, err := e.readOptional("etc", "default", "useradd"); err == nil {
-		in := parseKeyValues(b)["INACTIVE"]
-		n := atoiOr(in, -1)
-		v.check(n >= 0 && n <= 90, "useradd INACTIVE %s", orNone(in))
+		n, note := useraddInactive(b)
+		if note != "" {
+			note = ": " + note
+		}
+		v.check(n >= 0 && n <= 90, "useradd INACTIVE = %d (/etc/default/useradd%s)", n, note)
 	} else {
 		v.err(err)
 	}

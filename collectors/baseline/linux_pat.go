@@ -108,6 +108,9 @@ func patchesSigned(e *env) outcome {
 		return v.outcome()
 	}
 	v.ok("package signatures enforced")
+	if !e.root.Exists("var", "lib", "dpkg", "status") && !e.root.Exists("var", "lib", "rpm") {
+		return errOut(append(v.good, "no package database (/var/lib/dpkg/status, /var/lib/rpm)")...)
+	}
 	last, where := e.lastUpgrade()
 	pending, lists, listAge := e.pendingSecurity()
 	if len(lists) > 0 {

@@ -743,8 +743,12 @@ func (p *nftParser) rule(t *nftTable, st []string, where string) (nftRule, strin
 			raw = s
 			i++
 		} else {
-			raw = strings.Split(toks[i], ",")
+			raw = []string{toks[i]}
 			i++
+			for i+1 < len(toks) && toks[i] == "," {
+				raw = append(raw, toks[i+1])
+				i += 2
+			}
 		}
 		for _, v := range raw {
 			n, err := p.l.resolve(m.Key, v)

@@ -1,31 +1,12 @@
 package baseline
 
 import (
+	"io/fs"
 	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestParseSSHD(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   string
-		want [][2]string
-	}{
-		{"basic", "PermitRootLogin no\n# comment\nMaxAuthTries 3 # trailing\n", [][2]string{{"permitrootlogin", "no"}, {"maxauthtries", "3"}}},
-		{"equals form", "PermitRootLogin=yes\nCiphers = aes256-ctr\n", [][2]string{{"permitrootlogin", "yes"}, {"ciphers", "aes256-ctr"}}},
-		{"stops at Match", "X11Forwarding no\nMatch User bob\n  PermitRootLogin yes\n", [][2]string{{"x11forwarding", "no"}}},
-		{"include", "Include /etc/ssh/sshd_config.d/*.conf\n", [][2]string{{"include", "/etc/ssh/sshd_config.d/*.conf"}}},
-		{"empty", "", nil},
-	}
-	for _, tc := range tests {
-		if diff := cmp.Diff(tc.want, parseSSHD([]byte(tc.in))); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
-		}
-	}
-}
 
 func TestParseProcNet(t *testing.T) {
 	t.Parallel()
@@ -48,24 +29,6 @@ func TestParseProcNet(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
-func TestParsePAM(t *testing.T) {
-	t.Parallel()
-	in := "auth [success=1 default=ignore] pam_unix.so nullok\n-auth optional pam_gnome_keyring.so\n@include common-account\npassword requisite pam_pwquality.so retry=3 minlen=12\nbroken\n"
-	got := parsePAM([]byte(in))
-	want := []pamLine{
-		{Type: "auth", Control: "[success=1 default=ignore]", Module: "pam_unix.so", Args: []string{"nullok"}},
-		{Type: "auth", Control: "optional", Module: "pam_gnome_keyring.so", Args: []string{}},
-		{Type: "@include", Module: "common-account"},
-		{Type: "password", Control: "requisite", Module: "pam_pwquality.so", Args: []string{"retry=3", "minlen=12"}},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if v, ok := got[3].arg("minlen"); !ok || v != "12" {
-		t.Errorf("arg minlen = %q %t", v, ok)
 	}
 }
 
@@ -131,10 +94,20 @@ func FuzzParsers(f *testing.F) {
 	f.Add([]byte("Package: a\nStatus: install ok installed\n"))
 	f.Add([]byte("v2.30|Action=Allow|LPort=|RA4=|"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parseSSHD(b)
+		c := &sshdConf{}
+		c.parse(sshdSource{read: func(string) ([]byte, error) { return nil, fs.ErrNotExist }, glob: func(string) []string { return nil }}, "/f", b, -1, 0)
+		for _, ci := range c.sshdConns([]string{"root"}) {
+			c.value(ci, "permitrootlogin")
+		}
+		_, _ = parsePAM(b, "/f")
+		_, _ = loadNft(nftSource{read: func(string) ([]byte, error) { return b, nil }, glob: func(string) []string { return nil }, services: func(string, string) (int, bool) { return 0, false }}, "/f")
+		loadIptables(b, "/f", "ip", func(string, string) (int, bool) { return 22, true })
+		parseAuditRule(string(b))
+		parseSysctlConf(b, "/f")
+		_, _, _ = rsyslogForwarding(func(string) ([]byte, error) { return b, nil }, func(string) []string { return nil }, "/f")
+		parseLoginDefs(b)
 		parseProcNet(b, "tcp")
 		parseProcNet(b, "udp")
-		parsePAM(b)
 		dpkgInstalled(b)
 		parseKeyValues(b)
 		parsePasswd(b)
@@ -144,7 +117,7 @@ func FuzzParsers(f *testing.F) {
 		parseModules(b)
 		logrotateDays(b)
 		parseFwRule(string(b))
-		m := modprobeRules{Install: map[string]string{}, Blacklist: map[string]bool{}}
-		parseModprobe(b, &m)
+		m := modprobeRules{Blacklist: map[string]string{}}
+		parseModprobe(b, "/f", &m)
 	})
 }

@@ -175,12 +175,36 @@ func isIdent(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// rsyslogStripComments removes /* */ comments and '#' comments outside
-// quoted strings, keeping line breaks so that line numbers stay right.
+// rsyslogStripComments removes /* */ comments that start a token and '#'
+// comments outside quoted strings, keeping line breaks so that line numbers
+// stay right. Legacy "$Directive" lines are kept whole, as rsyslog's lexer
+// reads them as one token ("$IncludeConfig /etc/rsyslog.d/*.conf").
 func rsyslogStripComments(s string) string {
 	var b strings.Builder
+	lineStart := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if lineStart {
+			j := i
+			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+				j++
+			}
+			if j < len(s) && s[j] == '$' {
+				k := strings.IndexByte(s[i:], '\n')
+				if k < 0 {
+					k = len(s) - i
+				}
+				line := s[i : i+k]
+				if h := strings.Index(line, " #"); h >= 0 {
+					line = line[:h]
+				}
+				b.WriteString(line)
+				i += k - 1
+				lineStart = false
+				continue
+			}
+		}
+		lineStart = c == '\n'
 		switch {
 		case c == '"' || c == '\'':
 			j := strings.IndexAny(s[i+1:], string(c)+"\n")
@@ -189,13 +213,14 @@ func rsyslogStripComments(s string) string {
 				return b.String()
 			}
 			b.WriteString(s[i : i+j+2])
+			lineStart = s[i+j+1] == '\n'
 			i += j + 1
-		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+		case c == '/' && i+1 < len(s) && s[i+1] == '*' && (i == 0 || strings.IndexByte(" \t\n(){};", s[i-1]) >= 0):
 			j := strings.Index(s[i+2:], "*/")
 			if j < 0 {
 				j = len(s) - i - 2
 			}
-			b.WriteString(strings.Repeat("\n", strings.Count(s[i:i+2+j], "\n")))
+			b.WriteString(strings.Repeat("\n", strings.Count(s[i:min(i+4+j, len(s))], "\n")))
 			i += j + 3
 		case c == '#':
 			for i < len(s) && s[i] != '\n' {
@@ -203,6 +228,7 @@ func rsyslogStripComments(s string) string {
 			}
 			if i < len(s) {
 				b.WriteByte('\n')
+				lineStart = true
 			}
 		default:
 			b.WriteByte(c)
