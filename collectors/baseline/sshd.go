@@ -64,6 +64,7 @@ type sshdConf struct {
 	Matches    []sshdMatch
 	Files      []string // files read, absolute
 	Err        string   // why sshd would reject the configuration ("" when valid)
+	authSet    bool     // an active AuthenticationMethods line was read
 	// groups returns the group names of a user (primary and supplementary),
 	// and whether the user exists; nil means no user exists.
 	groups func(user string) ([]string, bool)
@@ -169,6 +170,15 @@ func (c *sshdConf) parse(src sshdSource, file string, b []byte, match int, depth
 		if msg := info.validate(key, args); msg != "" {
 			c.fail(where, "%s: %s", kw, msg)
 			continue
+		}
+		globalActive := match < 0 || sshdMatchAll(c.Matches[match])
+		if key == "authenticationmethods" {
+			// sshd rejects "any" once an active line has set the list
+			if c.authSet && slices.Contains(args, "any") {
+				c.fail(where, "\"any\" must appear alone in %s", kw)
+				continue
+			}
+			c.authSet = c.authSet || globalActive
 		}
 		c.Directives = append(c.Directives, sshdDirective{Key: key, Args: args, Where: where, Match: match})
 	}
@@ -565,8 +575,34 @@ func (k sshdKeyword) validate(key string, args []string) string {
 			return "invalid time value " + args[0]
 		}
 	case "enum":
+		if key == "permittunnel" {
+			v = args[0] // sshd compares PermitTunnel values case-sensitively
+		}
 		if _, ok := sshdEnums()[key][v]; !ok {
 			return "unsupported option " + args[0]
+		}
+	}
+	if key == "authenticationmethods" {
+		return sshdAuthMethods(args)
+	}
+	return ""
+}
+
+// sshdAuthMethods validates AuthenticationMethods as sshd does: "any"
+// alone, or lists of method names (case-sensitive), keyboard-interactive
+// with an optional ":submethod".
+func sshdAuthMethods(args []string) string {
+	if len(args) == 1 && args[0] == "any" {
+		return ""
+	}
+	for _, list := range args {
+		for _, m := range strings.Split(list, ",") {
+			name, _, _ := strings.Cut(m, ":")
+			switch name {
+			case "publickey", "password", "keyboard-interactive", "hostbased", "gssapi-with-mic":
+			default:
+				return "invalid authentication method list " + list
+			}
 		}
 	}
 	return ""
