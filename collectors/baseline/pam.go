@@ -236,7 +236,9 @@ func pamExpand(read func(string) ([]byte, error), file, typ string, depth int) (
 			sub = l.Type
 		}
 		inc, err := pamExpand(read, pamFile(l.Include), sub, depth+1)
-		if err != nil && !isNotExist(err) {
+		// a missing include/substack file fails that line only; a missing
+		// @include file makes libpam abort loading the whole service
+		if err != nil && (l.All || !isNotExist(err)) {
 			return nil, err
 		}
 		out = append(out, inc...)
