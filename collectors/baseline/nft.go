@@ -654,7 +654,9 @@ func (p *nftParser) rule(t *nftTable, st []string, where string) (nftRule, strin
 			r.Verdict = "reject"
 			i++
 			if i < len(toks) && toks[i] == "with" {
-				i += 3
+				for i < len(toks) && toks[i] != "comment" {
+					i++
+				}
 			}
 			continue
 		case "jump", "goto":
