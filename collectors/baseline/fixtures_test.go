@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,4 +227,21 @@ func linuxChecks(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(cat.ForOS("linux"))
+}
+
+// TestEvidencePathsAbsolute asserts that evidence names host files by their
+// absolute path ("/etc/ssh/sshd_config", never "etc/ssh/sshd_config"), so
+// that an operator can find what was read.
+func TestEvidencePathsAbsolute(t *testing.T) {
+	t.Parallel()
+	rel := regexp.MustCompile(`(^|[\s(:,"'])(etc|proc|sys|var|usr|boot|lib|run|opt)/[A-Za-z0-9_.-]`)
+	for _, name := range fixtureNames() {
+		for _, r := range scanFixture(t, name, nil).Results {
+			for _, ev := range r.Evidence {
+				if m := rel.FindString(ev); m != "" {
+					t.Errorf("%s %s: relative path in evidence %q", name, r.ID, ev)
+				}
+			}
+		}
+	}
 }

@@ -17,7 +17,7 @@ func pamModules(e *env, typ string) ([]pamLine, []string, error) {
 		if err != nil {
 			return nil, used, err
 		}
-		used = append(used, "etc/pam.d/"+s)
+		used = append(used, "/etc/pam.d/"+s)
 		out = append(out, filterPAM(st, typ)...)
 	}
 	return out, used, nil
@@ -358,7 +358,7 @@ func sessionTimeout(e *env) outcome {
 				}
 				if val, ok := strings.CutPrefix(st, "TMOUT="); ok {
 					if n, err := strconv.Atoi(strings.Trim(val, `"'`)); err == nil {
-						tmout, where = n, k
+						tmout, where = n, "/"+k
 					}
 				}
 			}

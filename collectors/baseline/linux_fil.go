@@ -46,10 +46,10 @@ func filePermissions(e *env) outcome {
 		uid := ownerOf(e.root.Path(strings.Split(f.path, "/")...))
 		ok := m&^f.mode == 0 && uid == owner
 		if uid != owner {
-			v.no("%s owned by uid %d", f.path, uid)
+			v.no("/%s owned by uid %d", f.path, uid)
 			continue
 		}
-		v.check(ok, "%s mode %04o (max %04o)", f.path, m, f.mode)
+		v.check(ok, "/%s mode %04o (max %04o)", f.path, m, f.mode)
 	}
 	return v.outcome()
 }

@@ -148,11 +148,11 @@ func logRetention(e *env) outcome {
 	var v verdict
 	if b, err := e.read("etc", "audit", "auditd.conf"); err == nil {
 		kv := parseKeyValues(b)
-		v.check(strings.EqualFold(kv["max_log_file_action"], "keep_logs"), "auditd max_log_file_action %s", orNone(kv["max_log_file_action"]))
+		v.check(strings.EqualFold(kv["max_log_file_action"], "keep_logs"), "max_log_file_action %s (/etc/audit/auditd.conf)", orNone(kv["max_log_file_action"]))
 		sla := kv["space_left_action"]
-		v.check(sla != "" && !strings.EqualFold(sla, "ignore"), "auditd space_left_action %s", orNone(sla))
+		v.check(sla != "" && !strings.EqualFold(sla, "ignore"), "space_left_action %s (/etc/audit/auditd.conf)", orNone(sla))
 	} else if isNotExist(err) {
-		v.no("etc/audit/auditd.conf not found")
+		v.no("/etc/audit/auditd.conf not found")
 	} else {
 		v.err(err)
 	}
@@ -169,10 +169,10 @@ func logRetention(e *env) outcome {
 		}
 	}
 	persistent := storage == "persistent" || (storage == "auto" && e.root.Exists("var", "log", "journal"))
-	v.check(persistent, "journald Storage=%s", storage)
+	v.check(persistent, "journald Storage=%s (/etc/systemd/journald.conf and journald.conf.d)", storage)
 	if b, err := e.readOptional("etc", "logrotate.conf"); err == nil && b != nil {
 		d := logrotateDays(b)
-		v.check(d >= 180, "logrotate default retention %d days", d)
+		v.check(d >= 180, "logrotate default retention %d days (/etc/logrotate.conf)", d)
 	} else if err != nil {
 		v.err(err)
 	}

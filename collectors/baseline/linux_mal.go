@@ -55,7 +55,7 @@ func fileIntegrity(e *env) outcome {
 		return v.outcome()
 	}
 	db := len(e.root.Glob("var/lib/aide/aide.db*")) > 0
-	v.check(db, "AIDE database initialised (var/lib/aide/aide.db): %t", db)
+	v.check(db, "AIDE database initialised (/var/lib/aide/aide.db): %t", db)
 	sched := e.root.Exists("etc", "cron.daily", "aide") || e.root.Exists("etc", "cron.daily", "dailyaidecheck") ||
 		e.unitEnabled("dailyaidecheck.timer") || e.unitEnabled("aidecheck.timer")
 	if !sched {
@@ -86,7 +86,7 @@ func appAllowlisting(e *env) outcome {
 	}
 	if b, err := e.read("etc", "fapolicyd", "fapolicyd.conf"); err == nil {
 		p := parseKeyValues(b)["permissive"]
-		v.check(p == "0", "permissive = %s", orNone(p))
+		v.check(p == "0", "permissive = %s (/etc/fapolicyd/fapolicyd.conf)", orNone(p))
 	} else {
 		v.err(err)
 	}

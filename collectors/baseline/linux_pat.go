@@ -70,18 +70,18 @@ func patchesSigned(e *env) outcome {
 	var v verdict
 	if b, err := e.readOptional("etc", "dnf", "dnf.conf"); err == nil && b != nil {
 		g := parseKeyValues(b)["gpgcheck"]
-		v.check(g == "1" || g == "True" || g == "true", "etc/dnf/dnf.conf gpgcheck=%s", orNone(g))
+		v.check(g == "1" || g == "True" || g == "true", "/etc/dnf/dnf.conf gpgcheck=%s", orNone(g))
 	}
 	if b, err := e.readOptional("etc", "yum.conf"); err == nil && b != nil {
 		if g, ok := parseKeyValues(b)["gpgcheck"]; ok {
-			v.check(g == "1", "etc/yum.conf gpgcheck=%s", g)
+			v.check(g == "1", "/etc/yum.conf gpgcheck=%s", g)
 		}
 	}
 	repos, _ := e.readGlob("etc/yum.repos.d/*.repo")
 	for _, k := range sortedKeys(repos) {
 		for _, l := range lines(repos[k]) {
 			if strings.ReplaceAll(l, " ", "") == "gpgcheck=0" {
-				v.no("%s: gpgcheck=0", k)
+				v.no("/%s: gpgcheck=0", k)
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func patchesSigned(e *env) outcome {
 	for _, k := range sortedKeys(apt) {
 		for _, l := range lines(apt[k]) {
 			if strings.Contains(l, "trusted=yes") || strings.Contains(l, "Trusted: yes") {
-				v.no("%s: %s", k, l)
+				v.no("/%s: %s", k, l)
 			}
 		}
 	}
@@ -100,7 +100,7 @@ func patchesSigned(e *env) outcome {
 	for _, k := range sortedKeys(conf) {
 		for _, l := range lines(conf[k]) {
 			if strings.Contains(l, "AllowUnauthenticated") && strings.Contains(strings.ToLower(l), "true") {
-				v.no("%s: %s", k, l)
+				v.no("/%s: %s", k, l)
 			}
 		}
 	}

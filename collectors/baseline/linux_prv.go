@@ -78,7 +78,7 @@ func leastPrivilege(e *env) outcome {
 		}
 	} else {
 		_, ok := findModule(filterPAM(su, "auth"), "pam_wheel")
-		v.check(ok, "etc/pam.d/su pam_wheel: %t", ok)
+		v.check(ok, "/etc/pam.d/su pam_wheel: %t", ok)
 	}
 	var members []string
 	if b, err := e.read("etc", "group"); err == nil {
@@ -110,9 +110,9 @@ func leastPrivilege(e *env) outcome {
 func macEnforcing(e *env) outcome {
 	if b, err := e.read("sys", "fs", "selinux", "enforce"); err == nil {
 		if strings.TrimSpace(string(b)) == "1" {
-			return pass("SELinux enforcing (sys/fs/selinux/enforce)")
+			return pass("SELinux enforcing (/sys/fs/selinux/enforce)")
 		}
-		return fail("SELinux permissive (sys/fs/selinux/enforce=0)")
+		return fail("SELinux permissive (/sys/fs/selinux/enforce=0)")
 	}
 	if b, err := e.read("sys", "module", "apparmor", "parameters", "enabled"); err == nil && strings.TrimSpace(string(b)) == "Y" {
 		p, err := e.read("sys", "kernel", "security", "apparmor", "profiles")
@@ -131,9 +131,9 @@ func macEnforcing(e *env) outcome {
 	if b, err := e.readOptional("etc", "selinux", "config"); err == nil && b != nil {
 		m := parseKeyValues(b)["SELINUX"]
 		if m == "enforcing" {
-			return pass("etc/selinux/config SELINUX=enforcing (running state not readable)")
+			return pass("/etc/selinux/config SELINUX=enforcing (running state not readable)")
 		}
-		return fail("etc/selinux/config SELINUX=" + orNone(m))
+		return fail("/etc/selinux/config SELINUX=" + orNone(m))
 	}
 	return fail("neither SELinux nor AppArmor is enabled")
 }

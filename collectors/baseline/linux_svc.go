@@ -106,7 +106,7 @@ func snmpCommunity(e *env) outcome {
 	b, err := e.read("etc", "snmp", "snmpd.conf")
 	if err != nil {
 		if isNotExist(err) {
-			return na("etc/snmp/snmpd.conf not found: snmpd not configured")
+			return na("/etc/snmp/snmpd.conf not found: snmpd not configured")
 		}
 		return errFrom(err)
 	}

@@ -38,7 +38,7 @@ func usbGuard(e *env) outcome {
 		v.err(err)
 	} else {
 		t := parseKeyValues(conf)["ImplicitPolicyTarget"]
-		v.check(t == "block", "ImplicitPolicyTarget=%s", orNone(t))
+		v.check(t == "block", "ImplicitPolicyTarget=%s (/etc/usbguard/usbguard-daemon.conf)", orNone(t))
 	}
 	rules, err := e.read("etc", "usbguard", "rules.conf")
 	if err != nil {
@@ -51,7 +51,7 @@ func usbGuard(e *env) outcome {
 			n++
 		}
 	}
-	v.check(n > 0, "%d allow rules", n)
+	v.check(n > 0, "%d allow rules (/etc/usbguard/rules.conf)", n)
 	o := v.outcome()
 	if o.state != StatePass {
 		return o
@@ -78,7 +78,7 @@ func usbAutomount(e *env) outcome {
 		}
 		for _, k := range sortedKeys(files) {
 			if kv := parseKeyValues(files[k]); kv["automount"] == "true" {
-				v.no("%s: automount=true", k)
+				v.no("/%s: automount=true", k)
 			}
 		}
 	}

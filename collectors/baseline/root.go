@@ -103,13 +103,15 @@ type readError struct {
 func (e *readError) Error() string { return "read " + e.path + ": " + e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
-// describe turns a read error into evidence: "permission denied reading
-// etc/shadow", "etc/shadow not found".
+// describe turns a read error into evidence with the absolute path on the
+// inspected host: "permission denied reading /etc/shadow", "/etc/shadow not
+// found".
 func describe(err error) string {
 	var re *readError
 	if !errors.As(err, &re) {
 		return err.Error()
 	}
+	re = &readError{path: "/" + strings.TrimPrefix(re.path, "/"), err: re.err, max: re.max}
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied reading " + re.path

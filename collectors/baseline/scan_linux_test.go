@@ -120,8 +120,8 @@ func TestScanUnprivileged(t *testing.T) {
 	}
 	assertComplete(t, &fix)
 	for _, r := range fix.Results {
-		if r.ID == "LNX-ACC-004" && (r.State != StateError || !contains(r.Evidence, "permission denied reading etc/shadow")) {
-			t.Errorf("fixture LNX-ACC-004 as nobody: %s %q, want ERROR with \"permission denied reading etc/shadow\"", r.State, r.Evidence)
+		if r.ID == "LNX-ACC-004" && (r.State != StateError || !contains(r.Evidence, "permission denied reading /etc/shadow")) {
+			t.Errorf("fixture LNX-ACC-004 as nobody: %s %q, want ERROR with \"permission denied reading /etc/shadow\"", r.State, r.Evidence)
 		}
 	}
 	assertComplete(t, &rep)
@@ -131,12 +131,12 @@ func TestScanUnprivileged(t *testing.T) {
 				continue
 			}
 			// ERROR, or FAIL when another condition (nullok) already fails.
-			if (r.State != StateError && r.State != StateFail) || !contains(r.Evidence, "permission denied reading etc/shadow") ||
+			if (r.State != StateError && r.State != StateFail) || !contains(r.Evidence, "permission denied reading /etc/shadow") ||
 				(r.State == StateFail && len(r.Evidence) < 2) {
-				t.Errorf("LNX-ACC-004 as nobody: %s %q, want ERROR with \"permission denied reading etc/shadow\"", r.State, r.Evidence)
+				t.Errorf("LNX-ACC-004 as nobody: %s %q, want ERROR with \"permission denied reading /etc/shadow\"", r.State, r.Evidence)
 			}
 		}
-		if !contains(rep.Unreadable, "permission denied reading etc/shadow") {
+		if !contains(rep.Unreadable, "permission denied reading /etc/shadow") {
 			t.Errorf("Unreadable = %q, want etc/shadow listed", rep.Unreadable)
 		}
 	}
