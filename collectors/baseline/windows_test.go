@@ -152,6 +152,16 @@ func hardenedWin() *fakeWin {
 			`HKLM\SOFTWARE\Policies\Microsoft\Windows\SrpV2\Script|EnforcementMode`:                1,
 			regPolSystem + `|InactivityTimeoutSecs`:                                                600,
 			regServices + `\Tcpip\Parameters|IPEnableRouter`:                                       0,
+			// issue 10: credential protection, SMB signing, name resolution, PowerShell logging
+			regDeviceGuardPol + `|LsaCfgFlags`:                                      1,
+			regDeviceGuardPol + `|EnableVirtualizationBasedSecurity`:                1,
+			regLsa + `|RunAsPPL`:                                                    1,
+			regServices + `\LanmanServer\Parameters|RequireSecuritySignature`:       1,
+			regServices + `\LanmanWorkstation\Parameters|RequireSecuritySignature`:  1,
+			`HKLM\SOFTWARE\Policies\Microsoft\Windows NT\DNSClient|EnableMulticast`: 0,
+			regNetBT + `\Interfaces\Tcpip_{1}|NetbiosOptions`:                       2,
+			regPowerShellPol + `\ScriptBlockLogging|EnableScriptBlockLogging`:       1,
+			regPowerShellPol + `\ModuleLogging|EnableModuleLogging`:                 1,
 		},
 		strs: map[string]string{
 			regServices + `\Tcpip\Parameters|Domain`:                          "ot.plant.local",
@@ -172,11 +182,13 @@ func hardenedWin() *fakeWin {
 		},
 		qwords: map[string]uint64{`HKLM\SOFTWARE\Microsoft\Windows Defender\Signature Updates|SignaturesLastUpdated`: ft},
 		subkeys: map[string][]string{
-			regUninstall: {"{S7}"},
-			regServices:  {"svcA", "svcB"},
+			regUninstall:             {"{S7}"},
+			regServices:              {"svcA", "svcB"},
+			regNetBT + `\Interfaces`: {"Tcpip_{1}"},
 			`HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Authentication\Credential Providers`: {"{60B78E88-EAD8-445C-9CFD-0B87F74EA6CD}", "{MFA-OTP}"},
 		},
 		values: map[string]map[string]string{
+			regPowerShellPol + `\ModuleLogging\ModuleNames`: {"*": "*"},
 			regFwPolicy + `\FirewallRules`: {
 				"RDP-jump": "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|RA4=10.0.9.0/255.255.255.0|Name=RDP from jump host|",
 				"Modbus":   "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=502|RA4=10.0.0.20|Name=Modbus PLC|",
@@ -494,6 +506,12 @@ func TestWindowsChecks(t *testing.T) {
 		}, "", StateError},
 		{"no platform", "WIN-PLT-001", nil, "", StateNotConfigured},
 		{"no platform upstream", "WIN-PLT-002", nil, "", StateNotConfigured},
+		// issue 10 (more cases in TestWindowsHardeningProbes)
+		{"credential guard off", "WIN-AUT-003", set(regDeviceGuardPol+`|LsaCfgFlags`, 0), "", StateFail},
+		{"lsass not protected", "WIN-AUT-004", del(regLsa + `|RunAsPPL`), "", StateFail},
+		{"smb signing optional", "WIN-SVC-006", set(regServices+`\LanmanServer\Parameters|RequireSecuritySignature`, 0), "", StateFail},
+		{"llmnr on", "WIN-SVC-007", set(`HKLM\SOFTWARE\Policies\Microsoft\Windows NT\DNSClient|EnableMulticast`, 1), "", StateFail},
+		{"script block logging off", "WIN-LOG-005", del(regPowerShellPol + `\ScriptBlockLogging|EnableScriptBlockLogging`), "", StateFail},
 	}
 	covered := map[string]bool{}
 	for _, tc := range tests {
