@@ -5,14 +5,24 @@
 //
 // # Basics
 //
-// The catalog (92 checks, 46 Linux and 46 Windows) is embedded data
-// (catalog.json, generated from shared/docs/baseline-catalog.md §3). Every
-// check has exactly one probe for its OS. Linux probes read files under a
-// configurable root (Config.Root: "/" in production, a fixture tree in tests),
-// parse them with pure functions and never shell out. Windows probes read the
-// registry, the service manager and the local security policy through the
-// small winSource interface, so their decision logic is tested here with
-// fixture values on every OS.
+// The catalog (116 checks, 65 Linux and 51 Windows) is embedded data
+// (catalog.json, generated from shared/docs/baseline-catalog.md §3 and
+// extended by issue 10). Every check has exactly one probe for its OS. Linux
+// probes read files under a configurable root (Config.Root: "/" in
+// production, a fixture tree in tests), parse them with pure functions and
+// never shell out. Each configuration is read the way its daemon reads it:
+// sshd_config with Include and Match blocks evaluated per connection
+// (sshd.go), PAM stacks as libpam assembles them (pam.go), the audit rules
+// augenrules/auditctl load (audit.go), nftables, iptables, ufw and firewalld
+// rulesets evaluated for a new inbound connection (nft.go, iptables.go,
+// firewalld.go), login.defs as shadow's getdef (logindefs.go), rsyslog
+// (rsyslog.go), sysctl.d in systemd-sysctl order beside the running value
+// (sysctl.go) and modprobe.d as kmod (kmod.go). The tests compare these
+// parsers with the real tools (sshd -T, libpam, nft, iptables-restore,
+// useradd) on generated corpora. Windows probes read the registry, the
+// service manager and the local security policy through the small
+// winSource interface, so their decision logic is tested here with fixture
+// values on every OS.
 //
 // A probe yields PASS, FAIL, NOT_APPLICABLE, NOT_CONFIGURED (a check that
 // needs site input which the site policy does not give), ERROR (the probe
@@ -35,11 +45,16 @@
 //     part only; the official rating is decided through the provincial
 //     programme.
 //   - Linux probes read configuration files and /proc, not the output of
-//     `sshd -T`, `auditctl -l` or `nft list ruleset`: effective values that
-//     only a running daemon knows (a ruleset loaded by hand and never saved,
-//     Match blocks in sshd_config) are not seen.
+//     `sshd -T`, `auditctl -l` or `nft list ruleset`: state that only a
+//     running daemon holds (a ruleset loaded by hand and never saved, rules
+//     added with auditctl) is not seen; sysctls are compared running and
+//     persisted.
+//   - The file-system walk (SUID/SGID, world-writable, unowned files) and
+//     the package verification are bounded per scan; the evidence says how
+//     far they got.
 //   - On RPM hosts the package database (SQLite) is not read; installed
-//     software is inferred from unit files and binaries.
+//     software is inferred from unit files and binaries, and package
+//     integrity (LNX-MAL-004) is an ERROR that says so.
 //   - ERROR results count as 0 in a one-shot Scan. In Run, an ERROR is scored
 //     with the last known result of the same check for 24 h (catalog §4.1).
 package baseline
