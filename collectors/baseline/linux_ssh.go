@@ -83,13 +83,15 @@ func sshForwarding(e *env) outcome {
 	}
 	var v verdict
 	users := cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...))
+	seen := map[string]bool{}
 	for _, ci := range cfg.sshdConns(users) {
 		if d, _ := cfg.value(ci, "disableforwarding"); d == "yes" {
 			continue
 		}
 		for _, k := range []string{"allowtcpforwarding", "allowagentforwarding", "allowstreamlocalforwarding", "x11forwarding"} {
-			if val, where := cfg.value(ci, k); val != "no" {
-				v.no("%s for connection %s (DisableForwarding no)", cfg.sshdEvidence(k, val, where), ci)
+			if val, where := cfg.value(ci, k); val != "no" && !seen[k+val+where] {
+				seen[k+val+where] = true
+				v.no("%s and DisableForwarding no, e.g. for connection %s", cfg.sshdEvidence(k, val, where), ci)
 			}
 		}
 	}

@@ -73,7 +73,8 @@ func TestRunEmitsDrift(t *testing.T) {
 			switch scans {
 			case 1: // break LNX-SSH-001: the Include comes first, so it wins
 				p := filepath.Join(root, "etc", "ssh", "sshd_config.d", "10-ics.conf")
-				if err := os.WriteFile(p, []byte("PermitRootLogin yes\nMaxAuthTries 3\n"), 0o644); err != nil {
+				old, _ := os.ReadFile(p)
+				if err := os.WriteFile(p, append([]byte("PermitRootLogin yes\n"), old...), 0o644); err != nil {
 					t.Error(err)
 				}
 			case 2:
