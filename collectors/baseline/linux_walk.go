@@ -17,9 +17,11 @@ func walkRoots() []string {
 	return []string{"bin", "sbin", "lib", "lib64", "usr", "etc", "boot", "opt", "var"}
 }
 
-// walkSkip are subtrees not walked (temporary files, caches, containers).
+// walkSkip are subtrees not walked: temporary files, caches, containers,
+// and data-only trees (/usr/share, headers, sources) that hold no programs,
+// which keeps the walk of a typical gateway to a few ten thousand entries.
 func walkSkip() []string {
-	return []string{"var/tmp", "var/cache", "var/lib/docker", "var/lib/containers", "var/lib/lxc", "var/log/journal", "usr/share/doc", "usr/share/man", "usr/share/locale"}
+	return []string{"var/tmp", "var/cache", "var/lib/docker", "var/lib/containers", "var/lib/lxc", "var/log/journal", "var/lib/apt/lists", "usr/share", "usr/include", "usr/src"}
 }
 
 // walkEntry is a file found by the walk that a FIL check looks at.

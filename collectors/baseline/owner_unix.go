@@ -5,6 +5,7 @@ package baseline
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // ownerOf returns the uid owning path, or -1 when it cannot be read. Files are
@@ -27,4 +28,13 @@ func fileIDs(fi os.FileInfo) (uid, gid int, ok bool) {
 		return int(s.Uid), int(s.Gid), true
 	}
 	return 0, 0, false
+}
+
+// fileCtime returns the inode change time of a file.
+func fileCtime(fi os.FileInfo) (time.Time, bool) {
+	if s, isStat := fi.Sys().(*syscall.Stat_t); isStat {
+		sec, nsec := s.Ctim.Unix()
+		return time.Unix(sec, nsec), true
+	}
+	return time.Time{}, false
 }
