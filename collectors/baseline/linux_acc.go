@@ -239,7 +239,7 @@ func emptyPasswordsAccepted(e *env) outcome {
 	if cfg, installed, err := e.sshd(); err != nil {
 		v.err(err)
 	} else if installed && cfg != nil && cfg.Err == "" {
-		sshdRequire(&v, cfg, cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...)), "permitemptypasswords", "no", func(s string) bool { return s == "no" })
+		sshdRequire(&v, cfg, sshdAnyUser(e, cfg), "permitemptypasswords", "no", func(s string) bool { return s == "no" })
 	}
 	v.bad = uniqStrings(v.bad)
 	if len(v.bad)+len(v.errs) == 0 {

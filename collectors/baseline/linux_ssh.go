@@ -46,6 +46,13 @@ func sshdRequire(v *verdict, cfg *sshdConf, users []string, key, want string, ok
 	}
 }
 
+// sshdAnyUser returns the users to evaluate for checks about every user:
+// root, the accounts with a login shell, the names Match User lines give and
+// one name no pattern names.
+func sshdAnyUser(e *env, cfg *sshdConf) []string {
+	return cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...))
+}
+
 // sshRootLogin is LNX-SSH-001: PermitRootLogin no for every connection of
 // root, Match blocks included.
 func sshRootLogin(e *env) outcome {
@@ -66,7 +73,7 @@ func sshLimits(e *env) outcome {
 		return *o
 	}
 	var v verdict
-	users := cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...))
+	users := sshdAnyUser(e, cfg)
 	sshdRequire(&v, cfg, users, "maxauthtries", "≤ 4", func(s string) bool { return atoiOr(s, 99) <= 4 })
 	sshdRequire(&v, cfg, users, "clientaliveinterval", "1..300 s", func(s string) bool { n := atoiOr(s, 0); return n > 0 && n <= 300 })
 	sshdRequire(&v, cfg, users, "clientalivecountmax", "≤ 3", func(s string) bool { return atoiOr(s, 99) <= 3 })
@@ -82,7 +89,7 @@ func sshForwarding(e *env) outcome {
 		return *o
 	}
 	var v verdict
-	users := cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...))
+	users := sshdAnyUser(e, cfg)
 	seen := map[string]bool{}
 	for _, ci := range cfg.sshdConns(users) {
 		if d, _ := cfg.value(ci, "disableforwarding"); d == "yes" {
@@ -187,7 +194,7 @@ func sshMFA(e *env) outcome {
 		}
 	}
 	var v verdict
-	users := cfg.sshdUsers(append([]string{"root"}, e.loginAccounts()...))
+	users := sshdAnyUser(e, cfg)
 	seen := map[string]bool{}
 	for _, ci := range cfg.sshdConns(users) {
 		pw, wpw := cfg.value(ci, "passwordauthentication")
