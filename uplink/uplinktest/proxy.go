@@ -25,6 +25,7 @@ type Proxy struct {
 	start  time.Time
 
 	down      atomic.Bool
+	hang      atomic.Bool
 	rate      atomic.Int64 // bytes/s per direction, 0 = unlimited
 	dropAcks  atomic.Int64 // PUBACKs still to cut at
 	accepted  atomic.Int64
@@ -88,6 +89,10 @@ func (p *Proxy) accept() {
 			in.Close()
 			continue
 		}
+		if p.hang.Load() {
+			go p.hold(in)
+			continue
+		}
 		out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 		if err != nil {
 			in.Close()
@@ -100,6 +105,17 @@ func (p *Proxy) accept() {
 		go p.pipe(l, true)
 		go p.pipe(l, false)
 	}
+}
+
+// hold keeps a client connection open without forwarding or answering
+// anything, until the client gives up or the proxy closes.
+func (p *Proxy) hold(in net.Conn) {
+	l := &link{client: in, broker: in}
+	l.hole.Store(true)
+	p.mu.Lock()
+	p.links[l] = struct{}{}
+	p.mu.Unlock()
+	p.pipe(l, true)
 }
 
 // pipe copies one direction of l until either side closes.
@@ -188,6 +204,16 @@ func (p *Proxy) SetDown(down bool) {
 	p.down.Store(down)
 	if down {
 		p.Reset()
+	}
+}
+
+// SetHang makes the link swallow everything (true): current connections
+// are blackholed and new ones are accepted but never answered, so that
+// connection attempts time out; false lets new connections through again.
+func (p *Proxy) SetHang(hang bool) {
+	p.hang.Store(hang)
+	if hang {
+		p.Blackhole()
 	}
 }
 
