@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -180,6 +181,9 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		sendq     = make(chan *flight, inFlight) // holds only flights in window
 		acks      = c.startAcker(src, inFlight)
 	)
+	// busy is the window's occupancy: batches waiting for their PUBACK and
+	// batches acknowledged by the broker but not yet by src.
+	busy := func() int { return len(window) + int(acks.pending.Load()) }
 	c.startSender(cn, sendq)
 	defer close(sendq)
 	defer acks.close() // the next connection reads src after every ack landed
@@ -216,7 +220,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		}
 
 		// Read.
-		if len(pending) == 0 && !idle && len(window) < inFlight && !now.Before(retryAt) {
+		if len(pending) == 0 && !idle && busy() < inFlight && !now.Before(retryAt) {
 			msgs, err := src.Next(ctx, after, c.cfg.BatchMaxRecords, maxBytes)
 			switch {
 			case err != nil && ctx.Err() != nil:
@@ -243,7 +247,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 
 		// Publish.
 		sendAt = time.Time{}
-		for len(pending) > 0 && len(window) < inFlight {
+		for len(pending) > 0 && busy() < inFlight {
 			b := &pending[0]
 			if b.topic == "" { // first look at this batch: compress once
 				b.topic = c.cfg.Topic(b.class)
@@ -269,7 +273,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 			pending[0] = batch{}
 			pending = pending[1:]
 		}
-		if len(pending) == 0 && !idle && len(window) < inFlight && !time.Now().Before(retryAt) {
+		if len(pending) == 0 && !idle && busy() < inFlight && !time.Now().Before(retryAt) {
 			continue // read more at once
 		}
 
@@ -295,6 +299,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		case <-ctx.Done():
 		case <-cn.lost:
 		case <-headDone:
+		case <-acks.acked:
 		case <-ready:
 			idle = false
 		case <-timer.C:
@@ -358,7 +363,7 @@ func (c *Client) settle(cn *conn, f *flight, acks *acker) error {
 	c.stats.RecordsPublished += uint64(len(f.seqs))
 	c.stats.LastPublished = time.Now()
 	c.mu.Unlock()
-	acks.q <- f.seqs
+	acks.push(f.seqs)
 	return nil
 }
 
@@ -367,16 +372,22 @@ func (c *Client) settle(cn *conn, f *flight, acks *acker) error {
 // per Ack for the buffer), and folds the batches that were settled meanwhile
 // into one Ack. A failed Ack leaves the records queued: they are sent again
 // after the next reconnect, a duplicate, not a loss.
+//
+// Batches handed to the acker count against the in-flight window until their
+// Ack returns, so that a crash repeats at most Config.InFlight batches.
 type acker struct {
-	q    chan []uint64
-	done chan struct{}
+	q       chan []uint64
+	done    chan struct{}
+	pending atomic.Int64  // batches handed over whose Ack has not returned
+	acked   chan struct{} // receives a value after each Ack
 }
 
 func (c *Client) startAcker(src Source, depth int) *acker {
-	a := &acker{q: make(chan []uint64, depth), done: make(chan struct{})}
+	a := &acker{q: make(chan []uint64, depth), done: make(chan struct{}), acked: make(chan struct{}, 1)}
 	go func() {
 		defer close(a.done)
 		for seqs := range a.q {
+			n := int64(1)
 		more:
 			for {
 				select {
@@ -385,6 +396,7 @@ func (c *Client) startAcker(src Source, depth int) *acker {
 						break more
 					}
 					seqs = append(seqs, s...)
+					n++
 				default:
 					break more
 				}
@@ -397,9 +409,20 @@ func (c *Client) startAcker(src Source, depth int) *acker {
 				c.log.Warn("source ack failed", "err", err)
 			}
 			cancel()
+			a.pending.Add(-n)
+			select {
+			case a.acked <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	return a
+}
+
+// push hands a delivered batch's sequence numbers to the acker.
+func (a *acker) push(seqs []uint64) {
+	a.pending.Add(1)
+	a.q <- seqs
 }
 
 // close waits until every batch handed over is acknowledged to the Source.
