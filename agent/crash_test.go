@@ -144,7 +144,7 @@ func fillCrashBuffer(t *testing.T, path string, n int) []string {
 		ids = append(ids, id)
 		items = append(items, buffer.Item{Stream: "threat", Priority: 4, Time: time.Now(),
 			Data: fmt.Appendf(nil, `{"id":%q,"class":"threat","kind":"test.crash","body":{"pad":%q}}`, id, pad)})
-		if len(items) == cap(items) {
+		if len(items) == cap(items) || i == n-1 {
 			if err := buf.Put(context.Background(), items...); err != nil {
 				t.Fatal(err)
 			}
@@ -160,13 +160,15 @@ func fillCrashBuffer(t *testing.T, path string, n int) []string {
 // agentProc runs the real agent binary again and again, appending every
 // run's output to one log file.
 type agentProc struct {
-	t       testing.TB
-	bin     string
-	cfg     string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan error
-	from    int64 // log offset where the current run starts
+	t        testing.TB
+	bin      string
+	cfg      string
+	logPath  string
+	cmd      *exec.Cmd
+	done     chan error
+	finished bool  // the current run has exited
+	exitErr  error // and how
+	from     int64 // log offset where the current run starts
 }
 
 func (a *agentProc) start() {
@@ -184,9 +186,27 @@ func (a *agentProc) start() {
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}
-	a.cmd, a.done = cmd, make(chan error, 1)
+	a.cmd, a.done, a.finished, a.exitErr = cmd, make(chan error, 1), false, nil
 	go func() { a.done <- cmd.Wait() }()
 }
+
+// wait waits up to d for the current run to exit and reports whether it did.
+func (a *agentProc) wait(d time.Duration) bool {
+	if a.finished {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case a.exitErr = <-a.done:
+		a.finished = true
+	case <-t.C:
+	}
+	return a.finished
+}
+
+// exited reports whether the current run has exited.
+func (a *agentProc) exited() bool { return a.wait(0) }
 
 // current returns the current run's log.
 func (a *agentProc) current() string {
@@ -199,37 +219,35 @@ func (a *agentProc) current() string {
 
 func (a *agentProc) logHas(s string) bool { return strings.Contains(a.current(), s) }
 
-// waitLog polls the current run's log for s.
+// waitLog polls the current run's log for s while the agent runs.
 func (a *agentProc) waitLog(s string, timeout time.Duration) bool {
 	for deadline := time.Now().Add(timeout); !a.logHas(s); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || a.exited() {
 			return false
-		}
-		select {
-		case <-a.done:
-			a.done <- nil // exited: report it to kill/stop too
-			return false
-		default:
 		}
 	}
 	return true
 }
 
+// kill SIGKILLs the current run, if it still runs, and reaps it.
 func (a *agentProc) kill() {
-	_ = a.cmd.Process.Kill()
-	<-a.done
+	if !a.finished {
+		_ = a.cmd.Process.Kill()
+		a.wait(time.Hour)
+	}
 }
 
-// stop sends SIGINT and waits up to a minute for a clean exit.
+// stop sends SIGINT and waits up to a minute for the exit status.
 func (a *agentProc) stop() error {
-	_ = a.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-a.done:
-		return err
-	case <-time.After(time.Minute):
-		a.kill()
-		return fmt.Errorf("no exit within a minute of SIGINT")
+	if a.finished {
+		return a.exitErr
 	}
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	if a.wait(time.Minute) {
+		return a.exitErr
+	}
+	a.kill()
+	return fmt.Errorf("no exit within a minute of SIGINT")
 }
 
 // keepLogsOnFailure copies the files to a directory that outlives the test
