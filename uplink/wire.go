@@ -35,7 +35,10 @@ func (w *wireConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// silentFor returns how long nothing was read, as of now.
+// silentFor returns how long nothing was read, as of now; 0 for a nil w.
 func (w *wireConn) silentFor(now time.Time) time.Duration {
+	if w == nil {
+		return 0
+	}
 	return now.Sub(time.Unix(0, w.lastRead.Load()))
 }

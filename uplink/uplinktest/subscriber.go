@@ -23,8 +23,7 @@ type Subscriber struct {
 	parsed   int            // payloads already counted
 	counts   map[string]int // record id -> copies received
 	records  int
-	bad      int                        // payloads that are not a JSON array of records
-	last     map[string]json.RawMessage // kind -> latest record of that kind
+	bad      int // payloads that are not a JSON array of records
 }
 
 // Subscribe connects a durable subscriber to broker (a tcp:// URL) with
@@ -32,7 +31,7 @@ type Subscriber struct {
 // when the test ends.
 func Subscribe(t testing.TB, broker, name, filter string) *Subscriber {
 	t.Helper()
-	s := &Subscriber{counts: map[string]int{}, last: map[string]json.RawMessage{}}
+	s := &Subscriber{counts: map[string]int{}}
 	opts := mqtt.NewClientOptions().AddBroker(broker).
 		SetClientID(fmt.Sprintf("sub-%s-%d", name, time.Now().UnixNano())).
 		SetCleanSession(false).
@@ -62,8 +61,7 @@ func Subscribe(t testing.TB, broker, name, filter string) *Subscriber {
 func (s *Subscriber) update() {
 	for _, p := range s.payloads[s.parsed:] {
 		var recs []struct {
-			ID   string `json:"id"`
-			Kind string `json:"kind"`
+			ID string `json:"id"`
 		}
 		if len(p) == 0 || p[0] != '[' || json.Unmarshal(p, &recs) != nil {
 			if len(p) > 0 && p[0] == '[' {
@@ -71,11 +69,8 @@ func (s *Subscriber) update() {
 			}
 			continue // retained "online"/"offline" status
 		}
-		var raws []json.RawMessage
-		_ = json.Unmarshal(p, &raws) // valid: it decoded above
-		for i, r := range recs {
+		for _, r := range recs {
 			s.counts[r.ID]++
-			s.last[r.Kind] = raws[i]
 		}
 		s.records += len(recs)
 	}
@@ -136,12 +131,4 @@ func (s *Subscriber) WaitDistinct(n int, timeout time.Duration) bool {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return true
-}
-
-// Last returns the latest record of the given kind received, or nil.
-func (s *Subscriber) Last(kind string) json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.update()
-	return s.last[kind]
 }
