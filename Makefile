@@ -44,7 +44,7 @@ test: ## run every test with the race detector (needs mosquitto and gcc; .ci/run
 
 soak: ## the fault soak (<= 30 min): kills, link flaps, outages, caps, corruption, disk full, flow storm; prints the results table
 	EDGEWARD_SOAK=1 EDGEWARD_SOAK_REPORT=$(CURDIR)/soak-report.txt $(GO) test -count=1 -timeout 35m -run '^TestSoak$$' -v ./agent/ 2>&1 \
-		| grep -vE '^=== (RUN|PAUSE|CONT)'; test $${PIPESTATUS[0]} -eq 0
+		| grep --line-buffered -vE '^=== (RUN|PAUSE|CONT)'; test $${PIPESTATUS[0]} -eq 0
 
 test-short: ## the quick tests only
 	$(GO) test -short -count=1 ./...

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -9,18 +8,8 @@ import (
 	"time"
 
 	"github.com/edgeward/edgeward/buffer"
+	"github.com/edgeward/edgeward/uplink/uplinktest"
 )
-
-// openFDs counts this process's open file descriptors, or skips the test
-// where /proc/self/fd does not exist.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count open file descriptors here: %v", err)
-	}
-	return len(ents)
-}
 
 // TestHeartbeatReleasesDescriptors builds many heartbeat records with the
 // garbage collector off (so that no finalizer can close a leaked descriptor
@@ -35,7 +24,7 @@ func TestHeartbeatReleasesDescriptors(t *testing.T) {
 	h := &heartbeat{start: time.Now(), buf: buf, key: "fd"}
 	h.record() // warm up lazily opened files
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	fds, gs := openFDs(t), runtime.NumGoroutine()
+	fds, gs := uplinktest.OpenFDs(t), runtime.NumGoroutine()
 	const n = 200
 	for range n {
 		body := h.record().Body.(map[string]any)
@@ -43,7 +32,7 @@ func TestHeartbeatReleasesDescriptors(t *testing.T) {
 			t.Fatal("heartbeat has no RSS")
 		}
 	}
-	if got := openFDs(t); got > fds {
+	if got := uplinktest.OpenFDs(t); got > fds {
 		t.Errorf("%d heartbeats left %d more open descriptors (%d -> %d)", n, got-fds, fds, got)
 	}
 	if got := runtime.NumGoroutine(); got > gs {

@@ -678,7 +678,8 @@ func soakFlippedByte(t *testing.T) {
 }
 
 // writeStormPcap writes a classic pcap of n distinct TCP connections, each a
-// SYN and one segment of garbage to port 502 or 4840.
+// SYN and one segment to port 502 or 4840: garbage, or (one in four) a
+// Modbus write from a master never seen before.
 func writeStormPcap(t *testing.T, path string, n int) {
 	var b bytes.Buffer
 	le := func(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
@@ -686,7 +687,7 @@ func writeStormPcap(t *testing.T, path string, n int) {
 	b.Write(le(65535))
 	b.Write(le(1)) // Ethernet
 	rng := rand.New(rand.NewPCG(7, 7))
-	pkt := func(ts int, src, dst [4]byte, sport, dport uint16, flags byte, payload []byte) {
+	pkt := func(ts int, src, dst [4]byte, sport, dport uint16, seq, flags byte, payload []byte) {
 		ip := make([]byte, 20+20+len(payload))
 		ip[0], ip[8], ip[9] = 0x45, 64, 6
 		ip[2], ip[3] = byte(len(ip)>>8), byte(len(ip))
@@ -702,7 +703,7 @@ func writeStormPcap(t *testing.T, path string, n int) {
 		ip[10], ip[11] = byte(^sum>>8), byte(^sum)
 		tcp := ip[20:]
 		tcp[0], tcp[1], tcp[2], tcp[3] = byte(sport>>8), byte(sport), byte(dport>>8), byte(dport)
-		tcp[7] = 1
+		tcp[7] = seq
 		tcp[12], tcp[13] = 5<<4, flags
 		tcp[14], tcp[15] = 0xff, 0xff
 		copy(tcp[20:], payload)
@@ -722,11 +723,18 @@ func writeStormPcap(t *testing.T, path string, n int) {
 			dport = 4840
 		}
 		sport := uint16(1024 + i%60000)
-		for j := range junk {
-			junk[j] = byte(rng.IntN(256))
+		payload := junk
+		if i%4 == 0 {
+			// A valid Modbus/TCP Write Single Register from a new master:
+			// the events that the rate limiter must bound.
+			payload = []byte{byte(i >> 8), byte(i), 0, 0, 0, 6, 1, 6, 0, byte(i % 100), 0, 1}
+		} else {
+			for j := range junk {
+				junk[j] = byte(rng.IntN(256))
+			}
 		}
-		pkt(i, src, dst, sport, dport, 0x02, nil)
-		pkt(i, src, dst, sport, dport, 0x18, junk)
+		pkt(i, src, dst, sport, dport, 1, 0x02, nil)     // SYN
+		pkt(i, src, dst, sport, dport, 2, 0x18, payload) // PSH ACK
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package uplink_test
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -132,16 +131,6 @@ func TestBackoffResetAfterLiveConnection(t *testing.T) {
 	}
 }
 
-// openFDs counts this process's open file descriptors, or skips the test.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count open file descriptors here: %v", err)
-	}
-	return len(ents)
-}
-
 // TestLinkFlapsReleaseResources cuts the link to mosquitto (another process,
 // so only the client's descriptors are counted) many times while records
 // flow, with the garbage collector off so that no finalizer hides a leak:
@@ -152,7 +141,7 @@ func TestLinkFlapsReleaseResources(t *testing.T) {
 	broker := uplinktest.StartMosquitto(t, uplinktest.MosquittoOptions{})
 	px := uplinktest.NewProxy(t, broker.Addr())
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	fds0, gs0 := openFDs(t), runtime.NumGoroutine()
+	fds0, gs0 := uplinktest.OpenFDs(t), runtime.NumGoroutine()
 
 	cfg := baseConfig(px.URL())
 	cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
@@ -213,7 +202,7 @@ func settle(t *testing.T, fds, gs int) (int, int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		f, g := openFDs(t), runtime.NumGoroutine()
+		f, g := uplinktest.OpenFDs(t), runtime.NumGoroutine()
 		if (fds == 0 && time.Now().After(deadline.Add(-9500*time.Millisecond))) || (fds > 0 && f <= fds && g <= gs) || time.Now().After(deadline) {
 			return f, g
 		}

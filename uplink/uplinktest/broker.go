@@ -42,6 +42,17 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// OpenFDs counts this process's open file descriptors, or skips the test
+// where /proc/self/fd does not exist.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open file descriptors here: %v", err)
+	}
+	return len(ents)
+}
+
 // MosquittoOptions configures StartMosquitto. The zero value is a plain TCP
 // listener without persistence, with unlimited per-client queues (so that a
 // slow subscriber never loses a message to the broker's queue limit) and a
