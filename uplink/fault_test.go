@@ -209,3 +209,32 @@ func settle(t *testing.T, fds, gs int) (int, int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEmbeddedBrokerRestart: the embedded broker stops and starts again on
+// the same port while records are queued; the client reconnects on its own
+// and the queue drains.
+func TestEmbeddedBrokerRestart(t *testing.T) {
+	t.Parallel()
+	broker := uplinktest.StartMochi(t)
+	src := newMemSource()
+	c, err := uplink.New(baseConfig(broker.URL()))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer c.Close()
+	runClient(t, c, src)
+	putRecords(src, "before", 100, 10)
+	waitEmpty(t, src)
+	broker.Stop()
+	for deadline := time.Now().Add(waitFor); c.Stats().Connected; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the client did not notice the broker stopping")
+		}
+	}
+	putRecords(src, "during", 100, 10)
+	broker.Start()
+	waitEmpty(t, src)
+	if st := c.Stats(); st.Reconnects == 0 || st.RecordsPublished != 200 {
+		t.Errorf("stats = %+v, want a reconnect and 200 records", st)
+	}
+}
