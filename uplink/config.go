@@ -254,6 +254,11 @@ func (c Config) Validate() error {
 			return bad("%s: must not be negative, got %s", d.name, d.v)
 		}
 	}
+	if c.KeepAlive > 0 && c.KeepAlive < time.Second {
+		// MQTT counts it in whole seconds: paho would turn it into 0 (no
+		// pings), and an idle link would look dead.
+		return bad("keep_alive: at least 1s, got %s", c.KeepAlive)
+	}
 	if c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff {
 		return bad("min_backoff %s is greater than max_backoff %s", c.MinBackoff, c.MaxBackoff)
 	}

@@ -247,6 +247,7 @@ func TestValidate(t *testing.T) {
 		{"negative timeout", func(c *Config) { c.PublishTimeout = -time.Second }, "publish_timeout"},
 		{"backoff inverted", func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, "min_backoff"},
 		{"negative rate", func(c *Config) { c.BytesPerSecond = -1 }, "bytes_per_second"},
+		{"sub-second keepalive", func(c *Config) { c.KeepAlive = 500 * time.Millisecond }, "keep_alive"},
 		{"huge window", func(c *Config) { c.InFlight = 5000 }, "in_flight"},
 		{"password not echoed", func(c *Config) { c.Brokers = []string{"http://user:hunter2@h:1"} }, "scheme"},
 	} {
