@@ -8,7 +8,7 @@ TARGETS := linux/amd64 linux/arm64 linux/arm windows/amd64
 FUZZTIME ?= 10s
 CONFIG ?= configs/local.yaml
 
-.PHONY: help build cross package test test-short bench fuzz run lint clean
+.PHONY: help build cross package test test-short soak bench fuzz run lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,10 @@ package: cross ## build .deb and .rpm packages of the three Linux targets into d
 test: ## run every test with the race detector (needs mosquitto and gcc; .ci/run installs them)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+
+soak: ## the fault soak (<= 30 min): kills, link flaps, outages, caps, corruption, disk full, flow storm; prints the results table
+	EDGEWARD_SOAK=1 EDGEWARD_SOAK_REPORT=$(CURDIR)/soak-report.txt $(GO) test -count=1 -timeout 35m -run '^TestSoak$$' -v ./agent/ 2>&1 \
+		| grep --line-buffered -vE '^=== (RUN|PAUSE|CONT)'; test $${PIPESTATUS[0]} -eq 0
 
 test-short: ## the quick tests only
 	$(GO) test -short -count=1 ./...

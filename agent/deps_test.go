@@ -29,6 +29,7 @@ func TestImportGraph(t *testing.T) {
 		module + "/collectors/passive/modbus": {"collectors/passive/internal/bounded"},
 		module + "/collectors/passive/opcua":  {"collectors/passive/internal/bounded"},
 		module + "/buffer":                    {},
+		module + "/uplink/uplinktest":         {},
 		module + "/uplink":                    {},
 		module + "/agent/cmd/edgeward":        {"agent"},
 		module + "/agent/internal/config":     {},

@@ -102,14 +102,17 @@ func (h *heartbeat) run(ctx context.Context, emit collectors.Emitter, every time
 	}
 }
 
+// self is this process for gopsutil. It is built directly rather than with
+// process.NewProcess, which on Linux opens a pidfd (os.FindProcess) that is
+// released only by a finalizer: one leaked descriptor per heartbeat until the
+// garbage collector happens to run. MemoryInfo and Times read /proc (Linux)
+// or open and close a process handle (Windows) on each call.
+var self = &process.Process{Pid: int32(os.Getpid())}
+
 // selfRSS returns this process's resident set size in bytes, or 0 when the
 // OS does not tell.
 func selfRSS() uint64 {
-	p, err := process.NewProcess(int32(os.Getpid()))
-	if err != nil {
-		return 0
-	}
-	m, err := p.MemoryInfo()
+	m, err := self.MemoryInfo()
 	if err != nil {
 		return 0
 	}
@@ -118,11 +121,7 @@ func selfRSS() uint64 {
 
 // selfCPU returns the CPU time (user+system) this process has used.
 func selfCPU() (float64, bool) {
-	p, err := process.NewProcess(int32(os.Getpid()))
-	if err != nil {
-		return 0, false
-	}
-	t, err := p.Times()
+	t, err := self.Times()
 	if err != nil {
 		return 0, false
 	}

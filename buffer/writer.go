@@ -246,7 +246,7 @@ func (w *writer) process(batch []*request) {
 		for _, r := range compacts {
 			r.done <- err
 		}
-	} else if len(live) > 0 {
+	} else if len(live) > 0 && !w.draining(live) {
 		w.maybeCompact()
 	}
 	puts := 0
@@ -264,6 +264,27 @@ func (w *writer) process(batch []*request) {
 	for i, r := range live {
 		r.done <- errs[i]
 	}
+}
+
+// drainCompactBytes is the live size up to which a compaction is cheap
+// enough to run in the middle of a drain.
+const drainCompactBytes = 1 << 20
+
+// draining reports whether batch acknowledged records while more than
+// drainCompactBytes stay queued: the uplink is draining a backlog, and a
+// compaction now would copy records that the next acks delete while those
+// acks wait (it halved the drain rate). The last ack of the drain, or the
+// timer, compacts instead.
+func (w *writer) draining(batch []*request) bool {
+	if w.lastCounts.bytes <= drainCompactBytes {
+		return false
+	}
+	for _, r := range batch {
+		if r.kind == opAck {
+			return true
+		}
+	}
+	return false
 }
 
 // commit applies live in one transaction; if that fails, it retries each

@@ -10,8 +10,9 @@ import (
 // batch is one MQTT message: a JSON array of records of one class.
 type batch struct {
 	class   string
+	topic   string // set when first considered for publishing
 	seqs    []uint64
-	payload []byte // JSON array, compressed when Config.Gzip
+	payload []byte // JSON array, compressed when Config.Gzip (once topic is set)
 }
 
 // splitBatches groups msgs by class, keeping the Source order within each
@@ -84,25 +85,70 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// limiter spaces out sends so that the average rate stays under a byte rate.
-// The zero rate means no limit. It is not safe for concurrent use.
+// limiter is the bandwidth cap: a token bucket of Config.BytesPerSecond
+// that holds capBurst worth of bytes, kept as a theoretical arrival time
+// (GCRA). The drain loop asks it before each PUBLISH (delay) and charges the
+// packet's size when it hands the packet over; bytes that other packets put
+// on the wire (CONNECT, PINGREQ, TLS records) are charged after the fact from
+// the connection's byte counter, so the bucket tracks what the socket
+// carried. Over any interval T the bytes sent stay under
+// rate*(T+capBurst), plus one message larger than the bucket, which is
+// allowed only when the bucket is full. The zero rate means no limit. It is
+// not safe for concurrent use.
 type limiter struct {
 	rate int64     // bytes per second, <= 0 = unlimited
-	next time.Time // earliest time the next send may start
+	tat  time.Time // when the bucket will be full again
 }
 
-// reserve accounts n bytes sent at or after now and returns how long the
-// caller must wait before sending them.
-func (l *limiter) reserve(now time.Time, n int) time.Duration {
+// capBurst is how much of the rate a full bucket holds: a quarter of a
+// second keeps every 5-second window within 105% of the cap.
+const capBurst = 250 * time.Millisecond
+
+// burstBytes is the bucket size in bytes (at least 1).
+func (l *limiter) burstBytes() int {
+	return max(int(l.rate*int64(capBurst)/int64(time.Second)), 1)
+}
+
+func (l *limiter) cost(n int) time.Duration {
+	return time.Duration(float64(n) / float64(l.rate) * float64(time.Second))
+}
+
+// delay returns how long to wait, from now, before n bytes may be sent.
+func (l *limiter) delay(now time.Time, n int) time.Duration {
 	if l.rate <= 0 {
 		return 0
 	}
-	if l.next.Before(now) {
-		l.next = now
+	tat := l.tat
+	if tat.Before(now) {
+		tat = now
 	}
-	wait := l.next.Sub(now)
-	l.next = l.next.Add(time.Duration(float64(n) / float64(l.rate) * float64(time.Second)))
-	return wait
+	if c := l.cost(n); c <= capBurst {
+		return max(tat.Add(c).Sub(now)-capBurst, 0)
+	}
+	return tat.Sub(now) // larger than the bucket: wait until it is full
+}
+
+// charge accounts n bytes sent at now.
+func (l *limiter) charge(now time.Time, n int) {
+	if l.rate <= 0 || n <= 0 {
+		return
+	}
+	if l.tat.Before(now) {
+		l.tat = now
+	}
+	l.tat = l.tat.Add(l.cost(n))
+}
+
+// publishSize is the size on the wire of an MQTT 3.1.1 QoS 1 PUBLISH of
+// payload on topic: fixed header (type byte and remaining length), topic
+// length and bytes, packet id, payload.
+func publishSize(topic string, payload int) int {
+	rem := 2 + len(topic) + 2 + payload
+	n := 1 + 1 + rem // type byte, first length byte, body
+	for r := rem >> 7; r > 0; r >>= 7 {
+		n++ // more length bytes
+	}
+	return n
 }
 
 // backoff returns the jittered exponential delay before retry number

@@ -12,7 +12,7 @@ import (
 // reports records/s; the target is at least 20k records/s.
 func BenchmarkPublishMosquitto(b *testing.B) {
 	m := startMosquitto(b, plainTLS, nil)
-	cfg := baseConfig(m.URL(plainTLS))
+	cfg := baseConfig(m.URL())
 	src := newMemSource()
 	c, err := uplink.New(cfg)
 	if err != nil {

@@ -113,6 +113,8 @@ type Client struct {
 	stats     Stats
 
 	bg tracker // abandoned connection attempts and paho Publish calls
+
+	lim limiter // the bandwidth cap; used by Run's goroutine only
 }
 
 // tracker counts background goroutines. Unlike sync.WaitGroup it allows
@@ -164,7 +166,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Brokers = append([]string(nil), cfg.Brokers...)
-	c := &Client{cfg: cfg, log: cfg.Logger.With("component", "uplink")}
+	c := &Client{cfg: cfg, log: cfg.Logger.With("component", "uplink"), lim: limiter{rate: cfg.BytesPerSecond}}
 	for _, b := range cfg.Brokers {
 		if isTLSBroker(b) {
 			tc, err := loadTLS(cfg.TLS)
@@ -189,7 +191,10 @@ type conn struct {
 	lost    chan struct{} // closed when the connection is gone
 	lostMu  sync.Mutex
 	lostErr error
-	raw     net.Conn // network connection, closed to drop the link abruptly
+	raw     net.Conn  // network connection, closed to drop the link abruptly
+	wire    *wireConn // the TCP connection under raw: byte counter, last read
+
+	charged int64 // bytes of wire.written already charged to the bandwidth cap
 }
 
 func (cn *conn) markLost(err error) {
@@ -277,12 +282,12 @@ func (c *Client) dial(ctx context.Context, broker, clientID string) (*conn, erro
 	opts.SetBinaryWill(c.cfg.StatusTopic(), []byte(StatusOffline), 1, true)
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { cn.markLost(err) })
 	opts.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-		raw, err := c.openNet(u)
+		raw, wire, err := c.openNet(u)
 		if err != nil {
 			return nil, err
 		}
 		cn.lostMu.Lock()
-		cn.raw = raw
+		cn.raw, cn.wire = raw, wire
 		cn.lostMu.Unlock()
 		return raw, nil
 	})
@@ -331,6 +336,7 @@ func (c *Client) clientOptions(broker, clientID string) *mqtt.ClientOptions {
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(c.cfg.KeepAlive).
+		SetPingTimeout(c.cfg.PingTimeout).
 		SetConnectTimeout(c.cfg.ConnectTimeout).
 		SetWriteTimeout(c.cfg.PublishTimeout).
 		SetProtocolVersion(4)
@@ -341,33 +347,31 @@ func (c *Client) clientOptions(broker, clientID string) *mqtt.ClientOptions {
 	return opts
 }
 
-// openNet opens the TCP or TLS connection to a broker.
-func (c *Client) openNet(u *url.URL) (net.Conn, error) {
+// openNet opens the TCP or TLS connection to a broker. wire is the TCP
+// connection under it, which counts the bytes.
+func (c *Client) openNet(u *url.URL) (conn net.Conn, wire *wireConn, err error) {
 	d := &net.Dialer{Timeout: c.cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	addr := u.Host
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, nil, err // "dial tcp ADDR: ..." names the address
+	}
+	wire = newWireConn(nc)
 	if !isTLSBroker(u.String()) {
-		nc, err := d.Dial("tcp", addr)
-		if err != nil {
-			return nil, err // "dial tcp ADDR: ..." names the address
-		}
-		return nc, nil
+		return wire, wire, nil
 	}
 	tc := c.tlsCfg.Clone()
 	if tc.ServerName == "" {
 		tc.ServerName = u.Hostname()
 	}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	tlsConn := tls.Client(nc, tc)
+	tlsConn := tls.Client(wire, tc)
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 	defer cancel()
 	if err := tlsConn.HandshakeContext(ctx); err != nil {
 		_ = nc.Close()
-		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
-	return tlsConn, nil
+	return tlsConn, wire, nil
 }
 
 // connectError drops paho's "network Error : " wrapper from a connect

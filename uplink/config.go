@@ -14,7 +14,8 @@ import (
 // Defaults applied by New and Subscribe to zero-valued Config fields.
 const (
 	DefaultTopicPrefix     = "edgeward/v1"
-	DefaultKeepAlive       = 30 * time.Second
+	DefaultKeepAlive       = 10 * time.Second
+	DefaultPingTimeout     = 5 * time.Second
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultPublishTimeout  = 30 * time.Second
 	DefaultFlushTimeout    = 5 * time.Second
@@ -83,8 +84,18 @@ type Config struct {
 	Password string
 	// TLS is used for TLS broker URLs.
 	TLS TLSConfig
-	// KeepAlive is the MQTT keep-alive interval (default 30s).
+	// KeepAlive is the MQTT keep-alive interval (default 10s): after this
+	// long without receiving anything the client sends a PINGREQ.
 	KeepAlive time.Duration
+	// PingTimeout is how long the broker has to answer a PINGREQ before
+	// the connection is declared dead, dropped and reopened (default 5s). A
+	// link that goes silent is thus noticed within about KeepAlive +
+	// PingTimeout, plus paho's check period (KeepAlive/4, at most 5s),
+	// whatever PublishTimeout says. The PINGRESP queues behind the PUBLISH
+	// bytes already sent, so on a thin link PingTimeout must exceed the time
+	// one batch takes to cross it; BytesPerSecond sizes batches to a quarter
+	// of a second of the cap.
+	PingTimeout time.Duration
 	// ConnectTimeout bounds one connection attempt to one broker, TCP, TLS
 	// and CONNACK included (default 10s).
 	ConnectTimeout time.Duration
@@ -110,9 +121,14 @@ type Config struct {
 	// InFlight is the number of batches that may wait for their PUBACK at
 	// the same time (default 8, at most MaxInFlight).
 	InFlight int
-	// BytesPerSecond caps the average uplink rate in payload bytes per second;
-	// 0 means no cap. The first message after an idle period is sent at
-	// once, and later ones wait until the average falls under the cap.
+	// BytesPerSecond caps the bytes per second written to the broker
+	// connection: MQTT packets whole (PUBLISH headers, CONNECT, PINGREQ) and
+	// TLS records, not TCP/IP headers; 0 means no cap. It is a token bucket
+	// holding a quarter of a second of the cap, charged before each PUBLISH,
+	// so any window of T seconds carries at most (T + 0.25) s worth of the
+	// cap: 105% over 5 s. Batches are cut to fit the bucket; only a single
+	// record larger than the bucket exceeds it, sent alone when the bucket
+	// is full.
 	BytesPerSecond int64
 	// Gzip compresses every batch with gzip and publishes it on the class
 	// topic plus GzipTopicSuffix ("/gz").
@@ -174,6 +190,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	setDur(&c.KeepAlive, DefaultKeepAlive)
+	setDur(&c.PingTimeout, DefaultPingTimeout)
 	setDur(&c.ConnectTimeout, DefaultConnectTimeout)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
 	setDur(&c.FlushTimeout, DefaultFlushTimeout)
@@ -229,13 +246,18 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"keep_alive", c.KeepAlive}, {"connect_timeout", c.ConnectTimeout},
+		{"keep_alive", c.KeepAlive}, {"ping_timeout", c.PingTimeout}, {"connect_timeout", c.ConnectTimeout},
 		{"publish_timeout", c.PublishTimeout}, {"flush_timeout", c.FlushTimeout},
 		{"min_backoff", c.MinBackoff}, {"max_backoff", c.MaxBackoff},
 	} {
 		if d.v < 0 {
 			return bad("%s: must not be negative, got %s", d.name, d.v)
 		}
+	}
+	if c.KeepAlive > 0 && c.KeepAlive < time.Second {
+		// MQTT counts it in whole seconds: paho would turn it into 0 (no
+		// pings), and an idle link would look dead.
+		return bad("keep_alive: at least 1s, got %s", c.KeepAlive)
 	}
 	if c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff {
 		return bad("min_backoff %s is greater than max_backoff %s", c.MinBackoff, c.MaxBackoff)

@@ -37,8 +37,15 @@
 //   - Order: within a class, records are first published in Source order, and
 //     redeliveries start again from the oldest unacknowledged record, so the
 //     first arrival of every record at a subscriber is in Source order.
-//   - Bounded: at most Config.InFlight batches wait for a PUBACK at a time;
-//     a batch without PUBACK within Config.PublishTimeout drops the connection.
+//   - Bounded: at most Config.InFlight batches wait for a PUBACK or for their
+//     Source.Ack at a time; a batch without PUBACK within
+//     Config.PublishTimeout drops the connection.
+//   - A link that goes silent (no error, nothing arrives) is dropped within
+//     about Config.KeepAlive + Config.PingTimeout + KeepAlive/4 through the
+//     MQTT keep-alive, and a connection that was live for a keep-alive
+//     period (or delivered) is retried at the shortest backoff.
+//   - Config.BytesPerSecond holds in every window: at most (T + 0.25 s) of
+//     the cap in any T seconds.
 //   - The backlog drains as fast as the broker, the window and
 //     Config.BytesPerSecond allow once a broker accepts the connection.
 //   - Run returns nil soon after its context is cancelled, after at most
@@ -79,8 +86,10 @@
 //   - Subscribe uses a clean session: messages published while it is
 //     disconnected are not replayed to it. It is meant for `edgeward listen`,
 //     not for durable consumption.
-//   - BytesPerSecond caps the average rate of payload plus topic bytes; MQTT
-//     and TLS framing and keep-alives are not counted.
+//   - BytesPerSecond caps the bytes written to the broker's TCP connection
+//     (MQTT packets whole, TLS records, keep-alives); TCP/IP headers are not
+//     counted. A record larger than a quarter of a second of the cap goes
+//     alone, once the cap's bucket is full, and exceeds it for that moment.
 //   - The retained status only says what the broker last saw. After a broker
 //     restart without persistence it is empty until the client reconnects.
 package uplink

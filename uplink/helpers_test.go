@@ -16,23 +16,17 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/edgeward/edgeward/uplink"
+	"github.com/edgeward/edgeward/uplink/uplinktest"
 )
-
-const mosquittoPath = "/usr/sbin/mosquitto"
 
 // waitFor is how long a test waits for an expected outcome before failing.
 // It is a failure bound, not a speed assertion.
@@ -127,37 +121,11 @@ func (s *memSource) Acked() int {
 // ---- brokers ----
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return uplinktest.FreePort(t) }
 
 // startMochi starts an in-process broker on a free loopback port and returns
 // its tcp:// URL.
-func startMochi(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	s := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatalf("add hook: %v", err)
-	}
-	if err := s.AddListener(listeners.NewNet("t", ln)); err != nil {
-		t.Fatalf("add listener: %v", err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return "tcp://" + ln.Addr().String()
-}
+func startMochi(t testing.TB) string { return uplinktest.StartMochi(t).URL() }
 
 type tlsMode int
 
@@ -172,116 +140,16 @@ type pki struct {
 	CA, ServerCert, ServerKey, ClientCert, ClientKey, OtherCA string
 }
 
-// mosquitto is a mosquitto process on a fixed (free) port that a test can
-// stop and restart.
-type mosquitto struct {
-	t    testing.TB
-	port int
-	conf string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startMosquitto writes a config for mode and starts mosquitto with
-// persistence on a free loopback port.
-func startMosquitto(t testing.TB, mode tlsMode, p *pki) *mosquitto {
+// startMosquitto starts mosquitto with persistence on a free loopback port,
+// with TLS for serverTLS and mutualTLS (client certificates required).
+func startMosquitto(t testing.TB, mode tlsMode, p *pki) *uplinktest.Mosquitto {
 	t.Helper()
-	if _, err := os.Stat(mosquittoPath); err != nil {
-		t.Skipf("mosquitto not installed at %s: %v", mosquittoPath, err)
-	}
-	dir := t.TempDir()
-	m := &mosquitto{t: t, port: freePort(t), conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
-	var b strings.Builder
-	if os.Geteuid() == 0 {
-		b.WriteString("user root\n")
-	}
-	fmt.Fprintf(&b, "listener %d 127.0.0.1\nallow_anonymous true\n", m.port)
-	fmt.Fprintf(&b, "persistence true\npersistence_location %s/\nmax_queued_messages 0\nset_tcp_nodelay true\n", dir)
+	o := uplinktest.MosquittoOptions{Persistence: true}
 	if mode != plainTLS {
-		fmt.Fprintf(&b, "cafile %s\ncertfile %s\nkeyfile %s\ntls_version tlsv1.2\n", p.CA, p.ServerCert, p.ServerKey)
+		o.CAFile, o.CertFile, o.KeyFile = p.CA, p.ServerCert, p.ServerKey
+		o.RequireCertificate = mode == mutualTLS
 	}
-	if mode == mutualTLS {
-		b.WriteString("require_certificate true\n")
-	}
-	if err := os.WriteFile(m.conf, []byte(b.String()), 0o600); err != nil {
-		t.Fatalf("write mosquitto config: %v", err)
-	}
-	m.start()
-	t.Cleanup(m.stop)
-	return m
-}
-
-// URL returns the broker URL with the scheme for mode.
-func (m *mosquitto) URL(mode tlsMode) string {
-	if mode == plainTLS {
-		return fmt.Sprintf("tcp://127.0.0.1:%d", m.port)
-	}
-	return fmt.Sprintf("ssl://127.0.0.1:%d", m.port)
-}
-
-func (m *mosquitto) start() {
-	m.t.Helper()
-	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		m.t.Fatalf("open mosquitto log: %v", err)
-	}
-	defer logf.Close()
-	// Port reuse right after a stop can fail briefly; retry a few times.
-	for try := 0; ; try++ {
-		cmd := exec.Command(mosquittoPath, "-c", m.conf)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			m.t.Fatalf("start mosquitto: %v", err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		if waitPort(m.port, done) {
-			m.cmd, m.done = cmd, done
-			return
-		}
-		_ = cmd.Process.Kill()
-		<-done
-		if try == 5 {
-			out, _ := os.ReadFile(m.log)
-			m.t.Fatalf("mosquitto did not start on port %d:\n%s", m.port, out)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-// waitPort waits until the port accepts connections or the process exits.
-func waitPort(port int, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
-}
-
-// stop terminates mosquitto (SIGTERM, so it saves its persistence file).
-func (m *mosquitto) stop() {
-	if m.cmd == nil {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-	}
-	m.cmd = nil
+	return uplinktest.StartMosquitto(t, o)
 }
 
 // ---- certificates ----

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -135,6 +136,7 @@ func (c *Client) Run(ctx context.Context, src Source) error {
 		c.setConnLocked(cn)
 		c.mu.Unlock()
 
+		up := time.Now()
 		delivered, err := c.drain(ctx, cn, src)
 		if ctx.Err() != nil {
 			return nil // drain flushed and shut down
@@ -147,7 +149,10 @@ func (c *Client) Run(ctx context.Context, src Source) error {
 		}
 		c.mu.Unlock()
 		c.recordErr(err)
-		if delivered {
+		if delivered || time.Since(up) >= c.cfg.KeepAlive {
+			// The broker was reachable a moment ago: retry at the shortest
+			// backoff. A broker that drops every connection at once (before
+			// delivering anything or a keep-alive period) backs off as usual.
 			attempt = 0
 		}
 		d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
@@ -171,17 +176,22 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		idle      bool      // the last Next returned nothing
 		nextFails int
 		retryAt   time.Time // next Next after a Source error
-		lim       = limiter{rate: c.cfg.BytesPerSecond}
 		inFlight  = c.cfg.InFlight
+		maxBytes  = c.batchBytes()
 		sendq     = make(chan *flight, inFlight) // holds only flights in window
+		acks      = c.startAcker(src, inFlight)
 	)
+	// busy is the window's occupancy: batches waiting for their PUBACK and
+	// batches acknowledged by the broker but not yet by src.
+	busy := func() int { return len(window) + int(acks.pending.Load()) }
 	c.startSender(cn, sendq)
 	defer close(sendq)
+	defer acks.close() // the next connection reads src after every ack landed
 	for {
 		// Settle acknowledged batches strictly in publish order: a batch
 		// after a failed one is never acked, so per-class order survives.
 		for len(window) > 0 && window[0].done() {
-			if err := c.settle(ctx, cn, src, window[0]); err != nil {
+			if err := c.settle(cn, window[0], acks); err != nil {
 				return delivered, err
 			}
 			delivered = true
@@ -189,7 +199,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 			window = window[1:]
 		}
 		if ctx.Err() != nil {
-			c.flush(cn, src, window)
+			c.flush(cn, window, acks)
 			return delivered, nil
 		}
 		if cn.isLost() {
@@ -201,10 +211,17 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 			c.countPublishErrors(len(window))
 			return delivered, fmt.Errorf("publish %s batch: %w", window[0].class, ErrPublishTimeout)
 		}
+		c.chargeWire(cn, now)
+		if silent := cn.wire.silentFor(now); silent > c.linkTimeout() {
+			// paho's keep-alive should have noticed; this also catches a
+			// PINGREQ stuck behind a write that never completes.
+			c.countPublishErrors(len(window))
+			return delivered, fmt.Errorf("%w: nothing received for %s", ErrConnectionLost, silent.Round(time.Second))
+		}
 
 		// Read.
-		if len(pending) == 0 && !idle && len(window) < inFlight && !now.Before(retryAt) {
-			msgs, err := src.Next(ctx, after, c.cfg.BatchMaxRecords, c.cfg.BatchMaxBytes)
+		if len(pending) == 0 && !idle && busy() < inFlight && !now.Before(retryAt) {
+			msgs, err := src.Next(ctx, after, c.cfg.BatchMaxRecords, maxBytes)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				continue
@@ -223,42 +240,41 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 					after = max(after, m.Seq)
 				}
 				var bad []Message
-				pending, bad = splitBatches(msgs, c.cfg.BatchMaxRecords, c.cfg.BatchMaxBytes)
+				pending, bad = splitBatches(msgs, c.cfg.BatchMaxRecords, maxBytes)
 				c.dropInvalid(ctx, src, bad)
 			}
 		}
 
 		// Publish.
-		for len(pending) > 0 && len(window) < inFlight {
+		sendAt = time.Time{}
+		for len(pending) > 0 && busy() < inFlight {
 			b := &pending[0]
-			topic := c.cfg.Topic(b.class)
-			if c.cfg.Gzip {
-				topic += GzipTopicSuffix
-			}
-			if sendAt.IsZero() { // first look at this batch: compress once, then reserve bandwidth
+			if b.topic == "" { // first look at this batch: compress once
+				b.topic = c.cfg.Topic(b.class)
 				if c.cfg.Gzip {
+					b.topic += GzipTopicSuffix
 					b.payload = gzipBytes(b.payload)
 				}
-				sendAt = now.Add(lim.reserve(now, len(b.payload)+len(topic)))
 			}
-			if time.Now().Before(sendAt) {
+			now := time.Now()
+			size := publishSize(b.topic, len(b.payload))
+			if d := c.lim.delay(now, size); d > 0 {
+				sendAt = now.Add(d)
 				break
 			}
+			c.lim.charge(now, size)
+			cn.charged += int64(size)
 			f := &flight{
-				gen: cn.gen, class: b.class, topic: topic, payload: b.payload, seqs: b.seqs,
-				sent: make(chan struct{}), deadline: time.Now().Add(c.cfg.PublishTimeout),
+				gen: cn.gen, class: b.class, topic: b.topic, payload: b.payload, seqs: b.seqs,
+				sent: make(chan struct{}), deadline: now.Add(c.cfg.PublishTimeout),
 			}
 			window = append(window, f)
 			sendq <- f // never blocks: sendq holds at most len(window)-1 < inFlight
 			pending[0] = batch{}
 			pending = pending[1:]
-			sendAt = time.Time{}
 		}
-		if len(pending) == 0 && !idle && len(window) < inFlight && !time.Now().Before(retryAt) {
+		if len(pending) == 0 && !idle && busy() < inFlight && !time.Now().Before(retryAt) {
 			continue // read more at once
-		}
-		if len(pending) > 0 && len(window) < inFlight && !time.Now().Before(sendAt) {
-			continue
 		}
 
 		// Wait for something to change.
@@ -275,7 +291,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		if retryAt.After(now) {
 			wake = earliest(wake, retryAt)
 		}
-		if len(pending) > 0 && len(window) < inFlight {
+		if !sendAt.IsZero() {
 			wake = earliest(wake, sendAt)
 		}
 		timer := time.NewTimer(time.Until(wake))
@@ -283,6 +299,7 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 		case <-ctx.Done():
 		case <-cn.lost:
 		case <-headDone:
+		case <-acks.acked:
 		case <-ready:
 			idle = false
 		case <-timer.C:
@@ -292,9 +309,43 @@ func (c *Client) drain(ctx context.Context, cn *conn, src Source) (delivered boo
 	}
 }
 
+// batchBytes is the largest batch payload: Config.BatchMaxBytes, or less
+// under a bandwidth cap so that one PUBLISH fits the cap's bucket.
+func (c *Client) batchBytes() int {
+	if c.lim.rate <= 0 {
+		return c.cfg.BatchMaxBytes
+	}
+	room := c.lim.burstBytes() - publishSize(c.cfg.Topic("baseline")+GzipTopicSuffix, 0)
+	return max(min(c.cfg.BatchMaxBytes, room), 1)
+}
+
+// chargeWire charges the bandwidth cap with the bytes cn wrote beyond the
+// PUBLISH sizes already charged: CONNECT, the status messages, PINGREQs,
+// TLS handshakes and record overhead.
+func (c *Client) chargeWire(cn *conn, now time.Time) {
+	if cn.wire == nil {
+		return
+	}
+	if w := cn.wire.written.Load(); w > cn.charged {
+		c.lim.charge(now, int(w-cn.charged))
+		cn.charged = w
+	}
+}
+
+// linkTimeout is how long a connection may stay silent before drain gives it
+// up: the keep-alive, paho's check period twice, and the ping timeout. paho
+// itself notices sooner unless its PINGREQ write is stuck.
+func (c *Client) linkTimeout() time.Duration {
+	check := 5 * time.Second // paho's keep-alive check period
+	if c.cfg.KeepAlive <= 10*time.Second {
+		check = c.cfg.KeepAlive / 4
+	}
+	return c.cfg.KeepAlive + 2*check + c.cfg.PingTimeout
+}
+
 // settle handles a completed batch: an error ends the connection, success
-// acknowledges the batch to src.
-func (c *Client) settle(ctx context.Context, cn *conn, src Source, f *flight) error {
+// counts it and hands its sequence numbers to the acker.
+func (c *Client) settle(cn *conn, f *flight, acks *acker) error {
 	err := f.err
 	if err == nil {
 		err = f.tok.Error()
@@ -312,26 +363,80 @@ func (c *Client) settle(ctx context.Context, cn *conn, src Source, f *flight) er
 	c.stats.RecordsPublished += uint64(len(f.seqs))
 	c.stats.LastPublished = time.Now()
 	c.mu.Unlock()
-	// Ack even while shutting down: the broker has the batch.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.PublishTimeout)
-	defer cancel()
-	if err := src.Ack(actx, f.seqs...); err != nil {
-		// The records stay queued and are sent again after the next
-		// reconnect: a duplicate, not a loss.
-		err = fmt.Errorf("ack %d records: %w", len(f.seqs), err)
-		c.recordErr(err)
-		c.log.Warn("source ack failed", "err", err)
-	}
+	acks.push(f.seqs)
 	return nil
 }
 
-// flush waits up to Config.FlushTimeout for the batches in flight, acks the
-// leading ones that were acknowledged, then shuts cn down.
-func (c *Client) flush(cn *conn, src Source, window []*flight) {
+// acker acknowledges delivered batches to the Source in its own goroutine,
+// so that the drain loop keeps publishing while the Source commits (an fsync
+// per Ack for the buffer), and folds the batches that were settled meanwhile
+// into one Ack. A failed Ack leaves the records queued: they are sent again
+// after the next reconnect, a duplicate, not a loss.
+//
+// Batches handed to the acker count against the in-flight window until their
+// Ack returns, so that a crash repeats at most Config.InFlight batches.
+type acker struct {
+	q       chan []uint64
+	done    chan struct{}
+	pending atomic.Int64  // batches handed over whose Ack has not returned
+	acked   chan struct{} // receives a value after each Ack
+}
+
+func (c *Client) startAcker(src Source, depth int) *acker {
+	a := &acker{q: make(chan []uint64, depth), done: make(chan struct{}), acked: make(chan struct{}, 1)}
+	go func() {
+		defer close(a.done)
+		for seqs := range a.q {
+			n := int64(1)
+		more:
+			for {
+				select {
+				case s, ok := <-a.q:
+					if !ok {
+						break more
+					}
+					seqs = append(seqs, s...)
+					n++
+				default:
+					break more
+				}
+			}
+			// Ack even while shutting down: the broker has the batches.
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PublishTimeout)
+			if err := src.Ack(ctx, seqs...); err != nil {
+				err = fmt.Errorf("ack %d records: %w", len(seqs), err)
+				c.recordErr(err)
+				c.log.Warn("source ack failed", "err", err)
+			}
+			cancel()
+			a.pending.Add(-n)
+			select {
+			case a.acked <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return a
+}
+
+// push hands a delivered batch's sequence numbers to the acker.
+func (a *acker) push(seqs []uint64) {
+	a.pending.Add(1)
+	a.q <- seqs
+}
+
+// close waits until every batch handed over is acknowledged to the Source.
+func (a *acker) close() {
+	close(a.q)
+	<-a.done
+}
+
+// flush waits up to Config.FlushTimeout for the batches in flight, hands the
+// leading ones that were acknowledged to the acker, then shuts cn down.
+func (c *Client) flush(cn *conn, window []*flight, acks *acker) {
 	deadline := time.Now().Add(c.cfg.FlushTimeout)
 	timer := time.NewTimer(c.cfg.FlushTimeout)
 	defer timer.Stop()
-	bg := context.Background()
 wait:
 	for _, f := range window {
 		for !f.done() {
@@ -345,7 +450,7 @@ wait:
 				break wait
 			}
 		}
-		if err := c.settle(bg, cn, src, f); err != nil {
+		if err := c.settle(cn, f, acks); err != nil {
 			break
 		}
 	}

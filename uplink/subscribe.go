@@ -60,7 +60,10 @@ func Subscribe(ctx context.Context, cfg Config, filter string, handle func(topic
 	opts.SetAutoReconnect(true).
 		SetMaxReconnectInterval(c.cfg.MaxBackoff).
 		SetOrderMatters(true).
-		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) { return c.openNet(u) }).
+		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+			conn, _, err := c.openNet(u)
+			return conn, err
+		}).
 		SetOnConnectHandler(func(cl mqtt.Client) {
 			// Resubscribe after every (re)connect: the session is clean.
 			// paho runs this handler in its own goroutine: waiting is fine.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestLimiter(t *testing.T) {
 	type step struct {
 		at   time.Duration // since t0
 		n    int
-		wait time.Duration
+		wait time.Duration // delay before n may be sent; 0 means charged now
 	}
 	for _, tc := range []struct {
 		name  string
@@ -103,22 +104,81 @@ func TestLimiter(t *testing.T) {
 		steps []step
 	}{
 		{"unlimited", 0, []step{{0, 1 << 20, 0}, {0, 1 << 20, 0}}},
-		{"back to back", 1000, []step{{0, 500, 0}, {0, 500, 500 * time.Millisecond}, {0, 1000, time.Second}}},
-		{"idle time is not banked", 1000, []step{{0, 1000, 0}, {10 * time.Second, 1000, 0}, {10 * time.Second, 1, time.Second}}},
-		{"partly elapsed", 1000, []step{{0, 1000, 0}, {400 * time.Millisecond, 100, 600 * time.Millisecond}}},
+		// rate 1000 B/s: the bucket holds 250 bytes.
+		{"bucket then rate", 1000, []step{{0, 250, 0}, {0, 250, 250 * time.Millisecond}, {250 * time.Millisecond, 250, 0}, {250 * time.Millisecond, 100, 100 * time.Millisecond}}},
+		{"idle time fills the bucket only", 1000, []step{{0, 250, 0}, {10 * time.Second, 250, 0}, {10 * time.Second, 1, time.Millisecond}}},
+		{"oversized waits for a full bucket", 1000, []step{{0, 100, 0}, {0, 1000, 100 * time.Millisecond}, {100 * time.Millisecond, 1000, 0}, {100 * time.Millisecond, 1, 751 * time.Millisecond}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			l := limiter{rate: tc.rate}
 			var got, want []time.Duration
 			for _, s := range tc.steps {
-				got = append(got, l.reserve(t0.Add(s.at), s.n))
+				now := t0.Add(s.at)
+				d := l.delay(now, s.n)
+				if d == 0 {
+					l.charge(now, s.n)
+				}
+				got = append(got, d)
 				want = append(want, s.wait)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("waits (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLimiterWindows drives the limiter with a greedy sender of random
+// message sizes up to the bucket and checks every 5-second window (at 10 ms
+// steps) against the cap plus the bucket: at most 105% of the cap.
+func TestLimiterWindows(t *testing.T) {
+	t.Parallel()
+	const rate = 64 << 10
+	l := limiter{rate: rate}
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Unix(1000, 0)
+	type send struct {
+		at time.Duration
+		n  int
+	}
+	var sends []send
+	now := t0
+	for now.Sub(t0) < 60*time.Second {
+		n := 1 + rng.IntN(l.burstBytes())
+		if rng.IntN(50) == 0 {
+			now = now.Add(time.Duration(rng.IntN(3000)) * time.Millisecond) // idle now and then
+		}
+		now = now.Add(l.delay(now, n))
+		l.charge(now, n)
+		sends = append(sends, send{now.Sub(t0), n})
+	}
+	limit := int64(rate * (5*time.Second + capBurst) / time.Second)
+	for start := time.Duration(0); start < 55*time.Second; start += 10 * time.Millisecond {
+		var sum int64
+		for _, s := range sends {
+			if s.at >= start && s.at < start+5*time.Second {
+				sum += int64(s.n)
+			}
+		}
+		if sum > limit {
+			t.Fatalf("window at %s carried %d bytes, limit %d (%.1f%% of the cap)", start, sum, limit, 100*float64(sum)/float64(rate*5))
+		}
+	}
+}
+
+func TestPublishSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ topic, payload, want int }{
+		{5, 0, 2 + 2 + 5 + 2},
+		{5, 118, 2 + 2 + 5 + 2 + 118},     // remaining length 127: one byte
+		{5, 119, 3 + 2 + 5 + 2 + 119},     // 128: two bytes
+		{5, 16374, 3 + 2 + 5 + 2 + 16374}, // 16383: two bytes
+		{5, 16375, 4 + 2 + 5 + 2 + 16375}, // 16384: three bytes
+	} {
+		if got := publishSize(strings.Repeat("t", tc.topic), tc.payload); got != tc.want {
+			t.Errorf("publishSize(%d-byte topic, %d) = %d, want %d", tc.topic, tc.payload, got, tc.want)
+		}
 	}
 }
 
@@ -160,7 +220,7 @@ func TestDefaults(t *testing.T) {
 	got.Logger = nil
 	want := Config{
 		AgentID: "a1", ClientID: "edgeward-a1", TopicPrefix: DefaultTopicPrefix,
-		KeepAlive: DefaultKeepAlive, ConnectTimeout: DefaultConnectTimeout, PublishTimeout: DefaultPublishTimeout,
+		KeepAlive: DefaultKeepAlive, PingTimeout: DefaultPingTimeout, ConnectTimeout: DefaultConnectTimeout, PublishTimeout: DefaultPublishTimeout,
 		FlushTimeout: DefaultFlushTimeout, MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff,
 		BatchMaxRecords: DefaultBatchMaxRecords, BatchMaxBytes: DefaultBatchMaxBytes, InFlight: DefaultInFlight,
 	}
@@ -187,6 +247,7 @@ func TestValidate(t *testing.T) {
 		{"negative timeout", func(c *Config) { c.PublishTimeout = -time.Second }, "publish_timeout"},
 		{"backoff inverted", func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, "min_backoff"},
 		{"negative rate", func(c *Config) { c.BytesPerSecond = -1 }, "bytes_per_second"},
+		{"sub-second keepalive", func(c *Config) { c.KeepAlive = 500 * time.Millisecond }, "keep_alive"},
 		{"huge window", func(c *Config) { c.InFlight = 5000 }, "in_flight"},
 		{"password not echoed", func(c *Config) { c.Brokers = []string{"http://user:hunter2@h:1"} }, "scheme"},
 	} {

@@ -6,10 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/edgeward/edgeward/uplink"
+	"github.com/edgeward/edgeward/uplink/uplinktest"
 )
 
 var classes = []string{"asset", "activity", "threat"}
@@ -41,7 +40,7 @@ func TestDeliveryInOrder(t *testing.T) {
 		broker func(t *testing.T) string
 	}{
 		{"mochi", func(t *testing.T) string { return startMochi(t) }},
-		{"mosquitto", func(t *testing.T) string { return startMosquitto(t, plainTLS, nil).URL(plainTLS) }},
+		{"mosquitto", func(t *testing.T) string { return startMosquitto(t, plainTLS, nil).URL() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -101,7 +100,7 @@ func TestTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			m := startMosquitto(t, tc.mode, p)
-			cfg := baseConfig(m.URL(tc.mode))
+			cfg := baseConfig(m.URL())
 			cfg.TLS = tc.tls
 			src := newMemSource()
 			const n = 50
@@ -179,7 +178,7 @@ func TestNewErrors(t *testing.T) {
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
 	m := startMosquitto(t, plainTLS, nil)
-	url := m.URL(plainTLS)
+	url := m.URL()
 	cfg := baseConfig(url)
 	cfg.BatchMaxRecords = 10
 	cfg.InFlight = 4
@@ -211,9 +210,9 @@ func TestBrokerRestart(t *testing.T) {
 		}
 	}()
 	got.waitDistinct(t, 300)
-	m.stop()
+	m.Stop()
 	time.Sleep(2 * time.Second)
-	m.start()
+	m.Start()
 	wg.Wait()
 
 	got.waitDistinct(t, n)
@@ -249,8 +248,8 @@ func checkDuplicates(t *testing.T, got *collector, st uplink.Stats, cfg uplink.C
 func TestLinkCuts(t *testing.T) {
 	t.Parallel()
 	url := startMochi(t)
-	px := newProxy(t, strings.TrimPrefix(url, "tcp://"))
-	cfg := baseConfig("tcp://" + px.ln.Addr().String())
+	px := uplinktest.NewProxy(t, strings.TrimPrefix(url, "tcp://"))
+	cfg := baseConfig(px.URL())
 	cfg.BatchMaxRecords = 5
 	cfg.InFlight = 8
 	got := newCollector()
@@ -282,7 +281,7 @@ func TestLinkCuts(t *testing.T) {
 	}()
 	for k := 1; k <= cuts; k++ {
 		got.waitDistinct(t, k*n/(cuts+2))
-		px.reset()
+		px.Reset()
 	}
 	wg.Wait()
 	waitEmpty(t, src)
@@ -319,97 +318,14 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until cut. Its connections can
-// be reset (closed abruptly) or black-holed (kept open, data dropped).
-type proxy struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	holes  []*atomic.Bool
-	target string
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			hole := new(atomic.Bool)
-			p.mu.Lock()
-			p.conns = append(p.conns, in, out)
-			p.holes = append(p.holes, hole)
-			p.mu.Unlock()
-			go pipe(out, in, hole)
-			go pipe(in, out, hole)
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-// pipe copies src to dst, dropping the data while hole is set.
-func pipe(dst, src net.Conn, hole *atomic.Bool) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !hole.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// blackhole makes every current connection drop its data silently; new
-// connections work normally.
-func (p *proxy) blackhole() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, h := range p.holes {
-		h.Store(true)
-	}
-}
-
-// cut stops accepting and closes every connection abruptly.
-func (p *proxy) cut() {
-	p.ln.Close()
-	p.reset()
-}
-
-// reset closes every current connection abruptly and keeps accepting.
-func (p *proxy) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestLastWill: "online" is retained after connect; when the link dies
 // without a DISCONNECT the broker publishes the retained "offline" will.
 func TestLastWill(t *testing.T) {
 	t.Parallel()
 	m := startMosquitto(t, plainTLS, nil)
-	url := m.URL(plainTLS)
-	px := newProxy(t, strings.TrimPrefix(url, "tcp://"))
-	cfg := baseConfig("tcp://" + px.ln.Addr().String())
+	url := m.URL()
+	px := uplinktest.NewProxy(t, strings.TrimPrefix(url, "tcp://"))
+	cfg := baseConfig(px.URL())
 	cfg.KeepAlive = 2 * time.Second
 	c, err := uplink.New(cfg)
 	if err != nil {
@@ -419,7 +335,7 @@ func TestLastWill(t *testing.T) {
 	runClient(t, c, newMemSource())
 	waitConnected(t, c)
 	waitRetained(t, url, cfg.StatusTopic(), uplink.StatusOnline)
-	px.cut()
+	px.Close()
 	waitRetained(t, url, cfg.StatusTopic(), uplink.StatusOffline)
 }
 
@@ -624,8 +540,8 @@ func TestInvalidClassAndSourceError(t *testing.T) {
 func TestPublishTimeout(t *testing.T) {
 	t.Parallel()
 	url := startMochi(t)
-	px := newProxy(t, strings.TrimPrefix(url, "tcp://"))
-	cfg := baseConfig("tcp://" + px.ln.Addr().String())
+	px := uplinktest.NewProxy(t, strings.TrimPrefix(url, "tcp://"))
+	cfg := baseConfig(px.URL())
 	cfg.PublishTimeout = 500 * time.Millisecond
 	cfg.BatchMaxRecords = 10
 	got := newCollector()
@@ -639,7 +555,7 @@ func TestPublishTimeout(t *testing.T) {
 	defer c.Close()
 	runClient(t, c, src)
 	waitConnected(t, c)
-	px.blackhole()
+	px.Blackhole()
 	const n = 300
 	want := putRecords(src, "t", n, 20)
 	got.waitDistinct(t, n)

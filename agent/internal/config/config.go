@@ -88,7 +88,8 @@ type UplinkConfig struct {
 	// Heartbeat is the interval of agent.heartbeat status records; at least
 	// 1s; default 60s.
 	Heartbeat Duration `yaml:"heartbeat" json:"heartbeat"`
-	// KeepAlive is the MQTT keepalive; 1s to 65535s; default 30s.
+	// KeepAlive is the MQTT keepalive; 1s to 65535s; default 10s. A silent
+	// dead link is noticed within about keepalive + 5s (the ping timeout) + keepalive/4.
 	KeepAlive Duration `yaml:"keepalive" json:"keepalive"`
 	// BatchMaxRecords caps the records in one published batch; 1 to 100000;
 	// default 500.
@@ -304,7 +305,7 @@ func Default() Config {
 			Brokers:         []string{DefaultBroker},
 			TopicPrefix:     "edgeward/v1",
 			Heartbeat:       Duration(60 * time.Second),
-			KeepAlive:       Duration(30 * time.Second),
+			KeepAlive:       Duration(10 * time.Second),
 			BatchMaxRecords: 500,
 			BatchMaxBytes:   256 * KiB,
 			InFlight:        8,
