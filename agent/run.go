@@ -53,9 +53,7 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 // how to see the records.
 func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Logger) error {
 	start := time.Now()
-	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
-	}
+	setMemoryLimit(c)
 	hostname, _ := os.Hostname()
 	s := newSettings(c, hostname, Version)
 	s.buffer.Logger = log.With("component", "buffer")
@@ -142,6 +140,14 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 	}
 	log.Info("stopped", "queued", st.Queued, "accepted", st.Accepted, "delivered", st.Delivered)
 	return nil
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to limits.memory
+// unless GOMEMLIMIT is set.
+func setMemoryLimit(c config.Config) {
+	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
+	}
 }
 
 // collectorStopTimeout bounds how long shutdown waits for collectors that

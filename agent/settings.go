@@ -92,6 +92,9 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.MaxFlows = cp.MaxFlows
 	p.FlowIdleTimeout = cp.FlowIdleTimeout.D()
 	p.SummaryInterval = cp.SummaryInterval.D()
+	if m := c.Limits.Memory.Bytes() / 2; m > 0 { // limits.memory is at least 16 MiB
+		p.MemoryBudget = max(m, passive.MinMemoryBudget)
+	}
 	s.passive = p
 	return s
 }
