@@ -142,11 +142,14 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 	return nil
 }
 
-// setMemoryLimit sets the Go runtime's soft memory limit to limits.memory
-// unless GOMEMLIMIT is set.
+// setMemoryLimit sets the Go runtime's soft memory limit from
+// limits.memory unless GOMEMLIMIT is set: limits.memory less what the
+// process's resident set holds outside the Go heap (the mapped binary, the
+// buffer file's memory map), a quarter of it up to 16 MiB, so that the
+// resident set stays near limits.memory.
 func setMemoryLimit(c config.Config) {
-	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
+	if m := c.Limits.Memory.Bytes(); m > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(m - min(m/4, 16<<20))
 	}
 }
 

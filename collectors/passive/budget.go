@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultMemoryBudget is Config.MemoryBudget's default.
-const DefaultMemoryBudget = 32 << 20
+const DefaultMemoryBudget = 16 << 20
 
 // Shares of Config.MemoryBudget, in thousandths. What is left (110/1000)
 // is headroom for the transient copies a summary or a batch of records
@@ -48,6 +48,23 @@ type TableStats struct {
 	PendingEventBytes  int64 `json:"pending_event_bytes"`
 	SummaryEventBytes  int64 `json:"summary_event_bytes"`
 	MACs               int   `json:"macs"`
+	// Evicted counts the entries each table forgot to stay within its
+	// bounds (least recently used first); the connection table's and the
+	// MAC table's are in FlowStats.Evicted and EngineStats.MACsEvicted.
+	Evicted Evictions `json:"evicted"`
+}
+
+// Evictions counts the entries evicted from the analyzers' tables and
+// the event rate limiter.
+type Evictions struct {
+	ModbusDevices uint64 `json:"modbus_devices"`
+	ModbusClients uint64 `json:"modbus_clients"`
+	ModbusFlows   uint64 `json:"modbus_flows"`
+	ModbusWriters uint64 `json:"modbus_writers"`
+	OPCUADevices  uint64 `json:"opcua_devices"`
+	OPCUAClients  uint64 `json:"opcua_clients"`
+	OPCUAFlows    uint64 `json:"opcua_flows"`
+	RateLimiter   uint64 `json:"rate_limiter"`
 }
 
 // budget splits MemoryBudget; the explicit bounds of c (MaxReassemblyBytes,

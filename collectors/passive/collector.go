@@ -224,11 +224,12 @@ func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.
 		recs = c.eng.Events()
 	}
 	c.mu.Unlock()
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := emit.Emit(ctx, recs...); err != nil {
-		return fmt.Errorf("emit %d records: %w", len(recs), err)
+	for len(recs) > 0 { // in batches: one buffer transaction each
+		n := min(len(recs), maxBatchRecords)
+		if err := emit.Emit(ctx, recs[:n]...); err != nil {
+			return fmt.Errorf("emit %d records: %w", len(recs), err)
+		}
+		recs = recs[n:]
 	}
 	return nil
 }

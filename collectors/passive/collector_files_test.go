@@ -33,9 +33,10 @@ type ckptStore struct {
 }
 
 type fileState struct {
-	Packets      uint64 `json:"packets"`
-	StatePackets uint64 `json:"state_packets"`
-	Done         bool   `json:"done"`
+	Packets      uint64          `json:"packets"`
+	StatePackets uint64          `json:"state_packets"`
+	Partial      json.RawMessage `json:"partial"`
+	Done         bool            `json:"done"`
 }
 
 var errCrash = errors.New("crash before commit")
@@ -115,25 +116,25 @@ func writeManyMasters(t testing.TB, n int) string {
 }
 
 // filesConfig is the config of the exactly-once tests: emission cycles
-// of two seconds of capture time, and the smallest memory budget, so that
+// of three seconds of capture time, and the smallest memory budget, so that
 // events also end cycles when half of their budget waits.
 func filesConfig(path string) passive.Config {
 	cfg := passive.DefaultConfig()
 	cfg.Files = []string{path}
-	cfg.SummaryInterval = 2 * time.Second
+	cfg.SummaryInterval = 3 * time.Second
 	cfg.MemoryBudget = passive.MinMemoryBudget
 	return cfg
 }
 
 // TestCollectorFileExactlyOnce replays a file through a Checkpointer once
-// without a fault (the reference), then once for every emission cycle with
-// a crash at that cycle's EmitCheckpoint, followed by a restart (a new
-// Collector, as after an agent restart, or the same one started again, as
-// by the supervisor): every time the records stored equal the reference's
+// without a fault (the reference), then once with a crash at each
+// EmitCheckpoint call (a cut of many records takes several), followed by
+// a restart (a new Collector, as after an agent restart, or the same one
+// started again, as by the supervisor): every time the records stored equal the reference's
 // exactly, in order, and a further restart reads nothing.
 func TestCollectorFileExactlyOnce(t *testing.T) {
 	t.Parallel()
-	path := writeManyMasters(t, 700)
+	path := writeManyMasters(t, 1500)
 	ref := &ckptStore{}
 	c, err := passive.New(filesConfig(path), nil)
 	if err != nil {
@@ -143,16 +144,19 @@ func TestCollectorFileExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ref.records()
-	full, events := 0, 0
+	full, events, partial := 0, 0, 0
 	for _, st := range ref.log {
-		if st.StatePackets == st.Packets {
+		switch {
+		case st.Partial != nil:
+			partial++ // a cut of more than maxBatchRecords records, stored in several calls
+		case st.StatePackets == st.Packets:
 			full++
-		} else {
+		default:
 			events++
 		}
 	}
-	if full < 3 || events < 1 || !ref.log[len(ref.log)-1].Done {
-		t.Fatalf("cycles: %d full, %d events only, last %+v; want several of both kinds", full, events, ref.log[len(ref.log)-1])
+	if full < 3 || events < 1 || partial < 1 || !ref.log[len(ref.log)-1].Done {
+		t.Fatalf("cuts: %d full, %d events only, %d partly stored, last %+v; want several of each kind", full, events, partial, ref.log[len(ref.log)-1])
 	}
 	kinds := map[string]int{}
 	for _, r := range want {
@@ -160,8 +164,8 @@ func TestCollectorFileExactlyOnce(t *testing.T) {
 		_ = json.Unmarshal([]byte(r), &v)
 		kinds[v[1].(string)]++
 	}
-	if kinds["modbus.write_new_master"] != 700 {
-		t.Fatalf("reference: %v, want 700 modbus.write_new_master", kinds)
+	if kinds["modbus.write_new_master"] != 1500 {
+		t.Fatalf("reference: %v, want 1500 modbus.write_new_master", kinds)
 	}
 	for crash := 1; crash <= ref.calls; crash++ {
 		t.Run(fmt.Sprintf("crash at cycle %d", crash), func(t *testing.T) {

@@ -37,8 +37,8 @@ type Config struct {
 	// at most 64 KiB.
 	MaxReassemblyBytes int64 `yaml:"max_reassembly_bytes" json:"max_reassembly_bytes"`
 	// MemoryBudget bounds, in bytes, what the engine's tables hold together
-	// (default 32 MiB; `edgeward run` and `edgeward replay` set it to half
-	// of limits.memory). Each table has a fixed share of it (see the
+	// (default 16 MiB; `edgeward run` and `edgeward replay` set it to a
+	// quarter of limits.memory). Each table has a fixed share of it (see the
 	// package documentation); MaxFlows, MaxReassemblyBytes and the
 	// analyzers' MaxTableBytes and MaxBufferedBytes can only lower a
 	// table's bound.
@@ -88,7 +88,7 @@ const MinMemoryBudget = 4 << 20
 // DefaultConfig returns the defaults: disabled, Modbus on 502, OPC UA on
 // 4840, snap length 65535, 65536 connections, 5 minutes idle timeout,
 // summaries every minute, 64 MiB of out-of-order data in total, a memory
-// budget of 32 MiB (which bounds the connections and the out-of-order data
+// budget of 16 MiB (which bounds the connections and the out-of-order data
 // further), local process attribution on with the socket table read at
 // most once a second.
 func DefaultConfig() Config {

@@ -13,33 +13,8 @@ import (
 	"github.com/edgeward/edgeward/collectors"
 )
 
-// File replay in a Collector: exactly once across restarts.
-//
-// Each configured file is replayed by an Engine of its own, started
-// empty, so that what a file produces depends only on its content and the
-// configuration. The packets are cut into emission cycles after packet n
-// when the cycle's capture time reaches SummaryInterval or it holds
-// maxCyclePackets packets (a full cut: Records, the events and the asset
-// and flow records due), or when the events waiting pass half of their
-// budget (an event cut: the events only); the end of the file is a last
-// full cut. Every cut depends only on the packets before it, so reading
-// the file again cuts it at the same places and produces the same
-// records, in the same order.
-//
-// A cut's records are handed over in one collectors.Checkpointer
-// EmitCheckpoint call together with the file's checkpoint (fileCheckpoint:
-// path, size, modification time, file id, the packet of the last full cut
-// and of the last cut, done): after a crash either both are stored or
-// neither. A Run, in this process or after a restart, reads the
-// checkpoint first: a file whose identity (size, modification time, file
-// id) matches a done checkpoint is not read again; one that matches an
-// unfinished checkpoint is read again from its start with emission
-// suppressed up to the checkpoint, forcing a full cut at StatePackets and
-// an event cut at Packets, as the first run made them, so that the records
-// stored already are regenerated and dropped and the next ones emitted; a
-// file whose identity changed is read from the start as a new file. With
-// an Emitter that keeps no checkpoints, they are kept in memory for the
-// process.
+// File replay in a Collector, exactly once across restarts: see the
+// package documentation ("Files in a Collector").
 
 // checkpointPrefix starts the Checkpointer name of a file's checkpoint;
 // the absolute path follows.
@@ -51,14 +26,26 @@ type fileCheckpoint struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mtime"`
 	FileID  string    `json:"file_id,omitempty"`
-	// Packets: the records of packets 1..Packets are stored (the events
-	// of them, and the asset and flow records up to StatePackets).
+	// Packets is the packet after which the last complete cut was made
+	// (the records of packets 1..Packets are stored), StatePackets that of
+	// the last complete full cut.
 	Packets      uint64 `json:"packets"`
 	StatePackets uint64 `json:"state_packets"`
-	Cycles       uint64 `json:"cycles"`
-	Done         bool   `json:"done"`
+	// Partial is a cut whose first records are stored, the rest not yet.
+	Partial *partialCut `json:"partial,omitempty"`
+	Cycles  uint64      `json:"cycles"`
+	Done    bool        `json:"done"`
 	// Error is why the file ended early (a truncated or invalid block).
 	Error string `json:"error,omitempty"`
+}
+
+// partialCut is a cut stored in several EmitCheckpoint calls, of which
+// the first Records records are stored.
+type partialCut struct {
+	At      uint64 `json:"at"`    // after this packet
+	Final   bool   `json:"final"` // the end-of-file cut
+	Full    bool   `json:"full"`  // with asset and flow records
+	Records int    `json:"records"`
 }
 
 // sameFile reports whether the checkpoint describes the file id stands for.
@@ -147,53 +134,9 @@ func (c *Collector) replayFile(ctx context.Context, emit collectors.Emitter, cp 
 	c.files[i].State = FileReading
 	c.mu.Unlock()
 
-	state := fileCheckpoint{Path: abs, Size: id.size, ModTime: id.mtime, FileID: id.id}
-	// store hands over one cut's records with the checkpoint, unless the
-	// cut is within the stored progress (regenerated: dropped).
-	store := func(n uint64, recs []collectors.Record, full bool) error {
-		state.Cycles++
-		state.Packets = n
-		if full {
-			state.StatePackets = n
-		}
-		if !state.Done && n <= from.Packets {
-			return nil
-		}
-		b, err := json.Marshal(state)
-		if err != nil {
-			return err
-		}
-		if err := cp.EmitCheckpoint(ctx, name, b, recs...); err != nil {
-			return fmt.Errorf("emit %d records of %q: %w", len(recs), path, err)
-		}
-		c.setFile(i, func(f *FileProgress) { f.Packets, f.Cycles = n, state.Cycles })
-		return nil
-	}
-	var cycleEnd time.Time
-	var inCycle int
-	after := func(n uint64, ts time.Time) error {
-		if cycleEnd.IsZero() {
-			cycleEnd = ts.Add(c.cfg.SummaryInterval)
-		}
-		inCycle++
-		full, events := !ts.Before(cycleEnd) || inCycle >= maxCyclePackets, e.pendingFull()
-		if n <= from.Packets { // within the stored progress: cut where it was stored
-			full, events = n == from.StatePackets, n == from.Packets
-		}
-		if !full && !events {
-			return nil
-		}
-		c.mu.Lock()
-		var recs []collectors.Record
-		if full {
-			recs = e.Records(ts)
-			cycleEnd, inCycle = time.Time{}, 0
-		} else {
-			recs = e.Events()
-		}
-		c.mu.Unlock()
-		return store(n, recs, full)
-	}
+	r := &fileReplay{c: c, e: e, cp: cp, ctx: ctx, name: name, index: i, from: from,
+		state: fileCheckpoint{Path: abs, Size: id.size, ModTime: id.mtime, FileID: id.id}}
+	after := r.after
 	rep, err := e.replayFile(ctx, path, &c.mu, after)
 	if err != nil {
 		var oe *openError
@@ -209,12 +152,109 @@ func (c *Collector) replayFile(ctx context.Context, emit collectors.Emitter, cp 
 	e.Flush(time.Time{})
 	recs := e.Records(e.maxTS)
 	c.mu.Unlock()
-	state.Done, state.Error = true, rep.Error
-	if err := store(rep.Packets, recs, true); err != nil {
+	r.state.Error = rep.Error
+	if err := r.store(rep.Packets, true, true, recs); err != nil {
 		return err
 	}
-	c.log.Info("capture file replayed", "file", path, "packets", rep.Packets, "cycles", state.Cycles)
+	c.log.Info("capture file replayed", "file", path, "packets", rep.Packets, "cycles", r.state.Cycles)
 	c.setFile(i, func(f *FileProgress) { f.State, f.Packets, f.Error = FileDone, rep.Packets, rep.Error })
+	return nil
+}
+
+// maxBatchRecords bounds the records handed over in one EmitCheckpoint
+// (or Emit) call, so that a cut of thousands of asset and flow records does
+// not make the buffer hold them all in one transaction.
+const maxBatchRecords = 512
+
+// fileReplay is the emission side of one file's replay (see above).
+type fileReplay struct {
+	c     *Collector
+	e     *Engine
+	cp    collectors.Checkpointer
+	ctx   context.Context
+	name  string
+	index int
+	from  fileCheckpoint // the progress stored by an earlier run
+	state fileCheckpoint // the progress made by this run
+
+	cycleEnd time.Time // capture time at which the current cycle ends
+	inCycle  int       // packets in the current cycle
+}
+
+// after decides whether a cycle ends after packet n of time ts and, if
+// so, hands its records to store. Within the stored progress it cuts
+// exactly where the stored cuts were.
+func (r *fileReplay) after(n uint64, ts time.Time) error {
+	if r.cycleEnd.IsZero() {
+		r.cycleEnd = ts.Add(r.c.cfg.SummaryInterval)
+	}
+	r.inCycle++
+	full := !ts.Before(r.cycleEnd) || r.inCycle >= maxCyclePackets
+	events := !full && r.e.pendingFull()
+	switch p := r.from.Partial; {
+	case n <= r.from.Packets:
+		full, events = n == r.from.StatePackets, n == r.from.Packets
+	case p != nil && !p.Final && n == p.At:
+		full, events = p.Full, !p.Full
+	case p != nil && (p.Final || n < p.At):
+		full, events = false, false // no cut was made there
+	}
+	if !full && !events {
+		return nil
+	}
+	r.c.mu.Lock()
+	var recs []collectors.Record
+	if full {
+		recs = r.e.Records(ts)
+		r.cycleEnd, r.inCycle = time.Time{}, 0
+	} else {
+		recs = r.e.Events()
+	}
+	r.c.mu.Unlock()
+	return r.store(n, full, false, recs)
+}
+
+// store hands over the records of the cut after packet n (full: with
+// asset and flow records; final: the end of the file) with the checkpoint,
+// in batches of at most maxBatchRecords, leaving out what the stored
+// progress already holds (regenerated records).
+func (r *fileReplay) store(n uint64, full, final bool, recs []collectors.Record) error {
+	st := &r.state
+	st.Cycles++
+	i := 0
+	switch p := r.from.Partial; {
+	case !final && n <= r.from.Packets:
+		i = len(recs) // stored
+	case p != nil && p.At == n && p.Final == final:
+		i = min(p.Records, len(recs))
+	}
+	for {
+		j := min(i+maxBatchRecords, len(recs))
+		if j < len(recs) {
+			st.Partial = &partialCut{At: n, Final: final, Full: full, Records: j}
+		} else { // the cut is complete
+			st.Partial = nil
+			st.Packets = n
+			if full {
+				st.StatePackets = n
+			}
+			st.Done = final
+			if i == j && !final {
+				break // nothing to store now: the next call carries this progress
+			}
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		if err := r.cp.EmitCheckpoint(r.ctx, r.name, b, recs[i:j]...); err != nil {
+			return fmt.Errorf("emit %d records of %q: %w", j-i, r.c.files[r.index].Path, err)
+		}
+		if i = j; i == len(recs) {
+			break
+		}
+	}
+	r.c.setFile(r.index, func(f *FileProgress) { f.Packets, f.Cycles = n, st.Cycles })
 	return nil
 }
 

@@ -274,6 +274,10 @@ func (e *Engine) Stats() EngineStats {
 		PendingEventBytes: e.pendingBytes, SummaryEventBytes: e.eventsBytes,
 		MACs: e.core.macs.Len(),
 	}
+	ev := &st.Tables.Evicted
+	ev.ModbusDevices, ev.ModbusClients, ev.ModbusFlows, ev.ModbusWriters = e.mb.Evictions()
+	ev.OPCUADevices, ev.OPCUAClients, ev.OPCUAFlows = e.ua.Evictions()
+	ev.RateLimiter = e.limiter.t.Evicted
 	st.Budget = e.budget
 	e.attr.stats(&st)
 	return st
