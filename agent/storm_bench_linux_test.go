@@ -110,7 +110,7 @@ func runUntilReplayed(b *testing.B, bin, cfg string) int64 {
 // maxRSS returns the peak resident set of a finished command in KiB.
 func maxRSS(cmd *exec.Cmd) int64 {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
+		return int64(ru.Maxrss)
 	}
 	return 0
 }

@@ -99,9 +99,9 @@ func (c *Config) applyBudget(b Budget) {
 }
 
 // macEntries is how many MAC addresses fit in bytes.
-func macEntries(bytes int64) int {
-	return max(int(bytes/int64(bounded.NodeBytes[netip.Addr, [6]byte]())), 64)
-}
+func macEntries(bytes int64) int { return max(int(bytes/int64(macEntryBytes())), 64) }
+
+func macEntryBytes() int { return bounded.NodeBytes[netip.Addr, [6]byte]() }
 
 // connBytes is what a tracked connection costs besides its session: the
 // conn and its map slot.
