@@ -20,8 +20,7 @@ const (
 	shareModbusTables = 100 // Modbus devices, clients, flows
 	shareOPCUATables  = 120 // OPC UA applications, flows, Stats strings
 	shareMACs         = 20  // source MAC per IP
-	sharePending      = 40  // events waiting for the next Records call
-	shareSummary      = 60  // events kept for a replay's Summary
+	shareEvents       = 100 // events waiting for Records (a Collector) or kept for Summary (a replay)
 )
 
 // Budget is the byte budget of every table of an Engine, derived from
@@ -29,14 +28,13 @@ const (
 // tables are bounded through modbus.Config.MaxTableBytes and
 // opcua.Config.MaxTableBytes and MaxBufferedBytes.
 type Budget struct {
-	Conns         int64 `json:"conns"`
-	Reassembly    int64 `json:"reassembly"`
-	OPCUABuffers  int64 `json:"opcua_buffers"`
-	ModbusTables  int64 `json:"modbus_tables"`
-	OPCUATables   int64 `json:"opcua_tables"`
-	MACs          int64 `json:"macs"`
-	PendingEvents int64 `json:"pending_events"`
-	SummaryEvents int64 `json:"summary_events"`
+	Conns        int64 `json:"conns"`
+	Reassembly   int64 `json:"reassembly"`
+	OPCUABuffers int64 `json:"opcua_buffers"`
+	ModbusTables int64 `json:"modbus_tables"`
+	OPCUATables  int64 `json:"opcua_tables"`
+	MACs         int64 `json:"macs"`
+	Events       int64 `json:"events"`
 }
 
 // TableStats are the bytes the bounded tables hold now (the connection
@@ -79,14 +77,13 @@ func (c Config) budget() Budget {
 		return part(share)
 	}
 	return Budget{
-		Conns:         part(shareConns),
-		Reassembly:    lower(shareReassembly, c.MaxReassemblyBytes),
-		OPCUABuffers:  lower(shareOPCUABuffers, int64(c.OPCUA.MaxBufferedBytes)),
-		ModbusTables:  lower(shareModbusTables, int64(c.Modbus.MaxTableBytes)),
-		OPCUATables:   lower(shareOPCUATables, int64(c.OPCUA.MaxTableBytes)),
-		MACs:          part(shareMACs),
-		PendingEvents: part(sharePending),
-		SummaryEvents: part(shareSummary),
+		Conns:        part(shareConns),
+		Reassembly:   lower(shareReassembly, c.MaxReassemblyBytes),
+		OPCUABuffers: lower(shareOPCUABuffers, int64(c.OPCUA.MaxBufferedBytes)),
+		ModbusTables: lower(shareModbusTables, int64(c.Modbus.MaxTableBytes)),
+		OPCUATables:  lower(shareOPCUATables, int64(c.OPCUA.MaxTableBytes)),
+		MACs:         part(shareMACs),
+		Events:       part(shareEvents),
 	}
 }
 

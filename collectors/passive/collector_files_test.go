@@ -116,12 +116,12 @@ func writeManyMasters(t testing.TB, n int) string {
 }
 
 // filesConfig is the config of the exactly-once tests: emission cycles
-// of three seconds of capture time, and the smallest memory budget, so that
+// of five seconds of capture time, and the smallest memory budget, so that
 // events also end cycles when half of their budget waits.
 func filesConfig(path string) passive.Config {
 	cfg := passive.DefaultConfig()
 	cfg.Files = []string{path}
-	cfg.SummaryInterval = 3 * time.Second
+	cfg.SummaryInterval = 5 * time.Second
 	cfg.MemoryBudget = passive.MinMemoryBudget
 	return cfg
 }

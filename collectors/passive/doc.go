@@ -91,8 +91,8 @@
 //	Modbus devices, clients, flows            10%    1.6 MiB     evict (flows 1/2, devices and clients 1/4 each)
 //	OPC UA applications, flows, Stats strings 12%    1.9 MiB     evict (3/8, 3/8), drop new strings (1/8)
 //	source MAC per IP                          2%    0.3 MiB     evict
-//	events waiting for Records                 4%    0.6 MiB     drop (EventsDropped); a file replay cuts a cycle at half
-//	events kept for a replay's Summary         6%    1.0 MiB     omit (Summary.EventsOmitted)
+//	events waiting for Records (Collector)    10%    1.6 MiB     drop (EventsDropped); a file replay cuts a cycle at half
+//	  or kept for a replay's Summary                            omit (Summary.EventsOmitted; also past 10000 events)
 //	headroom for Records and Summary copies   11%
 //
 // Config.MaxFlows, MaxReassemblyBytes and the analyzers' MaxTableBytes and

@@ -40,12 +40,12 @@ type Engine struct {
 	// Records (a Collector).
 	forSummary bool
 	// pending are the events due on the next Records call (pendingBytes of
-	// them, within Budget.PendingEvents; pendingDropped beyond).
+	// them, within Budget.Events; pendingDropped beyond).
 	pending        []pendingEvent
 	pendingBytes   int64
 	pendingDropped uint64
 	// events are kept for Summary (eventsBytes of them, within
-	// Budget.SummaryEvents and maxSummaryEvent; eventsCut beyond).
+	// Budget.Events and maxSummaryEvent; eventsCut beyond).
 	events      []Event
 	eventsBytes int64
 	eventsCut   uint64
@@ -142,7 +142,7 @@ type pendingEvent struct {
 func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
 	n := eventBytes(&ev)
 	if e.forSummary {
-		if len(e.events) >= maxSummaryEvent || e.eventsBytes+n > e.budget.SummaryEvents {
+		if len(e.events) >= maxSummaryEvent || e.eventsBytes+n > e.budget.Events {
 			e.eventsCut++
 			return
 		}
@@ -150,7 +150,7 @@ func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
 		e.eventsBytes += n
 		return
 	}
-	if e.pendingBytes+n > e.budget.PendingEvents {
+	if e.pendingBytes+n > e.budget.Events {
 		e.pendingDropped++
 		return
 	}
@@ -160,7 +160,7 @@ func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
 
 // pendingFull reports whether the events waiting for Records fill half of
 // their budget: a file replay then ends its emission cycle.
-func (e *Engine) pendingFull() bool { return e.pendingBytes >= e.budget.PendingEvents/2 }
+func (e *Engine) pendingFull() bool { return e.pendingBytes >= e.budget.Events/2 }
 
 // Records returns the records due at now: a threat record per event that
 // passed the rate limit since the last call, and a net.asset and net.flow

@@ -22,7 +22,7 @@ type Summary struct {
 	Flows   []Flow        `json:"flows"`
 	Events  []Event       `json:"events"`
 	// EventsOmitted counts events past the Summary's bounds (10000 events,
-	// Budget.SummaryEvents bytes).
+	// Budget.Events bytes).
 	EventsOmitted uint64      `json:"events_omitted,omitempty"`
 	Stats         EngineStats `json:"stats"`
 	// Files tells how much of each capture file was read.
