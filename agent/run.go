@@ -15,6 +15,7 @@ import (
 	"github.com/edgeward/edgeward/agent/internal/config"
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/uplink"
 )
 
@@ -188,7 +189,7 @@ func supervise(ctx context.Context, col collectors.Collector, emit collectors.Em
 		case errors.Is(err, collectors.ErrNotApplicable):
 			log.Debug("collector not applicable on this host", "err", err)
 			return
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, passive.ErrUnknownFormat):
 			// Retrying cannot help: a file or a privilege is missing.
 			log.Error("collector stopped; fix the configuration or the permissions and restart the agent", "err", err)
 			return

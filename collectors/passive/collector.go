@@ -61,17 +61,18 @@ func New(cfg Config, log *slog.Logger) (*Collector, error) {
 // Name returns "passive".
 func (c *Collector) Name() string { return "passive" }
 
-// Run replays the configured files (each once: see FileProgress), then
-// captures on every configured interface until ctx is cancelled, emitting
-// events every second and asset and flow records every SummaryInterval
-// and once more at the end. With files only, Run idles once they are done
-// until ctx is cancelled, so that a supervisor does not start it again. A
-// file that cannot be opened (missing, unreadable, not a capture) is
-// logged as an error and skipped, never retried in this process. Run
-// returns nil on cancellation, ErrNoSources when nothing is configured,
-// and an error when an interface cannot be opened or an emit fails (a Run
-// started again then resumes the file where the last stored checkpoint
-// left it).
+// Run replays the configured files (each once: see the package
+// documentation), then captures on every configured interface until ctx is
+// cancelled, emitting events every second and asset and flow records
+// every SummaryInterval and once more at the end. A file that cannot be
+// opened (missing, unreadable: fs.ErrNotExist, fs.ErrPermission; not a
+// capture: ErrUnknownFormat) is logged as an error and skipped, never
+// retried by this Collector; the others are replayed. With files only, Run
+// then returns why files could not be opened, or else idles until ctx is
+// cancelled, so that a supervisor does not start it again. Run returns nil
+// on cancellation, ErrNoSources when nothing is configured, and an error
+// when an interface cannot be opened or an emit fails (a Run started
+// again then resumes the file where the last stored checkpoint left it).
 func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 	if len(c.cfg.Files) == 0 && len(c.cfg.Interfaces) == 0 {
 		return ErrNoSources
@@ -90,6 +91,9 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		}
 	}
 	if len(c.cfg.Interfaces) == 0 {
+		if err := c.fileErrors(); err != nil {
+			return err
+		}
 		<-ctx.Done()
 		return nil
 	}

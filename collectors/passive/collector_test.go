@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -114,9 +115,11 @@ func runUntilFilesDone(t *testing.T, c *passive.Collector, emit collectors.Emitt
 }
 
 // TestCollectorErrors: no source is ErrNoSources; a missing file, a
-// directory and a file that is no capture are each logged and reported as
-// failed (not retried) while the other files are replayed and Run idles;
-// an interface that cannot be opened fails Run with one context.
+// directory and a file that is no capture are each logged once and
+// reported as failed (not retried) while the other files are replayed,
+// and Run returns why (fs.ErrNotExist, ErrUnknownFormat) once the files are
+// settled, every time it is started; an interface that cannot be opened
+// fails Run with one context.
 func TestCollectorErrors(t *testing.T) {
 	t.Parallel()
 	c, err := passive.New(passive.DefaultConfig(), nil)
@@ -144,10 +147,12 @@ func TestCollectorErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runUntilFilesDone(t, c, nop); err != nil {
-		t.Fatalf("Run = %v, want nil: a bad file is skipped", err)
+	for range 2 { // started again: nothing retried, the same error
+		err := c.Run(context.Background(), nop)
+		if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, passive.ErrUnknownFormat) || !strings.Contains(err.Error(), "missing.pcap") {
+			t.Errorf("Run = %v, want the missing file and the files that are no captures", err)
+		}
 	}
-	runUntilFilesDone(t, c, nop) // started again: nothing retried
 	files := c.Stats().Files
 	for i, want := range []string{passive.FileFailed, passive.FileFailed, passive.FileFailed, passive.FileDone} {
 		if files[i].State != want || (want == passive.FileFailed) != (files[i].Error != "") {

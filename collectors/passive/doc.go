@@ -166,10 +166,11 @@
 // cuts are emitted (TestCollectorFileExactlyOnce crashes at every call). A
 // file whose identity changed is read from its start as a new file. With
 // an Emitter that is not a Checkpointer the checkpoints are kept in memory
-// for the process. A file that cannot be opened is logged as an error and
-// marked failed (EngineStats.Files), not retried until the agent
-// restarts; once its files are done a Collector without interfaces idles
-// until it is cancelled.
+// for the process. A file that cannot be opened (missing, unreadable, not
+// a capture) is logged as an error and marked failed (EngineStats.Files),
+// never retried by the Collector; once its files are done a Collector
+// without interfaces returns that error (the agent does not restart it),
+// or, when every file could be read, idles until it is cancelled.
 //
 // # Caveats
 //

@@ -76,6 +76,20 @@ type FileProgress struct {
 	Packets uint64 `json:"packets"`
 	Cycles  uint64 `json:"cycles"`
 	Error   string `json:"error,omitempty"`
+	err     error  // why a failed file could not be opened
+}
+
+// fileErrors returns why the files that failed could not be opened.
+func (c *Collector) fileErrors() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, f := range c.files {
+		if f.err != nil {
+			errs = append(errs, f.err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // setFile updates file i's progress.
@@ -95,7 +109,7 @@ func (c *Collector) replayFile(ctx context.Context, emit collectors.Emitter, cp 
 	}
 	fail := func(err error) error {
 		c.log.Error("capture file skipped: fix collectors.passive.files; it is not retried until the agent restarts", "file", path, "err", err)
-		c.setFile(i, func(f *FileProgress) { f.State, f.Error = FileFailed, err.Error() })
+		c.setFile(i, func(f *FileProgress) { f.State, f.Error, f.err = FileFailed, err.Error(), err })
 		return nil
 	}
 	abs, err := filepath.Abs(path)
@@ -281,7 +295,7 @@ func identify(path string) (fileIdentity, error) {
 		return fileIdentity{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return fileIdentity{}, fmt.Errorf("%s is not a regular file", path)
+		return fileIdentity{}, fmt.Errorf("%s is not a regular file: %w", path, ErrUnknownFormat)
 	}
 	return fileIdentity{size: fi.Size(), mtime: fi.ModTime().UTC(), id: fileID(path, fi)}, nil
 }
