@@ -16,7 +16,8 @@ import (
 )
 
 // Collector is the passive network collector: it replays Config.Files
-// once each (see FileProgress for how a restart resumes), captures
+// once each (see the package documentation for how a restart resumes),
+// captures
 // Config.Interfaces live, and emits asset, flow and threat records. It is
 // safe for one Run at a time; Stats may be called concurrently with Run.
 type Collector struct {

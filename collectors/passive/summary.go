@@ -31,6 +31,8 @@ type Summary struct {
 
 // Summary returns what the engine has seen so far. Call Flush with the zero
 // time first to include connections still open at the end of a capture.
+// Events are kept for it only by the Engine of a Replay (an Engine from
+// NewEngine keeps them for Records instead).
 func (e *Engine) Summary() *Summary {
 	e.collectAlerts()
 	s := &Summary{
