@@ -48,7 +48,7 @@ func commands() []command {
 	return []command{
 		{"run", "[-c FILE]", "the daemon: collectors + buffer + uplink", cmdRun},
 		{"scan", "[-c FILE] [--format table|json|html] [-o FILE] [--root DIR]", "one-shot baseline check and star-level score, no broker needed", cmdScan},
-		{"replay", "FILE... [--format table|json] [-c FILE]", "decode captures offline: assets, flows, events and protocol counts", cmdReplay},
+		{"replay", "FILE... [--format table|json] [--strict] [-c FILE]", "decode captures offline: assets, flows, events and protocol counts", cmdReplay},
 		{"check-config", "[-c FILE]", "validate the config and print the effective config (secrets redacted)", cmdCheckConfig},
 		{"buffer", "stats|dump [-c FILE] [--format text|json]", "inspect the store-and-forward buffer", cmdBuffer},
 		{"listen", "[-c FILE] [--format text|json] [--count N]", "subscribe to the broker and print records (for integrators)", cmdListen},

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,8 +78,9 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {
-	fs, cfgPath := newFlags(env, "replay", "FILE... [--format table|json] [-c FILE]")
+	fs, cfgPath := newFlags(env, "replay", "FILE... [--format table|json] [--strict] [-c FILE]")
 	format := fs.String("format", "table", "output format: table or json")
+	strict := fs.Bool("strict", false, "fail (exit 1, no output) when a capture is truncated or has an invalid block; by default what precedes it is decoded and the rest skipped, with a warning")
 	files, err := fs.parseArgs(args)
 	if err != nil {
 		return err
@@ -93,16 +95,37 @@ func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(c)
 	s := newSettings(c, "", Version)
 	log := newLogger(env.stderr, c.Log)
 	sum, err := passive.Replay(ctx, files, s.passive, log)
 	if err != nil {
 		return err
 	}
+	var bad []error
+	for _, f := range sum.Files {
+		if err := f.Err(); err != nil {
+			bad = append(bad, err)
+			if !*strict {
+				fmt.Fprintf(env.stderr, "edgeward replay: warning: %v; %s not read\n", err, skipped(f.SkippedBytes))
+			}
+		}
+	}
+	if *strict && len(bad) > 0 {
+		return fmt.Errorf("--strict: %w", errors.Join(bad...))
+	}
 	if *format == "json" {
 		return writeJSON(env.stdout, sum)
 	}
 	return sum.WriteTable(env.stdout)
+}
+
+// skipped describes the bytes of a capture left unread.
+func skipped(n int64) string {
+	if n < 0 {
+		return "the rest of the file"
+	}
+	return fmt.Sprintf("the remaining %d bytes", n)
 }
 
 const bufferArgs = "stats|dump [-c FILE] [--file PATH] [--format text|json] [--limit N]"

@@ -37,7 +37,7 @@ var buildOnce struct {
 	out  []byte
 }
 
-func edgewardBinary(t *testing.T) string {
+func edgewardBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "edgeward-bin-")

@@ -15,6 +15,7 @@ import (
 	"github.com/edgeward/edgeward/agent/internal/config"
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/uplink"
 )
 
@@ -53,9 +54,7 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 // how to see the records.
 func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Logger) error {
 	start := time.Now()
-	if c.Limits.Memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(c.Limits.Memory.Bytes())
-	}
+	setMemoryLimit(c)
 	hostname, _ := os.Hostname()
 	s := newSettings(c, hostname, Version)
 	s.buffer.Logger = log.With("component", "buffer")
@@ -144,6 +143,17 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 	return nil
 }
 
+// setMemoryLimit sets the Go runtime's soft memory limit from
+// limits.memory unless GOMEMLIMIT is set: limits.memory less what the
+// process's resident set holds outside the Go heap (the mapped binary, the
+// buffer file's memory map), a quarter of it up to 16 MiB, so that the
+// resident set stays near limits.memory.
+func setMemoryLimit(c config.Config) {
+	if m := c.Limits.Memory.Bytes(); m > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(m - min(m/4, 16<<20))
+	}
+}
+
 // collectorStopTimeout bounds how long shutdown waits for collectors that
 // ignore cancellation; what they had emitted is already durable.
 const collectorStopTimeout = 10 * time.Second
@@ -179,7 +189,7 @@ func supervise(ctx context.Context, col collectors.Collector, emit collectors.Em
 		case errors.Is(err, collectors.ErrNotApplicable):
 			log.Debug("collector not applicable on this host", "err", err)
 			return
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, passive.ErrUnknownFormat):
 			// Retrying cannot help: a file or a privilege is missing.
 			log.Error("collector stopped; fix the configuration or the permissions and restart the agent", "err", err)
 			return

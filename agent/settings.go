@@ -92,6 +92,12 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.MaxFlows = cp.MaxFlows
 	p.FlowIdleTimeout = cp.FlowIdleTimeout.D()
 	p.SummaryInterval = cp.SummaryInterval.D()
+	// The passive tables get a quarter of limits.memory: the rest is the
+	// garbage collector's headroom (see setMemoryLimit), the batches of
+	// records in flight, the buffer, the uplink and the other collectors.
+	if m := c.Limits.Memory.Bytes() / 4; m > 0 {
+		p.MemoryBudget = max(m, passive.MinMemoryBudget)
+	}
 	s.passive = p
 	return s
 }

@@ -542,7 +542,16 @@ func TestReplayNeverAttributes(t *testing.T) {
 		}
 		return nil
 	})
-	if err := col.Run(t.Context(), emit); err != nil {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- col.Run(ctx, emit) }() // idles once the file is done
+	for deadline := time.Now().Add(time.Minute); col.Stats().Files[0].State != FileDone; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("file not replayed: %+v", col.Stats().Files)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if f.addrReads != 0 || f.reads != 0 || f.lookups != 0 {

@@ -15,17 +15,23 @@ import (
 	"github.com/edgeward/edgeward/collectors"
 )
 
-// Collector is the passive network collector: it replays Config.Files,
-// captures Config.Interfaces live, and emits asset, flow and threat
-// records every Config.SummaryInterval. It is safe for one Run at a time;
-// Stats may be called concurrently with Run.
+// Collector is the passive network collector: it replays Config.Files
+// once each (see the package documentation for how a restart resumes),
+// captures
+// Config.Interfaces live, and emits asset, flow and threat records. It is
+// safe for one Run at a time; Stats may be called concurrently with Run.
 type Collector struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // guards eng and sources
-	eng     *Engine
+	mu      sync.Mutex // guards eng, sources and files
+	eng     *Engine    // the engine in use: a file's while it is replayed, then the live capture's
 	sources map[string]Source
+	files   []FileProgress
+	// mem keeps the files' checkpoints when the Emitter does not
+	// (collectors.Checkpointer), so that a Run restarted in this process
+	// does not read a finished file again.
+	mem memCheckpoints
 	// owners returns the socket table reader for local process
 	// attribution (nil: none on this system); a test seam.
 	owners func() socketOwners
@@ -43,29 +49,42 @@ func New(cfg Config, log *slog.Logger) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{
-		cfg: eng.cfg, log: log.With("collector", "passive"), eng: eng, sources: map[string]Source{},
+	c := &Collector{
+		cfg: cfg.withDefaults(), log: log.With("collector", "passive"), eng: eng, sources: map[string]Source{},
 		owners: newSocketOwners,
-	}, nil
+	}
+	for _, path := range cfg.Files {
+		c.files = append(c.files, FileProgress{Path: path, State: FilePending})
+	}
+	return c, nil
 }
 
 // Name returns "passive".
 func (c *Collector) Name() string { return "passive" }
 
-// Run replays the configured files, then captures on every configured
-// interface until ctx is cancelled, emitting records every SummaryInterval
-// and once more at the end. It returns nil on cancellation, ErrNoSources
-// when nothing is configured, and an error when an interface cannot be
-// opened or an emit fails.
+// Run replays the configured files (each once: see the package
+// documentation), then captures on every configured interface until ctx is
+// cancelled, emitting events every second and asset and flow records
+// every SummaryInterval and once more at the end. A file that cannot be
+// opened (missing, unreadable: fs.ErrNotExist, fs.ErrPermission; not a
+// capture: ErrUnknownFormat) is logged as an error and skipped, never
+// retried by this Collector; the others are replayed. With files only, Run
+// then returns why files could not be opened, or else idles until ctx is
+// cancelled, so that a supervisor does not start it again. Run returns nil
+// on cancellation, ErrNoSources when nothing is configured, and an error
+// when an interface cannot be opened or an emit fails (a Run started
+// again then resumes the file where the last stored checkpoint left it).
 func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 	if len(c.cfg.Files) == 0 && len(c.cfg.Interfaces) == 0 {
 		return ErrNoSources
 	}
-	for _, path := range c.cfg.Files {
-		c.mu.Lock()
-		err := c.eng.replayFile(ctx, path)
-		c.mu.Unlock()
-		if err != nil {
+	cp, ok := emit.(collectors.Checkpointer)
+	if !ok {
+		c.mem.emit = emit
+		cp = &c.mem
+	}
+	for i := range c.cfg.Files {
+		if err := c.replayFile(ctx, emit, cp, i); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -73,11 +92,24 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		}
 	}
 	if len(c.cfg.Interfaces) == 0 {
-		c.mu.Lock()
-		c.eng.Flush(time.Time{})
-		c.mu.Unlock()
-		return c.emit(ctx, emit, time.Now())
+		if err := c.fileErrors(); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return nil
 	}
+	return c.runLive(ctx, emit)
+}
+
+// runLive captures on the configured interfaces with a fresh engine.
+func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error {
+	eng, err := NewEngine(c.cfg, c.log)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.eng = eng
+	c.mu.Unlock()
 	attr := c.startAttribution(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
@@ -94,7 +126,8 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		g.Go(func() error { return c.read(gctx, ifc, src) })
 	}
 	g.Go(func() error {
-		// Flush every second (gap timeouts, idle connections); emit every
+		// Flush and hand over events every second (gap timeouts, idle
+		// connections; threats without delay); emit assets and flows every
 		// SummaryInterval.
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -107,20 +140,16 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 				if attr != nil {
 					attr.refresh(gctx, now, &c.mu)
 				}
-				if now.Before(next) {
-					c.mu.Lock()
-					c.eng.Flush(now)
-					c.mu.Unlock()
-					continue
-				}
-				next = now.Add(c.cfg.SummaryInterval)
-				if err := c.emit(gctx, emit, now); err != nil {
+				if err := c.emit(gctx, emit, now, !now.Before(next)); err != nil {
 					return err
+				}
+				if !now.Before(next) {
+					next = now.Add(c.cfg.SummaryInterval)
 				}
 			}
 		}
 	})
-	err := g.Wait()
+	err = g.Wait()
 	c.closeSources()
 	c.mu.Lock()
 	c.eng.Flush(time.Time{})
@@ -129,7 +158,7 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		// Best effort: hand over what was seen since the last summary.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := c.emit(fctx, emit, time.Now()); err != nil {
+		if err := c.emit(fctx, emit, time.Now(), true); err != nil {
 			c.log.Warn("emit final records", "err", err)
 		}
 		return nil
@@ -187,18 +216,25 @@ func (c *Collector) read(ctx context.Context, ifc string, src Source) error {
 	}
 }
 
-// emit flushes the engine and emits the records due at now.
-func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.Time) error {
+// emit flushes the live engine and emits the events due at now, with the
+// asset and flow records when all is set.
+func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.Time, all bool) error {
 	c.mu.Lock()
 	c.eng.Flush(now)
 	c.eng.SetCaptureStats(c.captureStats())
-	recs := c.eng.Records(now)
-	c.mu.Unlock()
-	if len(recs) == 0 {
-		return nil
+	var recs []collectors.Record
+	if all {
+		recs = c.eng.Records(now)
+	} else {
+		recs = c.eng.Events()
 	}
-	if err := emit.Emit(ctx, recs...); err != nil {
-		return fmt.Errorf("emit %d records: %w", len(recs), err)
+	c.mu.Unlock()
+	for len(recs) > 0 { // in batches: one buffer transaction each
+		n := min(len(recs), maxBatchRecords)
+		if err := emit.Emit(ctx, recs[:n]...); err != nil {
+			return fmt.Errorf("emit %d records: %w", len(recs), err)
+		}
+		recs = recs[n:]
 	}
 	return nil
 }
@@ -225,11 +261,15 @@ func (c *Collector) closeSources() {
 	}
 }
 
-// Stats returns the engine's counters including capture drops, for the
-// heartbeat. It is safe to call while Run is running.
+// Stats returns the counters of the engine in use (a file's while it is
+// replayed, then the live capture's) including capture drops, and the
+// progress of every file, for the heartbeat. It is safe to call while Run
+// is running.
 func (c *Collector) Stats() EngineStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.eng.SetCaptureStats(c.captureStats())
-	return c.eng.Stats()
+	st := c.eng.Stats()
+	st.Files = slices.Clone(c.files)
+	return st
 }

@@ -36,6 +36,13 @@ type Config struct {
 	// connections (default 64 MiB); each direction of a connection buffers
 	// at most 64 KiB.
 	MaxReassemblyBytes int64 `yaml:"max_reassembly_bytes" json:"max_reassembly_bytes"`
+	// MemoryBudget bounds, in bytes, what the engine's tables hold together
+	// (default 16 MiB; `edgeward run` and `edgeward replay` set it to a
+	// quarter of limits.memory). Each table has a fixed share of it (see the
+	// package documentation); MaxFlows, MaxReassemblyBytes and the
+	// analyzers' MaxTableBytes and MaxBufferedBytes can only lower a
+	// table's bound.
+	MemoryBudget int64 `yaml:"memory_budget" json:"memory_budget"`
 	// AttributeLocal attributes live-captured connections that start or end
 	// on this host to the local process and user owning them (net.flow and
 	// threat records carry local_process). DefaultConfig sets it; false
@@ -75,10 +82,15 @@ const (
 	DefaultSnapLen            = 65535
 )
 
+// MinMemoryBudget is the least Config.MemoryBudget.
+const MinMemoryBudget = 4 << 20
+
 // DefaultConfig returns the defaults: disabled, Modbus on 502, OPC UA on
 // 4840, snap length 65535, 65536 connections, 5 minutes idle timeout,
-// summaries every minute, 64 MiB of out-of-order data in total, local
-// process attribution on with the socket table read at most once a second.
+// summaries every minute, 64 MiB of out-of-order data in total, a memory
+// budget of 16 MiB (which bounds the connections and the out-of-order data
+// further), local process attribution on with the socket table read at
+// most once a second.
 func DefaultConfig() Config {
 	return Config{
 		Ports:              Ports{Modbus: []uint16{502}, OPCUA: []uint16{4840}},
@@ -87,6 +99,7 @@ func DefaultConfig() Config {
 		FlowIdleTimeout:    DefaultFlowIdleTimeout,
 		SummaryInterval:    DefaultSummaryInterval,
 		MaxReassemblyBytes: DefaultMaxReassemblyBytes,
+		MemoryBudget:       DefaultMemoryBudget,
 		AttributeLocal:     true,
 		AttributeRefresh:   DefaultAttributeRefresh,
 		Modbus:             modbus.DefaultConfig(),
@@ -118,6 +131,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxReassemblyBytes == 0 {
 		c.MaxReassemblyBytes = d.MaxReassemblyBytes
 	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = d.MemoryBudget
+	}
 	if c.AttributeRefresh == 0 {
 		c.AttributeRefresh = d.AttributeRefresh
 	}
@@ -138,6 +154,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: summary_interval must be at least 1s, got %s", ErrInvalidConfig, c.SummaryInterval)
 	case c.MaxReassemblyBytes < 1<<16:
 		return fmt.Errorf("%w: max_reassembly_bytes must be at least 65536, got %d", ErrInvalidConfig, c.MaxReassemblyBytes)
+	case c.MemoryBudget < MinMemoryBudget:
+		return fmt.Errorf("%w: memory_budget must be at least %d, got %d", ErrInvalidConfig, MinMemoryBudget, c.MemoryBudget)
 	case c.AttributeRefresh < time.Second:
 		return fmt.Errorf("%w: attribute_refresh must be at least 1s, got %s", ErrInvalidConfig, c.AttributeRefresh)
 	}

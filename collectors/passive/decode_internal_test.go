@@ -251,8 +251,8 @@ func TestRateLimiter(t *testing.T) {
 	for i := range 100 {
 		r.allow("k"+string(rune('a'+i%26))+string(rune('a'+i/26)), src, t0)
 	}
-	if len(r.m) > 4 {
-		t.Errorf("rate table holds %d keys, bound 4", len(r.m))
+	if r.t.Len() > 4 {
+		t.Errorf("rate table holds %d keys, bound 4", r.t.Len())
 	}
 }
 

@@ -49,15 +49,12 @@
 //     within 2 seconds of capture time, or whose held data would exceed 64
 //     KiB for the direction, 1024 segments, or Config.MaxReassemblyBytes
 //     over all connections, is declared lost (Gap) and skipped, and counted.
-//   - Memory is bounded whatever the capture size: the connection table
-//     holds at most Config.MaxFlows entries (least recently used evicted,
-//     counted), out-of-order data at most MaxReassemblyBytes, the MAC table
-//     2×MaxFlows addresses (least recently seen evicted, counted), OPC UA
-//     partial chunks and messages opcua.Config.MaxBufferedBytes over all
-//     connections (EngineStats.OPCUADroppedOverBudget), Modbus device
-//     identification modbus.Config.MaxIdentityObjects per server, the
-//     modbus and opcua tables their own LRU bounds, the
-//     event rate-limit table 4096 keys and a Summary 10000 events.
+//   - Memory is bounded whatever the input: every table has a byte budget
+//     (see Memory below), and what a bound makes the engine forget or drop
+//     is counted in EngineStats (Flows.Evicted, MACsEvicted,
+//     Tables.Evicted, Reassembly.GapsOverflow, OPCUADroppedOverBudget,
+//     EventsDropped; Summary.EventsOmitted), which the agent's heartbeat
+//     carries.
 //   - Steady-state processing of an established connection allocates
 //     nothing per packet (TestProcessDoesNotAllocate), local process
 //     attribution on or off: only a connection's first segment is checked
@@ -69,10 +66,111 @@
 //     connections and 4096 flows (least recently used evicted).
 //   - Events are rate-limited to one per (kind, client) per minute of
 //     capture time; the next emitted event of that key carries the number
-//     suppressed in between (Event.Suppressed).
+//     suppressed in between (Event.Suppressed). The alerts a frame raises
+//     pass the rate limit as soon as the frame is processed.
+//   - A replay is deterministic: the same files and configuration give the
+//     same Summary, byte for byte in JSON (TestReplayDeterministic).
+//     Nothing depends on map iteration order or the clock: bounded tables
+//     evict in least-recently-used order (a linked list), outputs are
+//     sorted, and replays use capture time only.
 //   - Records returns state records only for assets and flows that saw
 //     traffic since the previous call, with cumulative counts, so a quiet
 //     network sends nothing and a busy one one record per flow per interval.
+//
+// # Memory
+//
+// Config.MemoryBudget (default 16 MiB; the agent gives the passive
+// collector a quarter of limits.memory) is split into byte budgets, one
+// per table, each enforced by least-recently-used eviction or by dropping
+// what does not fit (Engine.Budget, EngineStats.Budget; at 16 MiB):
+//
+//	table                                    share   at 16 MiB   when full
+//	connections and their protocol sessions   30%    4.8 MiB     evict the least recently used connection
+//	out-of-order TCP data (buffer capacity)   15%    2.4 MiB     skip to the buffered data (gap)
+//	OPC UA partial chunks and messages        10%    1.6 MiB     drop the partial chunk (counted)
+//	Modbus devices, clients, flows            10%    1.6 MiB     evict (flows 1/2, devices and clients 1/4 each)
+//	OPC UA applications, flows, Stats strings 12%    1.9 MiB     evict (3/8, 3/8), drop new strings (1/8)
+//	source MAC per IP                          2%    0.3 MiB     evict
+//	events waiting for Records (Collector)    10%    1.6 MiB     drop (EventsDropped); a file replay cuts a cycle at half
+//	  or kept for a replay's Summary                            omit (Summary.EventsOmitted; also past 10000 events)
+//	headroom for Records and Summary copies   11%
+//
+// Config.MaxFlows, MaxReassemblyBytes and the analyzers' MaxTableBytes and
+// MaxBufferedBytes only lower a share. A connection is measured after each
+// of its frames (the conn, its session's pending requests and partial
+// buffers, its out-of-order segment list, and the nodes of table entries
+// evicted while the session still refers to them): at about 1 KiB per
+// connection in a flow storm, 16 MiB tracks some 4,900 connections at
+// once. An analyzer table entry is measured whenever it is used (strings,
+// certificates, endpoints, address ranges, identification objects). Small
+// tables bounded by a count of fixed-size entries are outside the shares,
+// about 6 MiB in all: the rate limiter (4096 keys), the alert quiet
+// periods (4096 per analyzer), learned writers (1024), OPC UA client state
+// (1024), Stats servers (4096 per analyzer) and Modbus identification
+// objects (4096), free lists (256 connections, 64 partial-ADU buffers; the
+// reassembly pool within an eighth of its share), the capture file reader
+// (1 MiB and one frame of at most 256 KiB), the OUI table (about 2 MiB,
+// loaded once), and, live only, local process attribution (1024 waiting
+// connections, 4096 connections and 4096 flows; command lines clipped to
+// MaxCmdline). The records of a Records call and a replay's Summary are
+// copies of bounded tables; a Collector hands records over in batches of
+// at most 512.
+//
+// A flow storm of 200,000 connections (pcapgen.Storm; go run
+// ./collectors/passive/internal/pcapgen/stormgen) measures it:
+// BenchmarkReplayStorm here, and BenchmarkStormRSS in the agent for the
+// resident set of `edgeward replay` and `edgeward run`.
+//
+// # Capture files
+//
+// OpenFile reads pcap (microsecond and nanosecond, either byte order) and
+// pcapng (several sections and byte orders, interfaces of mixed link
+// types, if_tsresol and if_tsoffset, enhanced, simple and obsolete packet
+// blocks), gzip-compressed or not, with its own parser: every block or
+// record length is checked against its type's minimum, the 4-byte
+// alignment, MaxPacketSize, the block itself, the trailing length and the
+// bytes left in the file before anything is read or allocated. A failure
+// is a *CaptureError, "invalid block at offset N" (ErrInvalidBlock) or
+// "truncated block at offset N" (ErrTruncated), and no frame is decoded
+// from that block; Replay reads up to it and reports it in Summary.Files
+// (`edgeward replay` warns on stderr, or fails with --strict).
+//
+// # Files in a Collector: exactly once
+//
+// Each configured file is replayed by an Engine of its own, started empty,
+// so that what a file produces depends only on its content and the
+// configuration; files and the live capture do not share connections or
+// tables. The file's packets are cut into emission cycles after packet n
+// when the cycle's capture time reaches SummaryInterval or it holds 2^18
+// packets (a full cut: the events and the asset and flow records due, as
+// Records), or when the events waiting pass half of their budget (an event
+// cut: the events only, as Events); the end of the file is a last full
+// cut. A cut depends only on the packets before it, so reading the file
+// again cuts it at the same packets and produces the same records in the
+// same order.
+//
+// A cut's records are handed to collectors.Checkpointer.EmitCheckpoint
+// together with the file's checkpoint (name "passive.file:" and the
+// absolute path; JSON with the size, modification time and file id (device
+// and inode, or volume serial and file index), the packet of the last
+// complete cut and of the last complete full cut, a partly stored cut,
+// done), at most 512 records per call: after a crash either a batch and
+// its checkpoint are both stored or neither is. A Run, in this process or
+// after a restart, reads the checkpoint first. A file whose identity
+// matches a done checkpoint is not read again. One that matches an
+// unfinished checkpoint is read again from its start with emission
+// suppressed up to the checkpoint: it is cut exactly where the stored cuts
+// were (a full cut at the last full cut, an event cut at the last cut, the
+// partly stored cut at its packet), so the records already stored are
+// regenerated and dropped, the rest of a partly stored cut and the later
+// cuts are emitted (TestCollectorFileExactlyOnce crashes at every call). A
+// file whose identity changed is read from its start as a new file. With
+// an Emitter that is not a Checkpointer the checkpoints are kept in memory
+// for the process. A file that cannot be opened (missing, unreadable, not
+// a capture) is logged as an error and marked failed (EngineStats.Files),
+// never retried by the Collector; once its files are done a Collector
+// without interfaces returns that error (the agent does not restart it),
+// or, when every file could be read, idles until it is cancelled.
 //
 // # Caveats
 //

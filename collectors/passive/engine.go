@@ -1,9 +1,11 @@
 package passive
 
 import (
+	"math"
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
@@ -18,11 +20,16 @@ type FlowStats struct {
 	Created  uint64 `json:"created"`  // connections started
 	Closed   uint64 `json:"closed"`   // ended by FIN or RST
 	Expired  uint64 `json:"expired"`  // removed after the idle timeout
-	Evicted  uint64 `json:"evicted"`  // removed because the table was full (least recently used first)
+	Evicted  uint64 `json:"evicted"`  // removed because the table was full, by count or bytes (least recently used first)
 	Reopened uint64 `json:"reopened"` // a new SYN reused the 4-tuple of a tracked connection
 	// IgnoredRST counts RSTs not at the next expected sequence number, which
 	// leave the connection open.
 	IgnoredRST uint64 `json:"ignored_rst"`
+	// Bytes is the memory the table holds now (connections, their
+	// protocol sessions and out-of-order segment lists), within
+	// Budget.Conns; BudgetBytes is that bound.
+	Bytes       int64 `json:"bytes"`
+	BudgetBytes int64 `json:"budget_bytes"`
 }
 
 // EngineStats is a snapshot of what an Engine processed. Every frame is
@@ -64,8 +71,17 @@ type EngineStats struct {
 	LocalLookupsSkipped uint64          `json:"local_lookups_skipped"`
 	Reassembly          ReassemblyStats `json:"reassembly"`
 	Flows               FlowStats       `json:"flows"`
-	Capture             SourceStats     `json:"capture"` // kernel/driver drops, filled in by the Collector
+	// Tables are the bytes the other bounded tables hold now; Budget the
+	// byte budget of each table (Config.MemoryBudget split).
+	Tables TableStats `json:"tables"`
+	Budget Budget     `json:"budget"`
+	// Files is the progress of a Collector's capture files.
+	Files   []FileProgress `json:"files,omitempty"`
+	Capture SourceStats    `json:"capture"` // kernel/driver drops, filled in by the Collector
 }
+
+// maxFreeConns bounds the ended connections kept for reuse.
+const maxFreeConns = 256
 
 // core is the protocol-independent part of an Engine: decode, connection
 // table and reassembly.
@@ -83,6 +99,7 @@ type core struct {
 	macs                    *bounded.LRU[netip.Addr, [6]byte] // source MAC by IP, first seen kept
 	free                    []*conn
 	last                    *conn // the connection of the previous segment (saves a map lookup)
+	connBudget, connBytes   int64 // byte bound and bytes of the connection table
 	// onOpen, when set, is told of every connection started (syn: by a
 	// segment with SYN set), for local process attribution.
 	onOpen func(client, server netip.AddrPort, syn bool)
@@ -101,14 +118,38 @@ func newPortSet(ports []uint16) portSet {
 
 func (s *portSet) has(p uint16) bool { return s[p/64]&(1<<(p%64)) != 0 }
 
+// newCore returns a core that tracks at most maxFlows connections (and
+// connBudget bytes of them, unbounded until the caller sets it), buffers at
+// most maxBuffered out-of-order bytes and remembers 2×maxFlows source MAC
+// addresses (until the caller sets macs).
 func newCore(modbusPorts, opcuaPorts []uint16, maxFlows int, idle time.Duration, flowBuffer int, maxBuffered int64) *core {
 	return &core{
 		modbusPorts: newPortSet(modbusPorts), opcuaPorts: newPortSet(opcuaPorts),
-		maxFlows: maxFlows, idle: idle,
+		maxFlows: maxFlows, idle: idle, connBudget: math.MaxInt64,
 		asm:   newAssembler(flowBuffer, maxBuffered, 0),
 		flows: make(map[flowKey]*conn, min(maxFlows, 4096)),
 		macs:  bounded.NewLRU[netip.Addr, [6]byte](2 * maxFlows),
 	}
+}
+
+// measure recounts c's bytes and evicts least recently used connections
+// other than c while the table exceeds its byte budget.
+func (e *core) measure(c *conn, ts time.Time) {
+	e.resize(c)
+	for e.connBytes > e.connBudget && e.lru.tail != nil && e.lru.tail != c {
+		e.stats.Flows.Evicted++
+		e.drop(e.lru.tail, ts)
+	}
+}
+
+// resize recounts c's bytes.
+func (e *core) resize(c *conn) {
+	sz := connBytes + int64(cap(c.half[0].ooo)+cap(c.half[1].ooo))*int64(unsafe.Sizeof(oooSegment{}))
+	if c.ms != nil {
+		sz += int64(c.ms.MemSize())
+	}
+	e.connBytes += sz - c.size
+	c.size = sz
 }
 
 // process decodes one frame and feeds its TCP payload to its connection.
@@ -177,6 +218,7 @@ func (e *core) process(p *Packet) {
 	hs := &c.half[d]
 	rstOK := !hs.synced || s.seq == hs.next || (c.finSeen[d] && s.seq == hs.next+1)
 	e.asm.add(&c.half[d], c.h, d == 0, s, ts)
+	e.measure(c, ts)
 	switch {
 	case s.flags&tcpRST != 0:
 		if !rstOK {
@@ -322,6 +364,7 @@ func (e *core) open(key flowKey, srcIsA bool, s *segment, ts time.Time) *conn {
 	e.start(c, srcIsA == srcIsClient, s, f, ts)
 	e.flows[key] = c
 	e.lru.pushFront(c)
+	e.measure(c, ts)
 	return c
 }
 
@@ -355,6 +398,7 @@ func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts t
 	}
 	c.first, c.last = ts, ts
 	c.h = f(c.client, c.server)
+	c.ms, _ = c.h.(memSizer)
 	if e.onOpen != nil {
 		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0)
 	}
@@ -369,8 +413,9 @@ func (e *core) end(c *conn, ts time.Time) {
 	e.asm.flush(&c.half[0], c.h, true)
 	e.asm.flush(&c.half[1], c.h, false)
 	c.h.Close(ts)
-	c.h = nil
+	c.h, c.ms = nil, nil
 	c.closed = true
+	e.resize(c)
 }
 
 // drop ends c and removes it from the table.
@@ -381,8 +426,9 @@ func (e *core) drop(c *conn, ts time.Time) {
 	}
 	e.lru.remove(c)
 	delete(e.flows, c.key)
+	e.connBytes -= c.size
 	*c = conn{}
-	if len(e.free) < 1024 {
+	if len(e.free) < maxFreeConns {
 		e.free = append(e.free, c)
 	}
 }
@@ -430,6 +476,7 @@ func (e *core) snapshot() EngineStats {
 	}
 	st.Reassembly = e.asm.stats
 	st.Flows.Active = len(e.flows)
+	st.Flows.Bytes, st.Flows.BudgetBytes = e.connBytes, e.connBudget
 	st.MACsEvicted = e.macs.Evicted
 	return st
 }

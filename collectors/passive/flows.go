@@ -49,6 +49,8 @@ type conn struct {
 	closed         bool // ended by FIN/RST; kept so late segments do not start a new flow
 	finSeen        [2]bool
 	prev, next     *conn // LRU list, most recent at head
+	ms             memSizer
+	size           int64 // bytes counted in core.connBytes
 }
 
 // lru is an intrusive doubly linked list of connections, most recently

@@ -6,15 +6,17 @@ import (
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"github.com/edgeward/edgeward/collectors/passive/modbus"
 	"github.com/edgeward/edgeward/collectors/passive/opcua"
 )
 
-// Limits of the Engine's own tables.
+// Limits of the Engine's own tables (the byte budgets are in Budget).
 const (
 	eventInterval   = time.Minute // one event per (kind, source) per minute; the rest are counted
 	maxRateKeys     = 4096
 	maxSummaryEvent = 10000 // events kept for Summary
+	maxCyclePackets = 1 << 18
 )
 
 // Engine turns captured frames into protocol statistics, assets, flows and
@@ -25,6 +27,7 @@ const (
 // use; one goroutine owns it.
 type Engine struct {
 	cfg        Config
+	budget     Budget
 	log        *slog.Logger
 	core       *core
 	mb         *modbus.Analyzer
@@ -32,10 +35,20 @@ type Engine struct {
 	ouiFailed  bool
 	suppressed uint64
 	limiter    *rateLimiter
-	attr       *attributor    // nil unless local process attribution is on (live capture)
-	pending    []pendingEvent // events due on the next Records call
-	events     []Event        // emitted events, for Summary
-	eventsCut  uint64
+	attr       *attributor // nil unless local process attribution is on (live capture)
+	// forSummary keeps events for Summary (a replay) rather than for
+	// Records (a Collector).
+	forSummary bool
+	// pending are the events due on the next Records call (pendingBytes of
+	// them, within Budget.Events; pendingDropped beyond).
+	pending        []pendingEvent
+	pendingBytes   int64
+	pendingDropped uint64
+	// events are kept for Summary (eventsBytes of them, within
+	// Budget.Events and maxSummaryEvent; eventsCut beyond).
+	events      []Event
+	eventsBytes int64
+	eventsCut   uint64
 	// lastRec is the newest capture time covered by the last Records call
 	// (the zero time before the first call); maxTS is the newest packet
 	// time processed.
@@ -51,16 +64,20 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	b := cfg.budget()
+	cfg.applyBudget(b)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg: cfg, log: log,
+		cfg: cfg, budget: b, log: log,
 		core:    newCore(cfg.Ports.Modbus, cfg.Ports.OPCUA, cfg.MaxFlows, cfg.FlowIdleTimeout, defaultFlowBuffer, cfg.MaxReassemblyBytes),
 		mb:      modbus.NewAnalyzer(cfg.Modbus),
 		ua:      opcua.NewAnalyzer(cfg.OPCUA),
 		limiter: newRateLimiter(eventInterval, maxRateKeys),
 	}
+	e.core.connBudget = b.Conns
+	e.core.macs = bounded.NewLRU[netip.Addr, [6]byte](macEntries(b.MACs))
 	e.core.modbus = func(client, server netip.AddrPort) streamHandler { return e.mb.NewSession(client, server) }
 	e.core.opcua = func(client, server netip.AddrPort) streamHandler { return e.ua.NewSession(client, server) }
 	return e, nil
@@ -68,13 +85,18 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 
 // Process decodes one frame, reassembles its TCP payload and dispatches it
 // to the protocol analyzer of its connection. p.Data is not retained. Every
-// frame is counted; none is fatal.
+// frame is counted; none is fatal. The alerts the frame raised pass the
+// rate limit at once, so that no alert queue builds up.
 func (e *Engine) Process(p Packet) {
 	if p.Timestamp.After(e.maxTS) {
 		e.maxTS = p.Timestamp
 	}
 	e.core.process(&p)
+	e.collectAlerts()
 }
+
+// Budget returns the byte budget of each table.
+func (e *Engine) Budget() Budget { return e.budget }
 
 // Flush forces gaps for out-of-order data held longer than the gap timeout
 // and ends connections idle for longer than Config.FlowIdleTimeout, as of
@@ -112,18 +134,33 @@ func (e *Engine) collectAlerts() {
 type pendingEvent struct {
 	ev             Event
 	client, server netip.AddrPort
+	bytes          int64
 }
 
 // emitEvent queues ev, raised on the connection from client to server, for
-// Records and keeps it for Summary.
+// Records, or keeps it for Summary, within their budgets.
 func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
-	e.pending = append(e.pending, pendingEvent{ev: ev, client: client, server: server})
-	if len(e.events) < maxSummaryEvent {
+	n := eventBytes(&ev)
+	if e.forSummary {
+		if len(e.events) >= maxSummaryEvent || e.eventsBytes+n > e.budget.Events {
+			e.eventsCut++
+			return
+		}
 		e.events = append(e.events, ev)
-	} else {
-		e.eventsCut++
+		e.eventsBytes += n
+		return
 	}
+	if e.pendingBytes+n > e.budget.Events {
+		e.pendingDropped++
+		return
+	}
+	e.pending = append(e.pending, pendingEvent{ev: ev, client: client, server: server, bytes: n})
+	e.pendingBytes += n
 }
+
+// pendingFull reports whether the events waiting for Records fill half of
+// their budget: a file replay then ends its emission cycle.
+func (e *Engine) pendingFull() bool { return e.pendingBytes >= e.budget.Events/2 }
 
 // Records returns the records due at now: a threat record per event that
 // passed the rate limit since the last call, and a net.asset and net.flow
@@ -140,18 +177,7 @@ func (e *Engine) emitEvent(ev Event, client, server netip.AddrPort) {
 // capture hands packets over late (ring block timeout, backlog under load),
 // so a packet stamped before the last call may be processed after it.
 func (e *Engine) Records(now time.Time) []collectors.Record {
-	e.collectAlerts()
-	var out []collectors.Record
-	var wait []pendingEvent
-	for _, p := range e.pending {
-		if e.attr.waiting(p.client, p.server) {
-			wait = append(wait, p) // its owner is looked up before the next call
-			continue
-		}
-		p.ev.LocalProcess = e.attr.clientOwner(p.client, p.server)
-		out = append(out, eventRecord(p.ev))
-	}
-	e.pending = wait
+	out := e.Events()
 	since, all := e.lastRec, !e.recorded
 	e.recorded = true
 	hw := e.maxTS
@@ -181,6 +207,27 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 		}
 	}
 	e.lastRec = hw
+	return out
+}
+
+// Events returns a threat record for each event that passed the rate
+// limit since the last Records or Events call, as Records does, without the
+// asset and flow records.
+func (e *Engine) Events() []collectors.Record {
+	e.collectAlerts()
+	var out []collectors.Record
+	var wait []pendingEvent
+	e.pendingBytes = 0
+	for _, p := range e.pending {
+		if e.attr.waiting(p.client, p.server) {
+			wait = append(wait, p) // its owner is looked up before the next call
+			e.pendingBytes += p.bytes
+			continue
+		}
+		p.ev.LocalProcess = e.attr.clientOwner(p.client, p.server)
+		out = append(out, eventRecord(p.ev))
+	}
+	e.pending = wait
 	return out
 }
 
@@ -221,7 +268,17 @@ func (e *Engine) Stats() EngineStats {
 	st.EventsSuppressed = e.suppressed
 	st.OPCUADroppedOverBudget = e.ua.DroppedOverBudget()
 	st.ModbusIdentityObjectsDropped = e.mb.IdentityObjectsDropped()
-	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped() + e.ua.AlertsDropped()
+	st.EventsDropped = e.limiter.dropped + e.mb.AlertsDropped() + e.ua.AlertsDropped() + e.pendingDropped
+	st.Tables = TableStats{
+		ModbusBytes: e.mb.TableBytes(), OPCUABytes: e.ua.TableBytes(), OPCUABufferedBytes: e.ua.BufferedBytes(),
+		PendingEventBytes: e.pendingBytes, SummaryEventBytes: e.eventsBytes,
+		MACs: e.core.macs.Len(),
+	}
+	ev := &st.Tables.Evicted
+	ev.ModbusDevices, ev.ModbusClients, ev.ModbusFlows, ev.ModbusWriters = e.mb.Evictions()
+	ev.OPCUADevices, ev.OPCUAClients, ev.OPCUAFlows = e.ua.Evictions()
+	ev.RateLimiter = e.limiter.t.Evicted
+	st.Budget = e.budget
 	e.attr.stats(&st)
 	return st
 }

@@ -19,7 +19,7 @@ const (
 	defaultMaxBuffered = 64 << 20 // out-of-order bytes buffered in total
 	defaultGapTimeout  = 2 * time.Second
 	poolSegmentSize    = 2048 // out-of-order segments up to this size reuse pooled buffers
-	maxPooledSegments  = 4096
+	maxPooledSegments  = 4096 // and at most an eighth of the total bound
 	maxSegmentsPerDir  = 1024 // out-of-order segments buffered per direction
 	farFutureWindow    = 1 << 30
 )
@@ -54,7 +54,10 @@ type ReassemblyStats struct {
 	GapsTimeout     uint64 `json:"gaps_timeout"`     // of which forced by the gap timeout or the end of a flow
 	SkippedBytes    uint64 `json:"skipped_bytes"`    // sequence space skipped by gaps
 	TruncatedFrames uint64 `json:"truncated_frames"` // segments cut by the snap length (the missing bytes are a gap)
-	Buffered        int64  `json:"buffered_bytes"`   // out-of-order bytes held now
+	// Buffered is the memory held now for out-of-order segments (the
+	// capacity of their buffers, at least their length), within
+	// Config.MaxReassemblyBytes.
+	Buffered int64 `json:"buffered_bytes"`
 }
 
 // assembler reassembles the directions of connections under shared limits.
@@ -64,6 +67,7 @@ type assembler struct {
 	maxBuffered int64
 	gapTimeout  time.Duration
 	pool        [][]byte
+	maxPool     int
 	stats       ReassemblyStats
 }
 
@@ -77,7 +81,8 @@ func newAssembler(flowBuffer int, maxBuffered int64, gapTimeout time.Duration) *
 	if gapTimeout <= 0 {
 		gapTimeout = defaultGapTimeout
 	}
-	return &assembler{flowBuffer: flowBuffer, maxBuffered: maxBuffered, gapTimeout: gapTimeout}
+	maxPool := int(min(maxPooledSegments, maxBuffered/8/poolSegmentSize))
+	return &assembler{flowBuffer: flowBuffer, maxBuffered: maxBuffered, gapTimeout: gapTimeout, maxPool: maxPool}
 }
 
 func (a *assembler) alloc(n int) []byte {
@@ -93,7 +98,7 @@ func (a *assembler) alloc(n int) []byte {
 }
 
 func (a *assembler) free(b []byte) {
-	if cap(b) == poolSegmentSize && len(a.pool) < maxPooledSegments {
+	if cap(b) == poolSegmentSize && len(a.pool) < a.maxPool {
 		a.pool = append(a.pool, b[:0])
 	}
 }
@@ -205,7 +210,7 @@ func (a *assembler) buffer(hs *halfStream, h streamHandler, toServer bool, seq u
 	copy(hs.ooo[i+1:], hs.ooo[i:])
 	hs.ooo[i] = oooSegment{seq: seq, data: b, wire: wire, ts: ts}
 	hs.oooBytes += len(b)
-	a.stats.Buffered += int64(len(b))
+	a.stats.Buffered += int64(cap(b))
 	for len(hs.ooo) > 0 && (hs.oooBytes > a.flowBuffer || a.stats.Buffered > a.maxBuffered || len(hs.ooo) > maxSegmentsPerDir) {
 		a.stats.GapsOverflow++
 		a.skipToBuffered(hs, h, toServer)
@@ -233,7 +238,7 @@ func (a *assembler) drain(hs *halfStream, h streamHandler, toServer bool) {
 			hs.ooo = hs.ooo[:0:0]
 		}
 		hs.oooBytes -= len(o.data)
-		a.stats.Buffered -= int64(len(o.data))
+		a.stats.Buffered -= int64(cap(o.data))
 		skip := int(-int64(diff))
 		if skip >= o.wire {
 			a.stats.Retransmissions++
@@ -273,7 +278,7 @@ func (a *assembler) flush(hs *halfStream, h streamHandler, toServer bool) {
 // release drops buffered segments without delivering them.
 func (a *assembler) release(hs *halfStream) {
 	for _, o := range hs.ooo {
-		a.stats.Buffered -= int64(len(o.data))
+		a.stats.Buffered -= int64(cap(o.data))
 		a.free(o.data)
 	}
 	hs.ooo = nil

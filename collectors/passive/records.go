@@ -158,13 +158,13 @@ type Event struct {
 }
 
 // rateLimiter lets one event per (kind, source) through per interval and
-// counts the rest. Its table is bounded; when full, entries whose interval
-// has passed are forgotten first.
+// counts the rest. Its table is a bounded LRU: when full, the key used
+// least recently is forgotten (and what it was suppressing counted as
+// dropped), in an order that depends only on the input.
 type rateLimiter struct {
 	interval time.Duration
-	max      int
-	m        map[rateKey]*rateState
-	dropped  uint64 // entries forgotten while still suppressing
+	t        *bounded.LRU[rateKey, rateState]
+	dropped  uint64 // suppressed events of keys forgotten before they were reported
 }
 
 type rateKey struct {
@@ -178,7 +178,9 @@ type rateState struct {
 }
 
 func newRateLimiter(interval time.Duration, max int) *rateLimiter {
-	return &rateLimiter{interval: interval, max: max, m: map[rateKey]*rateState{}}
+	r := &rateLimiter{interval: interval, t: bounded.NewLRU[rateKey, rateState](max)}
+	r.t.OnEvict = func(n *bounded.Node[rateKey, rateState]) { r.dropped += n.Val.suppressed }
+	return r
 }
 
 // allow reports whether an event of kind from source at ts may be emitted,
@@ -188,39 +190,19 @@ func newRateLimiter(interval time.Duration, max int) *rateLimiter {
 // bounded.Quiet does in the analyzers; otherwise a clock stepped back by an
 // hour would silence the key for an hour.
 func (r *rateLimiter) allow(kind string, source netip.Addr, ts time.Time) (bool, uint64) {
-	k := rateKey{kind, source}
-	st := r.m[k]
-	if st == nil {
-		if len(r.m) >= r.max {
-			r.prune(ts)
-		}
-		r.m[k] = &rateState{last: ts}
+	n, added := r.t.GetOrAdd(rateKey{kind, source})
+	st := &n.Val
+	if added {
+		st.last = ts
 		return true, 0
 	}
 	if !ts.Before(st.last) && ts.Sub(st.last) < r.interval {
 		st.suppressed++
 		return false, 0
 	}
-	n := st.suppressed
+	k := st.suppressed
 	st.last, st.suppressed = ts, 0
-	return true, n
-}
-
-func (r *rateLimiter) prune(now time.Time) {
-	for k, st := range r.m {
-		if now.Sub(st.last) >= r.interval && st.suppressed == 0 {
-			delete(r.m, k)
-		}
-	}
-	if len(r.m) >= r.max {
-		for k, st := range r.m {
-			r.dropped += st.suppressed
-			delete(r.m, k)
-			if len(r.m) < r.max/2 {
-				break
-			}
-		}
-	}
+	return true, k
 }
 
 // severity maps an analyzer severity to a record severity.

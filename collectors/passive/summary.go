@@ -21,13 +21,18 @@ type Summary struct {
 	Assets  []Asset       `json:"assets"`
 	Flows   []Flow        `json:"flows"`
 	Events  []Event       `json:"events"`
-	// EventsOmitted counts events past the Summary's bound of 10000.
+	// EventsOmitted counts events past the Summary's bounds (10000 events,
+	// Budget.Events bytes).
 	EventsOmitted uint64      `json:"events_omitted,omitempty"`
 	Stats         EngineStats `json:"stats"`
+	// Files tells how much of each capture file was read.
+	Files []FileReport `json:"files"`
 }
 
 // Summary returns what the engine has seen so far. Call Flush with the zero
 // time first to include connections still open at the end of a capture.
+// Events are kept for it only by the Engine of a Replay (an Engine from
+// NewEngine keeps them for Records instead).
 func (e *Engine) Summary() *Summary {
 	e.collectAlerts()
 	s := &Summary{

@@ -270,8 +270,11 @@ type MetricsConfig struct {
 
 // LimitsConfig bounds the agent's own resource use.
 type LimitsConfig struct {
-	// Memory is the soft memory limit passed to debug.SetMemoryLimit
-	// (GOMEMLIMIT); 0 means off, otherwise at least 16MiB; default 64MiB.
+	// Memory bounds the agent's memory: the Go runtime's soft limit
+	// (debug.SetMemoryLimit, unless GOMEMLIMIT is set) is Memory less a
+	// quarter of it, at most 16MiB, left for the binary and the buffer's
+	// memory map; the passive tables get a quarter of it. 0 means off,
+	// otherwise at least 16MiB; default 64MiB.
 	Memory Size `yaml:"memory" json:"memory"`
 }
 

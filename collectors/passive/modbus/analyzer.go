@@ -150,7 +150,7 @@ func (f *flowState) fc(fc uint8) *fcCount {
 // NewAnalyzer returns an Analyzer with cfg (zero fields take defaults).
 func NewAnalyzer(cfg Config) *Analyzer {
 	cfg = cfg.withDefaults()
-	return &Analyzer{
+	a := &Analyzer{
 		cfg:     cfg,
 		stats:   counters{servers: make(map[netip.AddrPort]struct{}), ident: make(map[identKey]map[uint8]string)},
 		devices: bounded.NewLRU[netip.AddrPort, deviceState](cfg.MaxDevices),
@@ -160,6 +160,8 @@ func NewAnalyzer(cfg Config) *Analyzer {
 		quiet:   bounded.NewQuiet[quietKey](4*cfg.MaxClients, cfg.Window),
 		alerts:  bounded.NewQueue[Alert](cfg.MaxAlerts),
 	}
+	a.setBudgets()
+	return a
 }
 
 // Config returns the effective configuration (defaults filled in).

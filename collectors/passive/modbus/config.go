@@ -24,6 +24,10 @@ type Config struct {
 	// MaxStatsServers bounds the distinct servers, and the device
 	// identification objects over all servers and units, kept for Stats.
 	MaxStatsServers int
+	// MaxTableBytes bounds the bytes of the device, client and flow tables
+	// (flows half of it, devices and clients a quarter each; least
+	// recently used entries evicted), whatever their entries hold.
+	MaxTableBytes int
 	// MaxIdentityObjects bounds the device identification objects (unit,
 	// object id pairs, each value at most 255 bytes) kept per server in
 	// Devices; further objects are counted by IdentityObjectsDropped.
@@ -56,8 +60,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults: 64 pending requests per session,
 // 1024 devices, 4096 flows, 1024 clients, 1024 writers, 1024 alerts,
-// 4096 stats servers, 32 identification objects per server; scan at 20 unit ids or 10 function codes,
-// identification sweep at 4 targets, exception rate 0.5 over at least 20
+// 4096 stats servers, 32 identification objects per server, 8 MiB of
+// tables; scan at 20 unit ids or 10 function codes, identification sweep at 4 targets, exception rate 0.5 over at least 20
 // responses, malformed flood at 20, window 1 minute.
 func DefaultConfig() Config {
 	return Config{
@@ -69,6 +73,7 @@ func DefaultConfig() Config {
 		MaxAlerts:               1024,
 		MaxStatsServers:         4096,
 		MaxIdentityObjects:      32,
+		MaxTableBytes:           8 << 20,
 		ScanUnitThreshold:       20,
 		ScanFCThreshold:         10,
 		IdentSweepThreshold:     4,
@@ -95,6 +100,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxAlerts, d.MaxAlerts)
 	setInt(&c.MaxStatsServers, d.MaxStatsServers)
 	setInt(&c.MaxIdentityObjects, d.MaxIdentityObjects)
+	setInt(&c.MaxTableBytes, d.MaxTableBytes)
 	setInt(&c.ScanUnitThreshold, d.ScanUnitThreshold)
 	setInt(&c.ScanFCThreshold, d.ScanFCThreshold)
 	setInt(&c.IdentSweepThreshold, d.IdentSweepThreshold)

@@ -95,6 +95,7 @@ func (a *Analyzer) DroppedOverBudget() uint64 { return a.stats.overBudget }
 type counters struct {
 	messages, malformed uint64
 	overBudget          uint64
+	strBytes            int // bytes of policies and urls (statsStringsMax)
 	types               [numTypes]uint64
 	policies, urls      map[string]struct{}
 	services            map[uint32]uint64
@@ -169,7 +170,7 @@ type flowState struct {
 // NewAnalyzer returns an Analyzer with cfg (zero fields take defaults).
 func NewAnalyzer(cfg Config) *Analyzer {
 	cfg = cfg.withDefaults()
-	return &Analyzer{
+	a := &Analyzer{
 		cfg: cfg,
 		stats: counters{
 			policies: make(map[string]struct{}), urls: make(map[string]struct{}),
@@ -181,6 +182,8 @@ func NewAnalyzer(cfg Config) *Analyzer {
 		quiet:   bounded.NewQuiet[quietKey](4*cfg.MaxClients, cfg.Window),
 		alerts:  bounded.NewQueue[Alert](cfg.MaxAlerts),
 	}
+	a.setBudgets()
+	return a
 }
 
 // Config returns the effective configuration (defaults filled in).

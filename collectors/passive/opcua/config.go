@@ -41,6 +41,10 @@ type Config struct {
 	// MaxStatsEntries bounds the distinct servers, endpoint URLs, policy URIs
 	// and service ids kept for Stats.
 	MaxStatsEntries int
+	// MaxTableBytes bounds the bytes of the device and flow tables (3/8
+	// each; least recently used entries evicted) and of the endpoint URLs
+	// and policy URIs kept for Stats (1/8), whatever their entries hold.
+	MaxTableBytes int
 	// CertExpiryWarning raises opcua.cert_expiring for a certificate whose
 	// NotAfter is closer than this to the capture time.
 	CertExpiryWarning time.Duration
@@ -62,7 +66,7 @@ type Config struct {
 // over all sessions, arrays of at most
 // 65536 elements, strings kept up to 4096 bytes, 64 pending requests per
 // session, 1024 devices, 4096 flows, 1024 clients, 1024 alerts, 4096 stats
-// entries; certificate warning 30 days before expiry, brute force at 5
+// entries, 8 MiB of tables; certificate warning 30 days before expiry, brute force at 5
 // authentication failures, ERR flood at 10, window 1 minute.
 func DefaultConfig() Config {
 	return Config{
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		MaxClients:           1024,
 		MaxAlerts:            1024,
 		MaxStatsEntries:      4096,
+		MaxTableBytes:        8 << 20,
 		CertExpiryWarning:    30 * 24 * time.Hour,
 		BruteForceThreshold:  5,
 		ErrFloodThreshold:    10,
@@ -105,6 +110,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxClients, d.MaxClients)
 	setInt(&c.MaxAlerts, d.MaxAlerts)
 	setInt(&c.MaxStatsEntries, d.MaxStatsEntries)
+	setInt(&c.MaxTableBytes, d.MaxTableBytes)
 	setInt(&c.BruteForceThreshold, d.BruteForceThreshold)
 	setInt(&c.ErrFloodThreshold, d.ErrFloodThreshold)
 	if c.CertExpiryWarning <= 0 {

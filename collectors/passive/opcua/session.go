@@ -360,7 +360,7 @@ func (s *Session) endpointURL(url []byte, ts time.Time) {
 	if len(url) > a.cfg.MaxStringLen {
 		url = url[:a.cfg.MaxStringLen]
 	}
-	if _, ok := a.stats.urls[string(url)]; !ok && len(a.stats.urls) < a.cfg.MaxStatsEntries {
+	if _, ok := a.stats.urls[string(url)]; !ok && len(a.stats.urls) < a.cfg.MaxStatsEntries && a.keepStatsString(len(url)) {
 		a.stats.urls[string(url)] = struct{}{}
 	}
 	f := s.flowNode(ts)
@@ -407,7 +407,7 @@ func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, t
 		spu = spu[:max]
 	}
 	if len(spu) > 0 {
-		if _, ok := a.stats.policies[string(spu)]; !ok && len(a.stats.policies) < a.cfg.MaxStatsEntries {
+		if _, ok := a.stats.policies[string(spu)]; !ok && len(a.stats.policies) < a.cfg.MaxStatsEntries && a.keepStatsString(len(spu)) {
 			a.stats.policies[string(spu)] = struct{}{}
 		}
 	}

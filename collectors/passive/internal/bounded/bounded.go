@@ -4,11 +4,14 @@
 // none of them is safe for concurrent use.
 package bounded
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
-// LRU is a map bounded to a maximum number of keys with least recently
-// used eviction. Nodes are allocated once per key; Get, Peek and Touch do
-// not allocate.
+// LRU is a map bounded to a maximum number of keys, and optionally to a
+// number of bytes, with least recently used eviction. Nodes are allocated
+// once per key; Get, Peek and Touch do not allocate.
 type LRU[K comparable, V any] struct {
 	max  int
 	m    map[K]*Node[K, V]
@@ -17,16 +20,91 @@ type LRU[K comparable, V any] struct {
 	Evicted uint64
 	// OnEvict, when set, is called with each evicted node.
 	OnEvict func(*Node[K, V])
+
+	// byte budget (SetBudget)
+	maxBytes int
+	bytes    int
+	size     func(*V) int
+	last     *Node[K, V] // the entry measured last: measured again first
 }
 
 // Node is one entry of an LRU. A holder of a node pointer must check Gone
-// before using it: an evicted node is no longer in the map.
+// before using it: an evicted node is no longer in the map, and its value
+// has been reset to the zero value (so that a holder keeps only the node).
 type Node[K comparable, V any] struct {
 	Key        K
 	Val        V
 	prev, next *Node[K, V]
+	size       int // bytes counted for this entry (byte budget)
 	// Gone is set when the node is evicted.
 	Gone bool
+}
+
+// NodeBytes is what an entry of an LRU[K, V] costs besides the memory its
+// value points to: the node and its map slot.
+func NodeBytes[K comparable, V any]() int {
+	var k K
+	return int(unsafe.Sizeof(Node[K, V]{})+unsafe.Sizeof(k)) + 16
+}
+
+// SetBudget bounds the LRU to maxBytes as well: an entry costs NodeBytes
+// plus size(&Val), measured when it is added and whenever it is touched
+// (Get, GetOrAdd, Touch), and the entry touched before it is measured
+// again then (its holder may have made it grow after the touch); the least
+// recently used entries are evicted while the total exceeds maxBytes. The
+// entry just touched stays, so the total can exceed maxBytes by what the
+// most recent entry grew since it was touched, or when one entry alone is
+// larger. Call it before the first Add.
+func (l *LRU[K, V]) SetBudget(maxBytes int, size func(*V) int) {
+	l.maxBytes, l.size = maxBytes, size
+}
+
+// Bytes returns the bytes counted for the entries (0 without a budget).
+func (l *LRU[K, V]) Bytes() int {
+	if l.last != nil {
+		l.resize(l.last)
+	}
+	return l.bytes
+}
+
+// measure recounts the bytes of the previously measured entry and of n and
+// evicts least recent entries other than n while the budget is exceeded.
+func (l *LRU[K, V]) measure(n *Node[K, V]) {
+	if l.size == nil {
+		return
+	}
+	if l.last != nil && l.last != n {
+		l.resize(l.last)
+	}
+	l.resize(n)
+	l.last = n
+	for l.bytes > l.maxBytes && l.root.prev != n && l.root.prev != &l.root {
+		l.evict(l.root.prev)
+	}
+}
+
+func (l *LRU[K, V]) resize(n *Node[K, V]) {
+	sz := NodeBytes[K, V]() + l.size(&n.Val)
+	l.bytes += sz - n.size
+	n.size = sz
+}
+
+// evict removes n.
+func (l *LRU[K, V]) evict(n *Node[K, V]) {
+	n.prev.next, n.next.prev = n.next, n.prev
+	n.prev, n.next = nil, nil
+	n.Gone = true
+	delete(l.m, n.Key)
+	l.bytes -= n.size
+	if l.last == n {
+		l.last = nil
+	}
+	l.Evicted++
+	if l.OnEvict != nil {
+		l.OnEvict(n)
+	}
+	var zero V
+	n.Val = zero
 }
 
 // NewLRU returns an empty LRU holding at most max keys (at least 1).
@@ -54,35 +132,30 @@ func (l *LRU[K, V]) Get(k K) *Node[K, V] {
 // Peek returns the node of k without changing the order.
 func (l *LRU[K, V]) Peek(k K) *Node[K, V] { return l.m[k] }
 
-// Touch marks n most recent.
+// Touch marks n most recent (and measures it, with a byte budget). n must
+// not be Gone.
 func (l *LRU[K, V]) Touch(n *Node[K, V]) {
-	if l.root.next == n {
-		return
+	if l.root.next != n {
+		n.prev.next, n.next.prev = n.next, n.prev
+		n.next, n.prev = l.root.next, &l.root
+		l.root.next.prev = n
+		l.root.next = n
 	}
-	n.prev.next, n.next.prev = n.next, n.prev
-	n.next, n.prev = l.root.next, &l.root
-	l.root.next.prev = n
-	l.root.next = n
+	l.measure(n)
 }
 
 // Add inserts k, which must be absent, as most recent, evicting the least
 // recent entry when full, and returns its node with a zero value.
 func (l *LRU[K, V]) Add(k K) *Node[K, V] {
 	if len(l.m) >= l.max {
-		old := l.root.prev
-		old.prev.next, old.next.prev = old.next, old.prev
-		old.Gone = true
-		delete(l.m, old.Key)
-		l.Evicted++
-		if l.OnEvict != nil {
-			l.OnEvict(old)
-		}
+		l.evict(l.root.prev)
 	}
 	n := &Node[K, V]{Key: k}
 	n.next, n.prev = l.root.next, &l.root
 	l.root.next.prev = n
 	l.root.next = n
 	l.m[k] = n
+	l.measure(n)
 	return n
 }
 

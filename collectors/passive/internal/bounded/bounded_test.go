@@ -84,3 +84,41 @@ func TestQueue(t *testing.T) {
 		t.Error("second Take not empty")
 	}
 }
+
+// TestLRUBudget: with a byte budget, entries are measured when added and
+// touched (and the entry touched before is measured again), the least
+// recent ones are evicted while the total exceeds the budget, the one just
+// touched stays, and an evicted node keeps no value.
+func TestLRUBudget(t *testing.T) {
+	t.Parallel()
+	node := bounded.NodeBytes[string, []byte]()
+	l := bounded.NewLRU[string, []byte](100)
+	l.SetBudget(3*node+300, func(v *[]byte) int { return cap(*v) })
+	a := l.Add("a")
+	a.Val = make([]byte, 100)
+	b := l.Add("b") // measures a again: 2 nodes + 100
+	if got := l.Bytes(); got != 2*node+100 {
+		t.Fatalf("Bytes = %d, want %d", got, 2*node+100)
+	}
+	b.Val = make([]byte, 150)
+	l.Add("c").Val = make([]byte, 50) // a, b, c: 3 nodes + 300 = the budget
+	if l.Len() != 3 || l.Bytes() != 3*node+300 || l.Evicted != 0 {
+		t.Fatalf("len %d bytes %d evicted %d", l.Len(), l.Bytes(), l.Evicted)
+	}
+	l.Touch(a) // a is most recent; c measured again
+	a.Val = make([]byte, 200)
+	l.Touch(a) // a grew by 100: b, the least recent, is evicted
+	var order []string
+	l.Each(func(n *bounded.Node[string, []byte]) { order = append(order, n.Key) })
+	if diff := cmp.Diff([]string{"a", "c"}, order); diff != "" {
+		t.Errorf("after growth (-want +got):\n%s", diff)
+	}
+	if !b.Gone || b.Val != nil || l.Evicted != 1 || l.Bytes() != 2*node+250 {
+		t.Errorf("b gone %v val %d bytes; evicted %d; bytes %d", b.Gone, len(b.Val), l.Evicted, l.Bytes())
+	}
+	a.Val = make([]byte, 1000) // one entry alone over the budget stays
+	l.Touch(a)
+	if l.Len() != 1 || a.Gone || l.Evicted != 2 {
+		t.Errorf("the entry just touched was evicted")
+	}
+}
