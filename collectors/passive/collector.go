@@ -78,9 +78,12 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		c.mu.Unlock()
 		return c.emit(ctx, emit, time.Now())
 	}
-	attr := c.startAttribution(ctx)
+	attr := c.startAttribution()
 	g, gctx := errgroup.WithContext(ctx)
 	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
+	if attr != nil {
+		g.Go(func() error { attr.run(gctx, &c.mu); return nil })
+	}
 	for _, ifc := range c.cfg.Interfaces {
 		src, err := OpenLive(ifc, opts)
 		if err != nil {
@@ -92,6 +95,9 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		c.sources[ifc] = src
 		c.mu.Unlock()
 		g.Go(func() error { return c.read(gctx, ifc, src) })
+		if attr != nil {
+			c.startSynTap(gctx, g, ifc, opts, attr)
+		}
 	}
 	g.Go(func() error {
 		// Flush every second (gap timeouts, idle connections); emit every
@@ -105,7 +111,7 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 				return nil
 			case now := <-t.C:
 				if attr != nil {
-					attr.refresh(gctx, now, &c.mu)
+					attr.tick(now)
 				}
 				if now.Before(next) {
 					c.mu.Lock()
@@ -140,8 +146,8 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 // startAttribution turns local process attribution on for the live capture
 // about to start (Config.AttributeLocal, and a socket table on this
 // system) and reads this host's addresses. It returns nil when
-// attribution is off.
-func (c *Collector) startAttribution(ctx context.Context) *attributor {
+// attribution is off; the caller runs the attributor's worker.
+func (c *Collector) startAttribution() *attributor {
 	if !c.cfg.AttributeLocal {
 		return nil
 	}
@@ -153,8 +159,22 @@ func (c *Collector) startAttribution(ctx context.Context) *attributor {
 	c.eng.attributeLocal(o, c.log)
 	a := c.eng.attr
 	c.mu.Unlock()
-	a.refresh(ctx, time.Now(), &c.mu)
+	a.tick(time.Now())
 	return a
+}
+
+// startSynTap starts the SYN tap of interface ifc in g, where the system
+// has one (Linux). Without it, connections are still looked up when the
+// capture hands their first segment over, only later.
+func (c *Collector) startSynTap(ctx context.Context, g *errgroup.Group, ifc string, opts LiveOptions, a *attributor) {
+	tap, err := openSynTap(ifc, opts)
+	if err != nil {
+		c.log.Warn("no SYN tap: connections shorter than the capture's delivery delay may stay unattributed", "interface", ifc, "err", err)
+		return
+	}
+	if tap != nil {
+		g.Go(func() error { tap.run(ctx, a); return nil })
+	}
 }
 
 // livePorts returns the ports the live capture filter passes: 502 and 4840

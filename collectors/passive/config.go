@@ -41,10 +41,6 @@ type Config struct {
 	// threat records carry local_process). DefaultConfig sets it; false
 	// never reads the socket table. Replayed files are never attributed.
 	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
-	// AttributeRefresh is the least time between two reads of the socket
-	// table, which happen only when a new connection of this host appears
-	// (default 1s, at least 1s).
-	AttributeRefresh time.Duration `yaml:"attribute_refresh" json:"attribute_refresh"`
 	// Modbus configures the Modbus/TCP analyzer's tables and detections.
 	Modbus modbus.Config `yaml:"modbus" json:"modbus"`
 	// OPCUA configures the OPC UA Binary analyzer's limits, tables and
@@ -88,7 +84,6 @@ func DefaultConfig() Config {
 		SummaryInterval:    DefaultSummaryInterval,
 		MaxReassemblyBytes: DefaultMaxReassemblyBytes,
 		AttributeLocal:     true,
-		AttributeRefresh:   DefaultAttributeRefresh,
 		Modbus:             modbus.DefaultConfig(),
 		OPCUA:              opcua.DefaultConfig(),
 	}
@@ -118,9 +113,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxReassemblyBytes == 0 {
 		c.MaxReassemblyBytes = d.MaxReassemblyBytes
 	}
-	if c.AttributeRefresh == 0 {
-		c.AttributeRefresh = d.AttributeRefresh
-	}
 	return c
 }
 
@@ -138,8 +130,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: summary_interval must be at least 1s, got %s", ErrInvalidConfig, c.SummaryInterval)
 	case c.MaxReassemblyBytes < 1<<16:
 		return fmt.Errorf("%w: max_reassembly_bytes must be at least 65536, got %d", ErrInvalidConfig, c.MaxReassemblyBytes)
-	case c.AttributeRefresh < time.Second:
-		return fmt.Errorf("%w: attribute_refresh must be at least 1s, got %s", ErrInvalidConfig, c.AttributeRefresh)
 	}
 	for _, p := range c.Ports.Modbus {
 		if p == 0 {

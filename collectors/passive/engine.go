@@ -84,8 +84,8 @@ type core struct {
 	free                    []*conn
 	last                    *conn // the connection of the previous segment (saves a map lookup)
 	// onOpen, when set, is told of every connection started (syn: by a
-	// segment with SYN set), for local process attribution.
-	onOpen func(client, server netip.AddrPort, syn bool)
+	// segment with SYN set, captured at ts), for local process attribution.
+	onOpen func(client, server netip.AddrPort, syn bool, ts time.Time)
 }
 
 // portSet is a bitmap of TCP ports.
@@ -356,7 +356,7 @@ func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts t
 	c.first, c.last = ts, ts
 	c.h = f(c.client, c.server)
 	if e.onOpen != nil {
-		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0)
+		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0, ts)
 	}
 }
 

@@ -189,7 +189,7 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 // against this host's addresses. The Collector calls it before its live
 // capture starts, never for replays (a file's sockets are not this host's).
 func (e *Engine) attributeLocal(o socketOwners, log *slog.Logger) {
-	e.attr = newAttributor(o, e.cfg.AttributeRefresh, log)
+	e.attr = newAttributor(o, log)
 	e.core.onOpen = e.attr.note
 }
 
