@@ -110,7 +110,9 @@ func TestAttributionShortConnections(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- col.Run(ctx, collectors.RecordFunc(func(context.Context, collectors.Record) error { return nil })) }()
+	go func() {
+		done <- col.Run(ctx, collectors.RecordFunc(func(context.Context, collectors.Record) error { return nil }))
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -41,7 +41,7 @@ type procCache struct {
 }
 
 type describedProc struct {
-	created int64 // start time, ms since the epoch
+	started uint64 // processStart's value
 	p       LocalProcess
 }
 
@@ -49,13 +49,16 @@ type describedProc struct {
 // effort: another user's executable path or command line may be
 // unreadable. It fails only when the process is gone.
 func (c *procCache) describe(ctx context.Context, pid int32) (LocalProcess, bool) {
-	proc, err := process.NewProcessWithContext(ctx, pid)
+	started, err := processStart(ctx, pid)
 	if err != nil {
 		return LocalProcess{}, false // exited since its socket was found
 	}
-	created, _ := proc.CreateTimeWithContext(ctx)
-	if d, ok := c.m[pid]; ok && d.created == created {
+	if d, ok := c.m[pid]; ok && d.started == started {
 		return d.p, true
+	}
+	proc, err := process.NewProcessWithContext(ctx, pid)
+	if err != nil {
+		return LocalProcess{}, false
 	}
 	p := LocalProcess{PID: pid}
 	p.Name, _ = proc.NameWithContext(ctx)
@@ -69,6 +72,6 @@ func (c *procCache) describe(ctx context.Context, pid int32) (LocalProcess, bool
 	if c.m == nil || len(c.m) >= maxDescribed {
 		c.m = make(map[int32]describedProc, maxDescribed)
 	}
-	c.m[pid] = describedProc{created: created, p: p}
+	c.m[pid] = describedProc{started: started, p: p}
 	return p, true
 }

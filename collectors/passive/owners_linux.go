@@ -3,6 +3,7 @@
 package passive
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -352,6 +353,25 @@ func (x *procIndex) scan(pid int32, inode uint64) bool {
 			return found
 		}
 	}
+}
+
+// processStart returns the start time of process pid in clock ticks since
+// boot (field 22 of /proc/<pid>/stat): with the pid, it names one process.
+func processStart(_ context.Context, pid int32) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold anything.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:])) // fields 3 onwards
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // socketInode parses a /proc/<pid>/fd link target "socket:[12345]".

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/shirou/gopsutil/v3/process"
 	"golang.org/x/sys/windows"
 )
 
@@ -60,6 +61,17 @@ func (o *tableOwners) lookup(ctx context.Context, qs []ownerQuery) error {
 		}
 	}
 	return nil
+}
+
+// processStart returns the creation time of process pid (ms since the
+// epoch): with the pid, it names one process.
+func processStart(ctx context.Context, pid int32) (uint64, error) {
+	p, err := process.NewProcessWithContext(ctx, pid)
+	if err != nil {
+		return 0, err
+	}
+	t, err := p.CreateTimeWithContext(ctx)
+	return uint64(t), err
 }
 
 // table reads the IPv4 (or IPv6) TCP table with owning pids.
