@@ -3,7 +3,6 @@ package passive
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -155,9 +154,8 @@ func TestAttributionShortConnections(t *testing.T) {
 	durations := []int{10, 20, 50, 100, 200}
 	const perDuration = 40
 	var list []string
-	for i := range perDuration {
+	for range perDuration {
 		for _, d := range durations {
-			_ = i
 			list = append(list, strconv.Itoa(d))
 		}
 	}
@@ -227,8 +225,5 @@ func TestAttributionShortConnections(t *testing.T) {
 	}
 	if rate := float64(longHits) / float64(longTotal); rate < 0.95 {
 		t.Errorf("%d/%d (%.1f%%) connections of 20 ms or more attributed, want at least 95%%", longHits, longTotal, 100*rate)
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		t.Fatal("cancelled")
 	}
 }

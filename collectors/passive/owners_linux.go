@@ -78,15 +78,16 @@ func (o *diagOwners) lookup(ctx context.Context, qs []ownerQuery) error {
 	}
 	for i := range qs {
 		q := &qs[i]
-		inode, uid, err := o.socket(q.k.local, q.k.remote)
+		local, remote := q.k.local, q.k.remote
+		inode, uid, err := o.socket(local, remote)
 		if err != nil {
 			o.close()
 			return err
 		}
 		if inode == 0 && !q.client {
 			// Not accepted yet: its listener's owner will accept it.
-			inode, uid, err = o.socket(q.k.local, netip.AddrPortFrom(zeroLike(q.k.remote.Addr()), 0))
-			if err != nil {
+			remote = netip.AddrPortFrom(zeroLike(remote.Addr()), 0)
+			if inode, uid, err = o.socket(local, remote); err != nil {
 				o.close()
 				return err
 			}
@@ -94,7 +95,13 @@ func (o *diagOwners) lookup(ctx context.Context, qs []ownerQuery) error {
 		if inode == 0 {
 			continue
 		}
-		pid, ok := o.procs.pidOf(inode, uid)
+		// A socket closed while its owner is searched for cannot be found
+		// any more: the search stops rather than read every process.
+		open := func() bool {
+			ino, _, err := o.socket(local, remote)
+			return err == nil && ino == inode
+		}
+		pid, ok := o.procs.pidOf(inode, uid, open)
 		if !ok {
 			continue
 		}
@@ -235,9 +242,14 @@ func newProcIndex(root string) *procIndex {
 	return &procIndex{root: root, known: map[uint64]int32{}, fdBuf: make([]byte, 64)}
 }
 
+// aliveEvery is how many processes a search reads between two checks that
+// the socket is still open.
+const aliveEvery = 16
+
 // pidOf returns the pid of a process holding socket inode, whose owner
-// is uid.
-func (x *procIndex) pidOf(inode uint64, uid uint32) (int32, bool) {
+// is uid. open reports whether the socket is still open; the search of
+// every process stops when it no longer is.
+func (x *procIndex) pidOf(inode uint64, uid uint32, open func() bool) (int32, bool) {
 	if pid, ok := x.known[inode]; ok && x.scan(pid, inode) { // it may be stale
 		x.promote(pid)
 		return pid, true
@@ -253,21 +265,30 @@ func (x *procIndex) pidOf(inode uint64, uid uint32) (int32, bool) {
 	if err != nil {
 		return 0, false
 	}
+	// The processes of the socket's uid first, then the rest.
+	searched := 0
+	search := func(pid int32) (found, stop bool) {
+		if searched%aliveEvery == 0 && !open() {
+			return false, true
+		}
+		searched++
+		if !x.scan(pid, inode) {
+			return false, false
+		}
+		x.promote(pid)
+		return true, true
+	}
 	var other []int32
 	for _, pid := range pids {
 		if !x.ownedBy(pid, uid) {
 			other = append(other, pid)
-			continue
-		}
-		if x.scan(pid, inode) {
-			x.promote(pid)
-			return pid, true
+		} else if found, stop := search(pid); stop {
+			return pid, found
 		}
 	}
 	for _, pid := range other {
-		if x.scan(pid, inode) {
-			x.promote(pid)
-			return pid, true
+		if found, stop := search(pid); stop {
+			return pid, found
 		}
 	}
 	return 0, false
