@@ -192,9 +192,9 @@ type PassiveConfig struct {
 	// Promiscuous puts the interfaces in promiscuous mode; default false.
 	Promiscuous bool `yaml:"promiscuous" json:"promiscuous"`
 	// AttributeLocal attributes live-captured connections of this host to
-	// the local process and user that own them (read from the OS socket
-	// table, at most once a second and only when such a connection
-	// starts); false never reads the socket table. Default true.
+	// the local process and user that own them (looked up by exact
+	// 4-tuple in the OS socket table when such a connection starts);
+	// false never reads the socket table. Default true.
 	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
 }
 
