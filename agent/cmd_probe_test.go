@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,11 +134,21 @@ func TestProbeJSON(t *testing.T) {
 			SecurityPolicyURI string   `json:"security_policy_uri"`
 			SecurityMode      string   `json:"security_mode"`
 			UserTokenTypes    []string `json:"user_token_types"`
-			Certificate       *struct {
+			UserTokens        []struct {
+				PolicyID          string `json:"policy_id"`
+				Type              string `json:"type"`
+				SecurityPolicyURI string `json:"security_policy_uri"`
+			} `json:"user_tokens"`
+			Certificate *struct {
 				Subject    string `json:"subject"`
 				Thumbprint string `json:"thumbprint"`
 			} `json:"certificate"`
 		} `json:"endpoints"`
+		BuildInfo *struct {
+			ManufacturerName string `json:"manufacturer_name"`
+			ProductName      string `json:"product_name"`
+			SoftwareVersion  string `json:"software_version"`
+		} `json:"build_info"`
 		Findings []struct {
 			Kind     string `json:"kind"`
 			Severity string `json:"severity"`
@@ -163,12 +174,47 @@ func TestProbeJSON(t *testing.T) {
 		e.Certificate == nil || e.Certificate.Subject != "CN=edgeward probe test" || len(e.Certificate.Thumbprint) != 40 {
 		t.Errorf("secure endpoint: %+v", e)
 	}
+	for _, e := range o.Endpoints {
+		if len(e.UserTokens) != 2 || e.UserTokens[1].Type != "UserName" || e.UserTokens[1].SecurityPolicyURI != ua.SecurityPolicyURIBasic256Sha256 {
+			t.Errorf("endpoint %s user tokens %+v: want the UserName token with its policy URI", e.SecurityMode, e.UserTokens)
+		}
+	}
+	if b := o.BuildInfo; b == nil || b.ManufacturerName != "Acme Automation" || b.ProductName != "Acme UA" || b.SoftwareVersion != "V4.5 SP1" {
+		t.Errorf("build info %+v, want the server's", b)
+	}
 	kinds := map[string]string{}
 	for _, f := range o.Findings {
+		if _, dup := kinds[f.Kind]; dup {
+			t.Errorf("finding %s reported twice for one server", f.Kind)
+		}
 		kinds[f.Kind] = f.Severity
 	}
 	if kinds["opcua.security_none"] != "high" || kinds["opcua.anonymous_token"] != "medium" {
 		t.Errorf("findings %v, want security_none high and anonymous_token medium", kinds)
+	}
+	if _, ok := kinds["opcua.username_unencrypted"]; ok {
+		t.Errorf("findings %v: the UserName token is encrypted by its own Basic256Sha256 policy", kinds)
+	}
+}
+
+// TestProbeTableOPCUA prints an OPC UA server: its build info and each
+// endpoint's tokens with the policy that protects them.
+func TestProbeTableOPCUA(t *testing.T) {
+	t.Parallel()
+	u := startProbeOPCUA(t)
+	code, out, stderr := runProbe(u)
+	if code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`\n  manufacturer +Acme Automation\n`,
+		`\n  software version +V4\.5 SP1\n`,
+		`\n  opc\.tcp://\S+ +None +None +Anonymous\(None\),UserName\(Basic256Sha256\) +CN=edgeward probe test`,
+		`\n  \[high\] +opcua\.security_none +endpoint accepts unsigned, unencrypted traffic \(security policy None\) \(1 of 2 endpoints\)\n`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("table lacks %s:\n%s", want, out)
+		}
 	}
 }
 
@@ -227,6 +273,10 @@ func startProbeOPCUA(t *testing.T) string {
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
+		server.EnableAuthMode(ua.UserTokenTypeUserName),
+		server.ManufacturerName("Acme Automation"),
+		server.ProductName("Acme UA"),
+		server.SoftwareVersion("V4.5 SP1"),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Start(ctx); err != nil {
