@@ -81,9 +81,6 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 	attr := c.startAttribution()
 	g, gctx := errgroup.WithContext(ctx)
 	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
-	if attr != nil {
-		g.Go(func() error { attr.run(gctx, &c.mu); return nil })
-	}
 	for _, ifc := range c.cfg.Interfaces {
 		src, err := OpenLive(ifc, opts)
 		if err != nil {
@@ -95,7 +92,12 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		c.sources[ifc] = src
 		c.mu.Unlock()
 		g.Go(func() error { return c.read(gctx, ifc, src) })
-		if attr != nil {
+	}
+	if attr != nil {
+		// Started once every source is open: an open failure above waits
+		// only for readers that end on their closed sources.
+		g.Go(func() error { attr.run(gctx, &c.mu); return nil })
+		for _, ifc := range c.cfg.Interfaces {
 			c.startSynTap(gctx, g, ifc, opts, attr)
 		}
 	}

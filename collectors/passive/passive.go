@@ -32,9 +32,11 @@ type Engine struct {
 	ouiFailed  bool
 	suppressed uint64
 	limiter    *rateLimiter
-	attr       *attributor    // nil unless local process attribution is on (live capture)
-	pending    []pendingEvent // events due on the next Records call
-	events     []Event        // emitted events, for Summary
+	attr       *attributor                  // nil unless local process attribution is on (live capture)
+	active     map[activeKey]ActiveIdentity // active identifications (MergeActive), at most maxActive
+	activeDue  map[netip.Addr]bool          // assets with an active identity not yet emitted
+	pending    []pendingEvent               // events due on the next Records call
+	events     []Event                      // emitted events, for Summary
 	eventsCut  uint64
 	// lastRec is the newest capture time covered by the last Records call
 	// (the zero time before the first call); maxTS is the newest packet
@@ -162,10 +164,11 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 		return all || last.After(since)
 	}
 	for _, a := range e.assets() {
-		if due(a.LastSeen) {
+		if e.activeDueFor(a.IP) || due(a.LastSeen) { // an active identity must not move the capture-time mark
 			out = append(out, assetRecord(a, now))
 		}
 	}
+	clear(e.activeDue)
 	for _, f := range e.mb.Flows() {
 		if due(f.LastSeen) {
 			fl := flowOf(f)
@@ -193,9 +196,10 @@ func (e *Engine) attributeLocal(o socketOwners, log *slog.Logger) {
 	e.core.onOpen = e.attr.note
 }
 
-// assets merges the Modbus and OPC UA tables per IP address.
+// assets merges the Modbus and OPC UA tables and the active
+// identifications per IP address.
 func (e *Engine) assets() []Asset {
-	return buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable())
+	return e.mergeActive(buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable()))
 }
 
 // ouiTable returns the embedded OUI table, loaded once per process on first
