@@ -132,7 +132,7 @@ func (e *Engine) mergeActive(assets []Asset) []Asset {
 		ip := k.addr.Addr().Unmap()
 		i := slices.IndexFunc(assets, func(as Asset) bool { return as.IP == ip.String() })
 		if i < 0 {
-			assets = append(assets, Asset{IP: ip.String(), Roles: []string{"server"}, FirstSeen: a.Time.UTC(), LastSeen: a.Time.UTC()})
+			assets = append(assets, Asset{IP: ip.String(), Roles: []string{"server"}, FirstSeen: a.Time.UTC(), LastSeen: a.Time.UTC(), activeOnly: true})
 			i = len(assets) - 1
 		}
 		as := &assets[i]

@@ -164,7 +164,9 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 		return all || last.After(since)
 	}
 	for _, a := range e.assets() {
-		if e.activeDueFor(a.IP) || due(a.LastSeen) { // an active identity must not move the capture-time mark
+		// An identification time is not a capture time: it never moves
+		// the mark of what was recorded.
+		if traffic := !a.activeOnly && due(a.LastSeen); traffic || e.activeDueFor(a.IP) {
 			out = append(out, assetRecord(a, now))
 		}
 	}

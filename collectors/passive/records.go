@@ -37,6 +37,9 @@ type Asset struct {
 	OPCUA     []OPCUAApplication `json:"opcua,omitempty"`
 	FirstSeen time.Time          `json:"first_seen"`
 	LastSeen  time.Time          `json:"last_seen"`
+	// activeOnly marks an asset known only from active identification:
+	// its times are the identification's, not capture times.
+	activeOnly bool
 }
 
 // OPCUAApplication is an OPC UA server or client seen passively: its
