@@ -248,7 +248,7 @@ func TestProbeUsage(t *testing.T) {
 
 // startProbeOPCUA runs gopcua's server on 127.0.0.1 with a None and a
 // Basic256Sha256 endpoint and returns its URL.
-func startProbeOPCUA(t *testing.T) string {
+func startProbeOPCUA(t *testing.T, alsoPorts ...int) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -266,8 +266,11 @@ func startProbeOPCUA(t *testing.T) string {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	s := server.New(
-		server.EndPoint("127.0.0.1", port),
+	opts := []server.Option{server.EndPoint("127.0.0.1", port)}
+	for _, p := range alsoPorts {
+		opts = append(opts, server.EndPoint("127.0.0.1", p)) // advertised, not listened on
+	}
+	s := server.New(append(opts,
 		server.PrivateKey(key),
 		server.Certificate(der),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
@@ -277,7 +280,7 @@ func startProbeOPCUA(t *testing.T) string {
 		server.ManufacturerName("Acme Automation"),
 		server.ProductName("Acme UA"),
 		server.SoftwareVersion("V4.5 SP1"),
-	)
+	)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Start(ctx); err != nil {
 		cancel()
