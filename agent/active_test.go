@@ -19,6 +19,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 	svmodbus "github.com/simonvetter/modbus"
 
+	"github.com/edgeward/edgeward/agent/internal/config"
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/collectors/probe"
@@ -468,3 +469,35 @@ func TestActiveIdentificationOwnAssets(t *testing.T) {
 }
 
 func trimScheme(u string) string { return u[len("opc.tcp://"):] }
+
+// TestBuildActiveCollector checks the registry: active identification is
+// built only when enabled, after the passive collector, whose servers and
+// assets it then uses.
+func TestBuildActiveCollector(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Agent.ID = "t"
+	c.Collectors.Host.Enabled, c.Collectors.Baseline.Enabled = false, false
+	s := newSettings(c, "h", "v")
+	colls, err := buildCollectors(c, s, slog.New(slog.DiscardHandler))
+	if err != nil || len(colls) != 0 {
+		t.Fatalf("default: %v, %v; want no collector (active identification is off by default)", names(colls), err)
+	}
+	c.Collectors.Passive.Enabled, c.Collectors.Passive.Files = true, []string{"x.pcap"}
+	c.Collectors.Active.Enabled, c.Collectors.Active.Allow = true, []string{"10.0.0.0/24"}
+	s = newSettings(c, "h", "v")
+	colls, err = buildCollectors(c, s, slog.New(slog.DiscardHandler))
+	if err != nil || !cmp.Equal(names(colls), []string{"passive", "active"}) {
+		t.Fatalf("collectors %v, %v; want passive, active", names(colls), err)
+	}
+	a := colls[1].(*activeCollector)
+	if a.servers != colls[0].(*passive.Collector) || a.own != nil {
+		t.Errorf("the active collector does not use the passive collector's servers")
+	}
+	if err := a.ident.Allowed("modbus://10.0.0.7/1"); err != nil {
+		t.Errorf("allowlist from the config: %v", err)
+	}
+	if err := a.ident.Allowed("modbus://10.0.1.7/1"); err == nil {
+		t.Error("a target outside the configured allowlist is allowed")
+	}
+}
