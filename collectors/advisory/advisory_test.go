@@ -266,3 +266,24 @@ func TestParseErrors(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// FuzzVersion feeds device-reported version strings to the parser: no
+// panic, and the order it defines is reflexive and antisymmetric.
+func FuzzVersion(f *testing.F) {
+	for _, s := range []string{"V4.5 SP1", "520.2TCU2", "1.606G", "'07'", "Ver.1.30", "2.3rc1", "v", "9999999999999999999999"} {
+		f.Add(s, "2.9.2")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		va, errA := ParseVersion(a)
+		vb, errB := ParseVersion(b)
+		if errA != nil || errB != nil {
+			return
+		}
+		if va.Compare(va) != 0 {
+			t.Fatalf("%q != itself", a)
+		}
+		if va.Compare(vb) != -vb.Compare(va) {
+			t.Fatalf("Compare(%q, %q) = %d, Compare(%q, %q) = %d", a, b, va.Compare(vb), b, a, vb.Compare(va))
+		}
+	})
+}

@@ -541,3 +541,71 @@ func TestOPCUAFindings(t *testing.T) {
 		t.Errorf("findings %+v: want one, naming 8 endpoints and 3 more", fs)
 	}
 }
+
+// readResponse encodes a ReadResponse body (type id, header, results) as a
+// server sends it.
+func readResponse(t testing.TB, results ...*ua.DataValue) []byte {
+	t.Helper()
+	body, err := ua.Encode(&ua.ReadResponse{ResponseHeader: responseHeader(), Results: results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(appendNodeID(nil, id.ReadResponse_Encoding_DefaultBinary), body...)
+}
+
+// TestUADecoderBuildInfo decodes the BuildInfo read of gopcua-encoded
+// responses: strings and localized text, a bad status (left empty), a date,
+// and a value of an unexpected type (decoding stops, what was read stays).
+func TestUADecoderBuildInfo(t *testing.T) {
+	t.Parallel()
+	date := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	str := func(s string) *ua.DataValue { return &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(s)} }
+	bad := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueStatusCode, Value: ua.MustVariant("ignored"), Status: ua.StatusBadNodeIDUnknown}
+	lt := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueServerTimestamp, ServerTimestamp: date,
+		Value: ua.MustVariant(&ua.LocalizedText{EncodingMask: ua.LocalizedTextText | ua.LocalizedTextLocale, Locale: "en", Text: "Acme UA"})}
+	when := &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(date)}
+	d := &uaDecoder{b: readResponse(t, str("urn:acme"), str("Acme"), lt, str("V4.5 SP1"), bad, when)}
+	if err := d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.buildInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &BuildInfo{ProductURI: "urn:acme", ManufacturerName: "Acme", ProductName: "Acme UA", SoftwareVersion: "V4.5 SP1", BuildDate: date}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("build info (-want +got):\n%s", diff)
+	}
+	d = &uaDecoder{b: readResponse(t, str("urn:acme"), &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(uint32(7))},
+		str("x"), str("x"), str("x"), str("x"))}
+	d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary)
+	if got, err := d.buildInfo(); err != nil || got.ProductURI != "urn:acme" || got.ManufacturerName != "" || got.ProductName != "" {
+		t.Errorf("unexpected type: %+v, %v; want the product URI only", got, err)
+	}
+	d = &uaDecoder{b: readResponse(t, str("only one"))}
+	d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary)
+	if _, err := d.buildInfo(); !errors.Is(err, ErrMalformed) {
+		t.Errorf("one result for six variables: %v, want ErrMalformed", err)
+	}
+}
+
+// FuzzUASession asserts that no CreateSession or Read response panics the
+// decoder.
+func FuzzUASession(f *testing.F) {
+	f.Add(readResponse(f, &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant("x")}))
+	hdr, _ := ua.Encode(responseHeader())
+	f.Add(append(append(appendNodeID(nil, id.CreateSessionResponse_Encoding_DefaultBinary), hdr...), 0x02, 0x01, 0x00, 0x07, 0, 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := &uaDecoder{b: b}
+		if d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary) == nil {
+			d.buildInfo()
+		}
+		d = &uaDecoder{b: b}
+		if d.serviceResponse(id.CreateSessionResponse_Encoding_DefaultBinary) == nil {
+			d.nodeID(false)
+			if tok := d.rawNodeID(); len(tok) > len(b) {
+				t.Fatalf("token of %d bytes from %d", len(tok), len(b))
+			}
+		}
+	})
+}
