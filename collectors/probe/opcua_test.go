@@ -559,7 +559,9 @@ func readResponse(t testing.TB, results ...*ua.DataValue) []byte {
 func TestUADecoderBuildInfo(t *testing.T) {
 	t.Parallel()
 	date := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	str := func(s string) *ua.DataValue { return &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(s)} }
+	str := func(s string) *ua.DataValue {
+		return &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(s)}
+	}
 	bad := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueStatusCode, Value: ua.MustVariant("ignored"), Status: ua.StatusBadNodeIDUnknown}
 	lt := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueServerTimestamp, ServerTimestamp: date,
 		Value: ua.MustVariant(&ua.LocalizedText{EncodingMask: ua.LocalizedTextText | ua.LocalizedTextLocale, Locale: "en", Text: "Acme UA"})}
