@@ -14,21 +14,32 @@ import (
 // (advisories.file when set, else advisories.json next to the buffer);
 // `show` prints the list in use.
 func cmdAdvisories(_ context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(env.stdout, "usage: edgeward advisories update FILE|show [-c FILE]\n"+
+			"  update FILE  validate FILE and install it as the advisory list `run` matches against\n"+
+			"  show         print the advisory list in use\n")
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "update" && args[0] != "show") {
 		return fmt.Errorf("%w: want 'update FILE' or 'show'", errUsage)
 	}
 	sub := args[0]
-	fs, cfgPath := newFlags(env, "advisories "+sub, "[-c FILE]"+map[string]string{"update": " FILE", "show": ""}[sub])
+	fs, cfgPath := newFlags(env, "advisories "+sub, map[string]string{"update": "[-c FILE] FILE", "show": "[-c FILE]"}[sub])
 	pos, err := fs.parseArgs(args[1:])
 	if err != nil {
 		return err
 	}
-	if want := map[string]int{"update": 1, "show": 0}[sub]; len(pos) != want {
-		return fmt.Errorf("%w: advisories %s takes %d file argument(s), got %d", errUsage, sub, want, len(pos))
+	if sub == "show" {
+		if err := fs.noArgs(pos); err != nil {
+			return err
+		}
 	}
 	c, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if sub == "update" && len(pos) != 1 {
+		return fmt.Errorf("%w: advisories update takes one file, got %d arguments", errUsage, len(pos))
 	}
 	if sub == "show" {
 		path := advisoryPath(c.Advisories.File, c.Buffer.Path)
