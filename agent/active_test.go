@@ -116,54 +116,22 @@ func (r *byteRecorder) conns() [][]byte {
 // objects, each category in one part; anything else gets exception 1.
 func startIdentityDevice(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 	objects := map[byte][][2]string{
 		1: {{"\x00", "Schneider Electric"}, {"\x01", "BMX P34 2020"}, {"\x02", "v2.7"}},
 		2: {{"\x03", "www.se.com"}, {"\x04", "Modicon M340"}, {"\x05", "BMX P34 2020"}},
 		3: {{"\x80", "line 3"}},
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				for {
-					var h [7]byte
-					if _, err := io.ReadFull(c, h[:]); err != nil {
-						return
-					}
-					pdu := make([]byte, int(binary.BigEndian.Uint16(h[4:]))-1)
-					if _, err := io.ReadFull(c, pdu); err != nil {
-						return
-					}
-					resp := []byte{pdu[0] | 0x80, 1}
-					if objs, ok := objects[pdu[min(2, len(pdu)-1)]]; ok && len(pdu) == 4 && pdu[0] == 0x2B && pdu[1] == 0x0E {
-						resp = []byte{0x2B, 0x0E, pdu[2], 0x83, 0, 0, byte(len(objs))}
-						for _, o := range objs {
-							resp = append(append(resp, o[0][0], byte(len(o[1]))), o[1]...)
-						}
-					}
-					out := append(h[:4:4], 0, byte(len(resp)+1), h[6])
-					if _, err := c.Write(append(out, resp...)); err != nil {
-						return
-					}
-				}
-			}()
+	return serveModbus(t, func(_ byte, pdu []byte) []byte {
+		objs, ok := objects[pdu[min(2, len(pdu)-1)]]
+		if !ok || len(pdu) != 4 || pdu[0] != 0x2B || pdu[1] != 0x0E {
+			return []byte{pdu[0] | 0x80, 1}
 		}
-	}()
-	return l.Addr().String()
+		resp := []byte{0x2B, 0x0E, pdu[2], 0x83, 0, 0, byte(len(objs))}
+		for _, o := range objs {
+			resp = append(append(resp, o[0][0], byte(len(o[1]))), o[1]...)
+		}
+		return resp
+	})
 }
 
 // startSVModbus runs simonvetter's Modbus server (no FC 43 support) and

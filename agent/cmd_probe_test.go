@@ -29,13 +29,28 @@ import (
 // illegal-function exception (any other unit), and counts the requests.
 func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
+	var requests atomic.Int32
+	addr := serveModbus(t, func(unit byte, _ []byte) []byte {
+		requests.Add(1)
+		if unit != 1 {
+			return []byte{0xAB, 0x01}
+		}
+		// vendor "Acme\x1b[31m" (an escape sequence a table must not pass on)
+		return []byte{0x2B, 0x0E, 1, 1, 0, 0, 3, 0, 9, 'A', 'c', 'm', 'e', 0x1b, '[', '3', '1', 'm', 1, 2, 'P', '9', 2, 3, '1', '.', '0'}
+	})
+	return addr, &requests
+}
+
+// serveModbus runs a Modbus/TCP server on 127.0.0.1 that answers each
+// request PDU with answer(unit, pdu), and returns its address.
+func serveModbus(t *testing.T, answer func(unit byte, pdu []byte) []byte) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
-	var requests atomic.Int32
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -57,12 +72,7 @@ func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 					if _, err := io.ReadFull(c, pdu); err != nil {
 						return
 					}
-					requests.Add(1)
-					resp := []byte{0xAB, 0x01}
-					if h[6] == 1 {
-						// vendor "Acme\x1b[31m" (an escape sequence a table must not pass on)
-						resp = []byte{0x2B, 0x0E, 1, 1, 0, 0, 3, 0, 9, 'A', 'c', 'm', 'e', 0x1b, '[', '3', '1', 'm', 1, 2, 'P', '9', 2, 3, '1', '.', '0'}
-					}
+					resp := answer(h[6], pdu)
 					out := append(h[:4:4], 0, byte(len(resp)+1), h[6])
 					if _, err := c.Write(append(out, resp...)); err != nil {
 						return
@@ -71,7 +81,7 @@ func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 			}()
 		}
 	}()
-	return l.Addr().String(), &requests
+	return l.Addr().String()
 }
 
 func closedAddr(t *testing.T) string {
