@@ -53,6 +53,7 @@ func commands() []command {
 		{"buffer", "stats|dump [-c FILE] [--format text|json]", "inspect the store-and-forward buffer", cmdBuffer},
 		{"listen", "[-c FILE] [--format text|json] [--count N]", "subscribe to the broker and print records (for integrators)", cmdListen},
 		{"probe", "[--format table|json] [--timeout D] TARGET...", "opt-in active identification of Modbus and OPC UA devices", cmdProbe},
+		{"advisories", "update FILE|show [-c FILE]", "install or show the offline known-vulnerability advisory list", cmdAdvisories},
 		{"service", "install|uninstall|start|stop|status [-c FILE]", "manage the system service (systemd, Windows service)", cmdService},
 		{"version", "", "print the version", cmdVersion},
 	}

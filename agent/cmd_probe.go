@@ -20,8 +20,12 @@ type probeReport struct {
 	Target    string              `json:"target"`
 	Modbus    *probe.ModbusResult `json:"modbus,omitempty"`
 	Endpoints []probe.Endpoint    `json:"endpoints,omitempty"`
-	Findings  []probe.Finding     `json:"findings,omitempty"`
-	Error     string              `json:"error,omitempty"`
+	BuildInfo *probe.BuildInfo    `json:"build_info,omitempty"`
+	// BuildInfoError says why BuildInfo could not be read from a server
+	// that offers an anonymous None endpoint.
+	BuildInfoError string          `json:"build_info_error,omitempty"`
+	Findings       []probe.Finding `json:"findings,omitempty"`
+	Error          string          `json:"error,omitempty"`
 }
 
 // cmdProbe actively identifies the Modbus and OPC UA devices named on the
@@ -90,7 +94,10 @@ func probeTarget(ctx context.Context, target string, timeout time.Duration) prob
 		r.Modbus, err = probe.ModbusIdentify(ctx, target)
 		r.Findings = probe.ModbusFindings(target, r.Modbus)
 	} else {
-		r.Endpoints, err = probe.OPCUAEndpoints(ctx, target)
+		var res *probe.OPCUAResult
+		if res, err = probe.OPCUAIdentify(ctx, target); err == nil {
+			r.Endpoints, r.BuildInfo, r.BuildInfoError = res.Endpoints, res.BuildInfo, res.BuildInfoError
+		}
 		r.Findings = probe.OPCUAFindings(target, r.Endpoints, time.Now())
 	}
 	if err != nil {
@@ -134,8 +141,21 @@ func writeProbeTable(w io.Writer, reports []probeReport) error {
 				}
 			}
 		}
+		if b := r.BuildInfo; b != nil {
+			for _, f := range []struct{ name, v string }{
+				{"manufacturer", b.ManufacturerName}, {"product", b.ProductName}, {"product uri", b.ProductURI},
+				{"software version", b.SoftwareVersion}, {"build number", b.BuildNumber},
+			} {
+				if f.v != "" {
+					fmt.Fprintf(tw, "  %s\t%s\n", f.name, printable(f.v))
+				}
+			}
+		}
+		if r.BuildInfoError != "" {
+			fmt.Fprintf(tw, "  build info\tnot read: %s\n", printable(r.BuildInfoError))
+		}
 		if len(r.Endpoints) > 0 {
-			fmt.Fprintf(tw, "  ENDPOINT\tPOLICY\tMODE\tTOKENS\tCERTIFICATE\n")
+			fmt.Fprintf(tw, "  ENDPOINT\tPOLICY\tMODE\tTOKENS (POLICY)\tCERTIFICATE\n")
 		}
 		for _, e := range r.Endpoints {
 			cert := "-"
@@ -144,15 +164,23 @@ func writeProbeTable(w io.Writer, reports []probeReport) error {
 			} else if c != nil {
 				cert = fmt.Sprintf("%s, expires %s", c.Subject, c.NotAfter.Format(time.DateOnly))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", printable(e.URL),
-				printable(strings.TrimPrefix(e.SecurityPolicyURI, "http://opcfoundation.org/UA/SecurityPolicy#")),
-				e.SecurityMode, strings.Join(e.UserTokenTypes, ","), printable(cert))
+			var tokens []string
+			for _, t := range e.UserTokens {
+				tokens = append(tokens, t.Type+"("+shortPolicy(t.EffectivePolicy(e))+")")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", printable(e.URL), printable(shortPolicy(e.SecurityPolicyURI)),
+				e.SecurityMode, printable(strings.Join(tokens, ",")), printable(cert))
 		}
 		for _, f := range r.Findings {
 			fmt.Fprintf(tw, "  [%s]\t%s\t%s\n", f.Severity, f.Kind, printable(f.Detail))
 		}
 	}
 	return tw.Flush()
+}
+
+// shortPolicy trims the common prefix of an OPC UA security policy URI.
+func shortPolicy(uri string) string {
+	return strings.TrimPrefix(uri, "http://opcfoundation.org/UA/SecurityPolicy#")
 }
 
 // printable replaces control and other non-printable characters of an

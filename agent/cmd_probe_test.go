@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,13 +29,28 @@ import (
 // illegal-function exception (any other unit), and counts the requests.
 func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
+	var requests atomic.Int32
+	addr := serveModbus(t, func(unit byte, _ []byte) []byte {
+		requests.Add(1)
+		if unit != 1 {
+			return []byte{0xAB, 0x01}
+		}
+		// vendor "Acme\x1b[31m" (an escape sequence a table must not pass on)
+		return []byte{0x2B, 0x0E, 1, 1, 0, 0, 3, 0, 9, 'A', 'c', 'm', 'e', 0x1b, '[', '3', '1', 'm', 1, 2, 'P', '9', 2, 3, '1', '.', '0'}
+	})
+	return addr, &requests
+}
+
+// serveModbus runs a Modbus/TCP server on 127.0.0.1 that answers each
+// request PDU with answer(unit, pdu), and returns its address.
+func serveModbus(t *testing.T, answer func(unit byte, pdu []byte) []byte) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
-	var requests atomic.Int32
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -56,12 +72,7 @@ func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 					if _, err := io.ReadFull(c, pdu); err != nil {
 						return
 					}
-					requests.Add(1)
-					resp := []byte{0xAB, 0x01}
-					if h[6] == 1 {
-						// vendor "Acme\x1b[31m" (an escape sequence a table must not pass on)
-						resp = []byte{0x2B, 0x0E, 1, 1, 0, 0, 3, 0, 9, 'A', 'c', 'm', 'e', 0x1b, '[', '3', '1', 'm', 1, 2, 'P', '9', 2, 3, '1', '.', '0'}
-					}
+					resp := answer(h[6], pdu)
 					out := append(h[:4:4], 0, byte(len(resp)+1), h[6])
 					if _, err := c.Write(append(out, resp...)); err != nil {
 						return
@@ -70,7 +81,7 @@ func startProbeModbus(t *testing.T) (string, *atomic.Int32) {
 			}()
 		}
 	}()
-	return l.Addr().String(), &requests
+	return l.Addr().String()
 }
 
 func closedAddr(t *testing.T) string {
@@ -133,11 +144,21 @@ func TestProbeJSON(t *testing.T) {
 			SecurityPolicyURI string   `json:"security_policy_uri"`
 			SecurityMode      string   `json:"security_mode"`
 			UserTokenTypes    []string `json:"user_token_types"`
-			Certificate       *struct {
+			UserTokens        []struct {
+				PolicyID          string `json:"policy_id"`
+				Type              string `json:"type"`
+				SecurityPolicyURI string `json:"security_policy_uri"`
+			} `json:"user_tokens"`
+			Certificate *struct {
 				Subject    string `json:"subject"`
 				Thumbprint string `json:"thumbprint"`
 			} `json:"certificate"`
 		} `json:"endpoints"`
+		BuildInfo *struct {
+			ManufacturerName string `json:"manufacturer_name"`
+			ProductName      string `json:"product_name"`
+			SoftwareVersion  string `json:"software_version"`
+		} `json:"build_info"`
 		Findings []struct {
 			Kind     string `json:"kind"`
 			Severity string `json:"severity"`
@@ -163,12 +184,47 @@ func TestProbeJSON(t *testing.T) {
 		e.Certificate == nil || e.Certificate.Subject != "CN=edgeward probe test" || len(e.Certificate.Thumbprint) != 40 {
 		t.Errorf("secure endpoint: %+v", e)
 	}
+	for _, e := range o.Endpoints {
+		if len(e.UserTokens) != 2 || e.UserTokens[1].Type != "UserName" || e.UserTokens[1].SecurityPolicyURI != ua.SecurityPolicyURIBasic256Sha256 {
+			t.Errorf("endpoint %s user tokens %+v: want the UserName token with its policy URI", e.SecurityMode, e.UserTokens)
+		}
+	}
+	if b := o.BuildInfo; b == nil || b.ManufacturerName != "Acme Automation" || b.ProductName != "Acme UA" || b.SoftwareVersion != "V4.5 SP1" {
+		t.Errorf("build info %+v, want the server's", b)
+	}
 	kinds := map[string]string{}
 	for _, f := range o.Findings {
+		if _, dup := kinds[f.Kind]; dup {
+			t.Errorf("finding %s reported twice for one server", f.Kind)
+		}
 		kinds[f.Kind] = f.Severity
 	}
 	if kinds["opcua.security_none"] != "high" || kinds["opcua.anonymous_token"] != "medium" {
 		t.Errorf("findings %v, want security_none high and anonymous_token medium", kinds)
+	}
+	if _, ok := kinds["opcua.username_unencrypted"]; ok {
+		t.Errorf("findings %v: the UserName token is encrypted by its own Basic256Sha256 policy", kinds)
+	}
+}
+
+// TestProbeTableOPCUA prints an OPC UA server: its build info and each
+// endpoint's tokens with the policy that protects them.
+func TestProbeTableOPCUA(t *testing.T) {
+	t.Parallel()
+	u := startProbeOPCUA(t)
+	code, out, stderr := runProbe(u)
+	if code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`\n  manufacturer +Acme Automation\n`,
+		`\n  software version +V4\.5 SP1\n`,
+		`\n  opc\.tcp://\S+ +None +None +Anonymous\(None\),UserName\(Basic256Sha256\) +CN=edgeward probe test`,
+		`\n  \[high\] +opcua\.security_none +endpoint accepts unsigned, unencrypted traffic \(security policy None\) \(1 of 2 endpoints\)\n`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("table lacks %s:\n%s", want, out)
+		}
 	}
 }
 
@@ -202,7 +258,7 @@ func TestProbeUsage(t *testing.T) {
 
 // startProbeOPCUA runs gopcua's server on 127.0.0.1 with a None and a
 // Basic256Sha256 endpoint and returns its URL.
-func startProbeOPCUA(t *testing.T) string {
+func startProbeOPCUA(t *testing.T, alsoPorts ...int) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -220,14 +276,21 @@ func startProbeOPCUA(t *testing.T) string {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	s := server.New(
-		server.EndPoint("127.0.0.1", port),
+	opts := []server.Option{server.EndPoint("127.0.0.1", port)}
+	for _, p := range alsoPorts {
+		opts = append(opts, server.EndPoint("127.0.0.1", p)) // advertised, not listened on
+	}
+	s := server.New(append(opts,
 		server.PrivateKey(key),
 		server.Certificate(der),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
-	)
+		server.EnableAuthMode(ua.UserTokenTypeUserName),
+		server.ManufacturerName("Acme Automation"),
+		server.ProductName("Acme UA"),
+		server.SoftwareVersion("V4.5 SP1"),
+	)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Start(ctx); err != nil {
 		cancel()

@@ -25,6 +25,7 @@ func TestImportGraph(t *testing.T) {
 		module + "/collectors/baseline":       {"collectors"},
 		module + "/collectors/schematest":     {"collectors"},
 		module + "/collectors/probe":          {"collectors"},
+		module + "/collectors/advisory":       {"collectors"},
 		module + "/collectors/passive":        {"collectors", "collectors/passive/modbus", "collectors/passive/opcua"},
 		module + "/collectors/passive/modbus": {"collectors/passive/internal/bounded"},
 		module + "/collectors/passive/opcua":  {"collectors/passive/internal/bounded"},

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/edgeward/edgeward/agent/internal/config"
+	"github.com/edgeward/edgeward/collectors/advisory"
 	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/uplink"
 )
@@ -67,6 +68,11 @@ func preflight(c config.Config) []*config.Error {
 			if err := checkInterface(name); err != nil {
 				add(fmt.Sprintf("collectors.passive.interfaces[%d]", i), "%v", err)
 			}
+		}
+	}
+	if f := c.Advisories.File; f != "" {
+		if _, err := advisory.Load(f); err != nil {
+			add("advisories.file", "%v", err)
 		}
 	}
 	if len(errs) > 0 {

@@ -127,6 +127,11 @@ func TestConfigValidationParity(t *testing.T) {
 				}
 				return err
 			}},
+		{"advisory list not valid", base + "uplink: {brokers: []}\nadvisories:\n  file: " + garbage + "\n",
+			"6: advisories.file: invalid advisory list: " + garbage + ":1: ", func(t *testing.T) error {
+				_, err := loadAdvisories(garbage, buf, slog.New(slog.DiscardHandler))
+				return err
+			}},
 		{"password file missing", base + "uplink:\n  username: u\n  password_file: " + filepath.Join(dir, "nope.pw") + "\n",
 			"6: uplink.password_file: cannot read the password file ", nil},
 	}

@@ -26,12 +26,20 @@ func buildCollectors(c config.Config, s settings, log *slog.Logger) ([]collector
 		out = append(out, col)
 		return nil
 	}
+	var seen *passive.Collector // the passive collector, for active identification
 	steps := []error{
 		add("host", c.Collectors.Host.Enabled, func(l *slog.Logger) (collectors.Collector, error) { return host.New(s.host, l) }),
 		add("baseline", c.Collectors.Baseline.Enabled, func(l *slog.Logger) (collectors.Collector, error) {
 			return baseline.New(withLocalProbes(s.baseline), l)
 		}),
-		add("passive", c.Collectors.Passive.Enabled, func(l *slog.Logger) (collectors.Collector, error) { return passive.New(s.passive, l) }),
+		add("passive", c.Collectors.Passive.Enabled, func(l *slog.Logger) (collectors.Collector, error) {
+			var err error
+			seen, err = passive.New(s.passive, l)
+			return seen, err
+		}),
+		add("active", c.Collectors.Active.Enabled, func(l *slog.Logger) (collectors.Collector, error) {
+			return newActiveCollector(s.active, seen, l)
+		}),
 	}
 	for _, err := range steps {
 		if err != nil {

@@ -65,6 +65,12 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 	defer buf.Close()
 
 	rec := &recorder{buf: buf, agent: s.agent, now: time.Now}
+	advisories, err := loadAdvisories(c.Advisories.File, s.bufPath, log)
+	if err != nil {
+		return err
+	}
+	log.Info("known-vulnerability advisories loaded", "list", advisories.Summary())
+	emit := newVulnEmitter(rec, advisories, log)
 	colls, err := buildCollectors(c, s, log)
 	if err != nil {
 		return err
@@ -95,7 +101,7 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			supervise(collCtx, col, withCycleLog(rec, col.Name(), log), log.With("collector", col.Name()))
+			supervise(collCtx, col, withCycleLog(emit, col.Name(), log), log.With("collector", col.Name()))
 		}()
 	}
 	hb := &heartbeat{start: start, buf: buf, up: up, colls: colls, key: s.agent.ID}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/edgeward/edgeward/agent/internal/config"
@@ -9,6 +10,7 @@ import (
 	"github.com/edgeward/edgeward/collectors/baseline"
 	"github.com/edgeward/edgeward/collectors/host"
 	"github.com/edgeward/edgeward/collectors/passive"
+	"github.com/edgeward/edgeward/collectors/probe"
 	"github.com/edgeward/edgeward/uplink"
 )
 
@@ -24,6 +26,13 @@ type settings struct {
 	host      host.Config
 	baseline  baseline.Config
 	passive   passive.Config
+	active    activeSettings
+}
+
+// activeSettings configure active identification.
+type activeSettings struct {
+	policy  probe.Policy
+	targets []string
 }
 
 // newSettings maps a loaded, validated config to runtime settings. hostname
@@ -99,6 +108,18 @@ func newSettings(c config.Config, hostname, version string) settings {
 		p.MemoryBudget = max(m, passive.MinMemoryBudget)
 	}
 	s.passive = p
+	ca := c.Collectors.Active
+	s.active = activeSettings{
+		policy: probe.Policy{
+			Ports: ports(ca.Ports), PerMinute: ca.PerMinute, Interval: ca.Interval.D(), Timeout: ca.Timeout.D(),
+		},
+		targets: append([]string(nil), ca.Targets...),
+	}
+	for _, n := range ca.Allow {
+		if p, err := netip.ParsePrefix(n); err == nil { // validated
+			s.active.policy.Allow = append(s.active.policy.Allow, p.Masked())
+		}
+	}
 	return s
 }
 

@@ -50,7 +50,7 @@ func BenchmarkStormRSS(b *testing.B) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("replay: %v\n%s", err, tail(out))
 		}
-		replayKB = max(replayKB, maxRSS(cmd))
+		replayKB = max(replayKB, peakRSSKiB(cmd))
 		os.Remove(filepath.Join(dir, "buffer.db"))
 		runKB = max(runKB, runUntilReplayed(b, bin, cfg))
 	}
@@ -104,11 +104,11 @@ func runUntilReplayed(b *testing.B, bin, cfg string) int64 {
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("run: %v", err)
 	}
-	return maxRSS(cmd)
+	return peakRSSKiB(cmd)
 }
 
 // maxRSS returns the peak resident set of a finished command in KiB.
-func maxRSS(cmd *exec.Cmd) int64 {
+func peakRSSKiB(cmd *exec.Cmd) int64 {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		return int64(ru.Maxrss)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -21,12 +20,12 @@ import (
 )
 
 // fakeOwners stands in for the operating system's socket table, which a
-// test cannot stage: os is the table "now", refresh copies it.
+// test cannot stage: os is the table "now", as lookup sees it.
 type fakeOwners struct {
 	addrs                     []netip.Addr
-	os, seen                  map[sockKey]LocalProcess
-	refreshErr                error
-	addrReads, reads, lookups int
+	os                        map[sockKey]LocalProcess
+	lookupErr                 error
+	addrReads, calls, lookups int
 }
 
 func newFakeOwners(local ...string) *fakeOwners {
@@ -42,19 +41,16 @@ func (f *fakeOwners) localAddrs() ([]netip.Addr, error) {
 	return f.addrs, nil
 }
 
-func (f *fakeOwners) refresh(context.Context) error {
-	if f.refreshErr != nil {
-		return f.refreshErr
+func (f *fakeOwners) lookup(_ context.Context, qs []ownerQuery) error {
+	f.calls++
+	if f.lookupErr != nil {
+		return f.lookupErr
 	}
-	f.reads++
-	f.seen = maps.Clone(f.os)
+	for i := range qs {
+		f.lookups++
+		qs[i].proc, qs[i].found = f.os[qs[i].k]
+	}
 	return nil
-}
-
-func (f *fakeOwners) owner(_ context.Context, local, remote netip.AddrPort) (LocalProcess, bool) {
-	f.lookups++
-	p, ok := f.seen[sockKey{local: local, remote: remote}]
-	return p, ok
 }
 
 // set puts the socket from local to remote, owned by p, in the table.
@@ -73,7 +69,7 @@ func (noLock) Unlock() {}
 var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 // attributed returns an Engine attributing with f, this host's addresses
-// already read at t0.
+// already read at t0; its worker's clock reads t0 + 1s.
 func attributed(t *testing.T, f *fakeOwners, cfg Config) *Engine {
 	t.Helper()
 	e, err := NewEngine(cfg, nil)
@@ -81,7 +77,8 @@ func attributed(t *testing.T, f *fakeOwners, cfg Config) *Engine {
 		t.Fatal(err)
 	}
 	e.attributeLocal(f, slog.New(slog.DiscardHandler))
-	e.attr.refresh(t.Context(), t0, noLock{})
+	e.attr.tick(t0)
+	e.attr.now = func() time.Time { return t0.Add(time.Second) }
 	return e
 }
 
@@ -139,12 +136,12 @@ func TestAttributionRecords(t *testing.T) {
 		conv("192.168.1.30:40005", "192.168.1.10:40006", false) // not Modbus: never dispatched
 		return errors.Join(errs...)
 	}))
-	if f.reads != 0 {
-		t.Fatalf("socket table read %d times on the packet path", f.reads)
+	if f.calls != 0 {
+		t.Fatalf("socket table asked %d times on the packet path", f.calls)
 	}
-	e.attr.refresh(t.Context(), t0.Add(time.Second), noLock{})
-	if f.reads != 1 || f.lookups != 3 {
-		t.Errorf("table reads %d, lookups %d: want 1 read for the 3 connections of this host", f.reads, f.lookups)
+	e.attr.drain(t.Context(), noLock{})
+	if f.calls != 1 || f.lookups != 3 {
+		t.Errorf("%d calls, %d lookups: want 1 call for the 3 connections of this host", f.calls, f.lookups)
 	}
 	if st := e.Stats(); st.LocalLookups != 3 || st.LocalAttributed != 2 || st.LocalLookupsSkipped != 0 {
 		t.Errorf("stats: %d lookups, %d attributed, %d skipped; want 3, 2, 0", st.LocalLookups, st.LocalAttributed, st.LocalLookupsSkipped)
@@ -205,9 +202,9 @@ func TestAttributionEventsPerConnection(t *testing.T) {
 		return errors.Join(b.Handshake(), b.Send(true, req), b.Send(false, resp))
 	})
 	processAll(e, frames[:n])
-	e.attr.refresh(t.Context(), t0.Add(time.Second), noLock{}) // python's connection
+	e.attr.drain(t.Context(), noLock{}) // python's connection
 	processAll(e, frames[n:])
-	e.attr.refresh(t.Context(), t0.Add(2*time.Second), noLock{}) // then TIA Portal's
+	e.attr.drain(t.Context(), noLock{}) // then TIA Portal's
 	e.Flush(time.Time{})
 	var got []string
 	for _, r := range e.Records(t0.Add(3 * time.Second)) {
@@ -251,7 +248,7 @@ func TestAttributionOPCUA(t *testing.T) {
 			c.Send(false, pcapgen.Msg(3, pcapgen.ActivateSessionResponse(0))),
 			c.Send(true, pcapgen.Msg(4, pcapgen.WriteRequest("valve"))))
 	}))
-	e.attr.refresh(t.Context(), t0.Add(time.Second), noLock{})
+	e.attr.drain(t.Context(), noLock{})
 	e.Flush(time.Time{})
 	var kinds []string
 	for _, r := range e.Records(t0.Add(2 * time.Second)) {
@@ -309,7 +306,7 @@ func TestAttributionHoldsEvents(t *testing.T) {
 		if got := events(e.Records(t0)); len(got) != 0 {
 			t.Errorf("events before the lookup: %v", got)
 		}
-		e.attr.refresh(t.Context(), t0.Add(time.Second), noLock{})
+		e.attr.drain(t.Context(), noLock{})
 		if diff := cmp.Diff([]string{"modbus.write_new_master python.exe"}, events(e.Records(t0.Add(time.Second)))); diff != "" {
 			t.Errorf("events after the lookup (-want +got):\n%s", diff)
 		}
@@ -323,62 +320,91 @@ func TestAttributionHoldsEvents(t *testing.T) {
 		if diff := cmp.Diff([]string{"modbus.write_new_master <nil>"}, events(e.Records(t0))); diff != "" {
 			t.Errorf("events at the end of input (-want +got):\n%s", diff)
 		}
-		if f.reads != 0 {
-			t.Errorf("%d table reads", f.reads)
+		if f.calls != 0 {
+			t.Errorf("%d socket table calls", f.calls)
 		}
 	})
 }
 
-// TestAttributionRateLimit checks that the socket table is read only when a
-// connection of this host is waiting, and at most once per
-// Config.AttributeRefresh.
-func TestAttributionRateLimit(t *testing.T) {
+// TestAttributionEarly: the SYN tap reports a connection before the
+// capture ring hands its SYN over; by then the socket may be closed. The
+// owner found early stands: the ring's SYN (captured before the lookup)
+// queues nothing, and a late lookup of the closed socket in the same batch
+// is not made at all.
+func TestAttributionEarly(t *testing.T) {
 	t.Parallel()
-	for _, refresh := range []time.Duration{time.Second, 3 * time.Second} {
-		t.Run(refresh.String(), func(t *testing.T) {
-			t.Parallel()
-			f := newFakeOwners("10.0.0.1")
-			cfg := DefaultConfig()
-			cfg.AttributeRefresh = refresh
-			e := attributed(t, f, cfg)
-			a := e.attr
-			conn := func(port int) netip.AddrPort {
-				return netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(port))
-			}
-			plc := netip.MustParseAddrPort("10.0.0.9:502")
-			at := func(d time.Duration) { a.refresh(t.Context(), t0.Add(d), noLock{}) }
-
-			at(10 * time.Second)
-			if f.reads != 0 {
-				t.Fatalf("%d reads with no new connection", f.reads)
-			}
-			a.note(conn(40001), plc, true)
-			a.note(netip.MustParseAddrPort("10.0.0.7:40001"), plc, true) // not this host
-			at(10 * time.Second)
-			if f.reads != 1 || f.lookups != 1 {
-				t.Fatalf("after the first connection: %d reads, %d lookups; want 1, 1", f.reads, f.lookups)
-			}
-			a.note(conn(40002), plc, true)
-			a.note(conn(40003), plc, true)
-			at(10*time.Second + refresh - time.Millisecond)
-			if f.reads != 1 {
-				t.Errorf("read again %v after the last read", refresh-time.Millisecond)
-			}
-			at(10*time.Second + refresh)
-			if f.reads != 2 || f.lookups != 3 {
-				t.Errorf("after the interval: %d reads, %d lookups; want 2, 3", f.reads, f.lookups)
-			}
-			at(time.Hour)
-			if f.reads != 2 {
-				t.Errorf("%d reads with nothing waiting, want 2", f.reads)
-			}
-		})
-	}
+	cli, plc := netip.MustParseAddrPort("10.0.0.1:40001"), netip.MustParseAddrPort("10.0.0.9:502")
+	hmi := LocalProcess{PID: 5, Name: "hmi"}
+	syn := t0.Add(time.Second - time.Millisecond) // the worker's clock reads t0+1s
+	t.Run("looked up before the ring's SYN", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeOwners("10.0.0.1")
+		f.set(cli.String(), plc.String(), hmi)
+		e := attributed(t, f, DefaultConfig())
+		e.attr.early(cli, plc, syn)
+		e.attr.drain(t.Context(), noLock{})
+		clear(f.os) // the short connection has ended
+		e.attr.note(cli, plc, true, syn)
+		e.attr.drain(t.Context(), noLock{})
+		if got := e.attr.clientOwner(cli, plc); got == nil || *got != hmi {
+			t.Errorf("owner = %+v, want %+v", got, hmi)
+		}
+		if f.lookups != 1 || e.attr.waiting(cli, plc) {
+			t.Errorf("%d lookups, waiting %v; want 1, false", f.lookups, e.attr.waiting(cli, plc))
+		}
+	})
+	t.Run("both queued", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeOwners("10.0.0.1")
+		f.set(cli.String(), plc.String(), hmi)
+		e := attributed(t, f, DefaultConfig())
+		e.attr.early(cli, plc, syn)
+		e.attr.note(cli, plc, true, syn)
+		if !e.attr.waiting(cli, plc) {
+			t.Error("a noted connection does not wait for its lookup")
+		}
+		e.attr.drain(t.Context(), noLock{})
+		if f.calls != 1 || f.lookups != 1 {
+			t.Errorf("%d calls, %d lookups; want one lookup for both requests", f.calls, f.lookups)
+		}
+		if got := e.attr.clientOwner(cli, plc); got == nil || *got != hmi || e.attr.waiting(cli, plc) {
+			t.Errorf("owner = %+v, waiting %v; want %+v, false", got, e.attr.waiting(cli, plc), hmi)
+		}
+	})
+	t.Run("a miss never replaces an owner", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeOwners("10.0.0.1")
+		f.set(cli.String(), plc.String(), hmi)
+		e := attributed(t, f, DefaultConfig())
+		a := e.attr
+		a.early(cli, plc, syn)
+		a.drain(t.Context(), noLock{})
+		clear(f.os)
+		a.recent = bounded.NewLRU[sockKey, attribution](maxAttributed) // the worker forgets
+		a.note(cli, plc, false, syn)                                   // picked up mid-stream: known
+		a.early(cli, plc, syn)                                         // a retransmitted SYN
+		a.drain(t.Context(), noLock{})
+		if got := a.clientOwner(cli, plc); got == nil || *got != hmi {
+			t.Errorf("owner after a late miss = %+v, want %+v", got, hmi)
+		}
+	})
+	t.Run("not this host", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeOwners("10.0.0.1")
+		e := attributed(t, f, DefaultConfig())
+		e.attr.early(netip.MustParseAddrPort("10.0.0.7:40001"), plc, syn)
+		e.attr.note(netip.MustParseAddrPort("10.0.0.7:40001"), plc, true, syn)
+		e.attr.drain(t.Context(), noLock{})
+		if f.calls != 0 {
+			t.Errorf("%d lookups of another host's connection", f.calls)
+		}
+	})
 }
 
 // TestAttributionCache checks the per-connection cache: a connection picked
 // up again mid-stream (after an idle expiry) reuses its owner without a
-// read; a new SYN on the same 5-tuple is a new socket and is looked up.
+// lookup; a new SYN on the same 4-tuple after the lookup is a new socket
+// and is looked up.
 func TestAttributionCache(t *testing.T) {
 	t.Parallel()
 	f := newFakeOwners("10.0.0.1")
@@ -388,10 +414,10 @@ func TestAttributionCache(t *testing.T) {
 	e := attributed(t, f, DefaultConfig())
 	a := e.attr
 	cli, plc := netip.MustParseAddrPort("10.0.0.1:40001"), netip.MustParseAddrPort("10.0.0.9:502")
-	a.note(cli, plc, true)
-	a.refresh(t.Context(), t0.Add(time.Second), noLock{})
+	a.note(cli, plc, true, t0)
+	a.drain(t.Context(), noLock{})
 	a.flows = bounded.NewLRU[flowID, LocalProcess](maxAttributed) // the flow table forgets
-	a.note(cli, plc, false)
+	a.note(cli, plc, false, t0.Add(time.Minute))
 	if len(a.pending) != 0 {
 		t.Errorf("a known connection picked up mid-stream waits for a lookup: %v", a.pending)
 	}
@@ -399,21 +425,20 @@ func TestAttributionCache(t *testing.T) {
 		t.Errorf("flow owner from the cache = %+v, want %+v", got, first)
 	}
 	f.set("10.0.0.1:40001", "10.0.0.9:502", second)
-	a.note(cli, plc, true)
-	if got := a.clientOwner(cli, plc); got != nil {
-		t.Errorf("the old socket's owner %+v still answers for a new SYN", got)
-	}
-	a.refresh(t.Context(), t0.Add(2*time.Second), noLock{})
-	if f.reads != 2 || f.lookups != 2 {
-		t.Errorf("%d reads, %d lookups; want 2, 2", f.reads, f.lookups)
+	a.now = func() time.Time { return t0.Add(2 * time.Minute) }
+	a.note(cli, plc, true, t0.Add(time.Minute))
+	a.drain(t.Context(), noLock{})
+	if f.calls != 2 || f.lookups != 2 {
+		t.Errorf("%d calls, %d lookups; want 2, 2", f.calls, f.lookups)
 	}
 	if got := a.clientOwner(cli, plc); got == nil || *got != second {
 		t.Errorf("owner after the new SYN = %+v, want %+v", got, second)
 	}
 }
 
-// TestAttributionBounds checks that the waiting list, the connection cache
-// and the flow table stay within their bounds.
+// TestAttributionBounds checks that the queue, the connection cache and
+// the flow table stay within their bounds, and that requests over the
+// queue's bound are dropped and counted.
 func TestAttributionBounds(t *testing.T) {
 	t.Parallel()
 	f := newFakeOwners("10.0.0.1")
@@ -426,45 +451,43 @@ func TestAttributionBounds(t *testing.T) {
 			srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(port >> 8), byte(port)}), 502)
 			cli := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(port))
 			f.os[sockKey{local: cli, remote: srv}] = LocalProcess{PID: int32(port)}
-			a.note(cli, srv, true)
+			a.note(cli, srv, true, t0)
 			port++
 		}
-		if len(a.pending) != maxPendingLookups {
-			t.Fatalf("round %d: %d waiting, want the bound %d", round, len(a.pending), maxPendingLookups)
+		if len(a.pending) != maxPendingLookups || len(a.queue) != maxPendingLookups {
+			t.Fatalf("round %d: %d waiting, %d queued; want the bound %d", round, len(a.pending), len(a.queue), maxPendingLookups)
 		}
-		a.refresh(t.Context(), t0.Add(time.Duration(round+1)*time.Second), noLock{})
+		a.drain(t.Context(), noLock{})
 	}
-	if st := e.Stats(); st.LocalLookupsSkipped != 50 || st.LocalLookups != 5*maxPendingLookups {
-		t.Errorf("stats: %d skipped over the waiting bound, %d lookups; want 50, %d", st.LocalLookupsSkipped, st.LocalLookups, 5*maxPendingLookups)
+	if st := e.Stats(); st.LocalLookupsSkipped != 50 || st.LocalLookups != 5*maxPendingLookups || st.LocalAttributed != 5*maxPendingLookups {
+		t.Errorf("stats %+v; want 50 skipped, %d looked up and attributed", st, 5*maxPendingLookups)
 	}
-	if f.lookups != 5*maxPendingLookups {
-		t.Errorf("%d lookups, want %d", f.lookups, 5*maxPendingLookups)
-	}
-	if a.conns.Len() != maxAttributed || a.flows.Len() != maxAttributed {
-		t.Errorf("cache %d, flows %d entries; want the bound %d", a.conns.Len(), a.flows.Len(), maxAttributed)
+	if a.conns.Len() != maxAttributed || a.flows.Len() != maxAttributed || a.recent.Len() != maxAttributed {
+		t.Errorf("cache %d, flows %d, recent %d entries; want the bound %d", a.conns.Len(), a.flows.Len(), a.recent.Len(), maxAttributed)
 	}
 	if want := uint64(5*maxPendingLookups - maxAttributed); a.conns.Evicted != want || a.flows.Evicted != want {
 		t.Errorf("evicted %d connections, %d flows; want %d", a.conns.Evicted, a.flows.Evicted, want)
 	}
 }
 
-// TestAttributionErrors: a socket table that cannot be read leaves the
+// TestAttributionErrors: a socket table that cannot be asked leaves the
 // connections unattributed with one warning, never an error; this host's
 // addresses are read again only after a while.
 func TestAttributionErrors(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	f := newFakeOwners("10.0.0.1")
-	f.refreshErr = errors.New("permission denied")
-	a := newAttributor(f, time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
-	a.refresh(t.Context(), t0, noLock{})
+	f.lookupErr = errors.New("permission denied")
+	a := newAttributor(f, slog.New(slog.NewTextHandler(&logs, nil)))
+	a.tick(t0)
 	plc := netip.MustParseAddrPort("10.0.0.9:502")
 	for i := range 3 {
-		a.note(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+i)), plc, true)
-		a.refresh(t.Context(), t0.Add(time.Duration(i+1)*time.Second), noLock{})
+		a.note(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+i)), plc, true, t0)
+		a.drain(t.Context(), noLock{})
+		a.tick(t0.Add(time.Duration(i+1) * time.Second))
 	}
-	if f.lookups != 0 || a.conns.Len() != 0 || len(a.pending) != 0 {
-		t.Errorf("lookups %d, cached %d, waiting %d after failed reads; want 0", f.lookups, a.conns.Len(), len(a.pending))
+	if f.calls != 3 || a.found != 0 || len(a.pending) != 0 {
+		t.Errorf("calls %d, found %d, waiting %d after failed lookups; want 3, 0, 0", f.calls, a.found, len(a.pending))
 	}
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
@@ -472,10 +495,45 @@ func TestAttributionErrors(t *testing.T) {
 	if f.addrReads != 1 {
 		t.Errorf("addresses read %d times within a minute, want 1", f.addrReads)
 	}
-	a.refresh(t.Context(), t0.Add(addrsEvery), noLock{})
+	a.tick(t0.Add(addrsEvery))
 	if f.addrReads != 2 {
 		t.Errorf("addresses read %d times after a minute, want 2", f.addrReads)
 	}
+}
+
+// TestAttributionWorker runs the worker goroutine as the Collector does and
+// checks that it looks a noted connection up without being driven.
+func TestAttributionWorker(t *testing.T) {
+	t.Parallel()
+	f := newFakeOwners("10.0.0.1")
+	hmi := LocalProcess{PID: 5, Name: "hmi"}
+	f.set("10.0.0.1:40001", "10.0.0.9:502", hmi)
+	a := newAttributor(f, slog.New(slog.DiscardHandler))
+	a.tick(t0)
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { a.run(ctx, &mu); close(done) }()
+	cli, plc := netip.MustParseAddrPort("10.0.0.1:40001"), netip.MustParseAddrPort("10.0.0.9:502")
+	mu.Lock()
+	a.note(cli, plc, true, t0)
+	mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		got := a.clientOwner(cli, plc)
+		mu.Unlock()
+		if got != nil {
+			if *got != hmi {
+				t.Errorf("owner %+v, want %+v", got, hmi)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not look the connection up")
+		}
+	}
+	cancel()
+	<-done
 }
 
 // TestProcessDoesNotAllocateWithAttribution: with attribution on and the
@@ -500,7 +558,7 @@ func TestProcessDoesNotAllocateWithAttribution(t *testing.T) { // not parallel: 
 	for ; i < 1000; i++ {
 		e.Process(frames[i])
 	}
-	e.attr.refresh(t.Context(), t0.Add(time.Second), noLock{})
+	e.attr.drain(t.Context(), noLock{})
 	if len(e.attr.pending) != 0 || f.lookups != 1 {
 		t.Fatalf("waiting %d, lookups %d: the connection was not looked up", len(e.attr.pending), f.lookups)
 	}
@@ -554,8 +612,8 @@ func TestReplayNeverAttributes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if f.addrReads != 0 || f.reads != 0 || f.lookups != 0 {
-		t.Errorf("replay queried the host: %d address reads, %d table reads, %d lookups", f.addrReads, f.reads, f.lookups)
+	if f.addrReads != 0 || f.calls != 0 {
+		t.Errorf("replay queried the host: %d address reads, %d socket table calls", f.addrReads, f.calls)
 	}
 	if len(flows) != 1 || flows[0].LocalProcess != nil {
 		t.Errorf("flows = %+v, want one without local_process", flows)
@@ -587,7 +645,7 @@ func TestStartAttribution(t *testing.T) {
 			}
 			called := false
 			col.owners = func() socketOwners { called = true; return tc.owners }
-			a := col.startAttribution(t.Context())
+			a := col.startAttribution()
 			if (a != nil) != tc.want || (col.eng.attr != nil) != tc.want {
 				t.Fatalf("attributor %v, engine's %v; want on=%v", a, col.eng.attr, tc.want)
 			}

@@ -67,6 +67,9 @@ type bpfFilterSpec struct {
 	// pkttype is PACKET_OUTGOING (ld [SKF_AD_OFF+SKF_AD_PKTTYPE]). Only the
 	// Linux kernel understands it; x/net/bpf's VM does not.
 	dropOutgoing bool
+	// synOnly accepts only segments with SYN set and ACK clear (the first
+	// segment of a connection), for local process attribution.
+	synOnly bool
 }
 
 // BuildFilter assembles the classic BPF program that a live capture attaches
@@ -171,7 +174,7 @@ func filterInstructions(spec bpfFilterSpec) ([]bpf.Instruction, error) {
 	// X holds the offset of the TCP header.
 	a.label("tcp")
 	if spec.anyTCP {
-		a.emit(bpf.RetConstant{Val: uint32(snaplen)})
+		a.acceptTCP(spec.synOnly, snaplen)
 		return a.resolve()
 	}
 	for _, portOff := range []uint32{0, 2} { // source port, then destination port
@@ -182,8 +185,23 @@ func filterInstructions(spec bpfFilterSpec) ([]bpf.Instruction, error) {
 	}
 	a.emit(bpf.RetConstant{Val: 0})
 	a.label("accept")
-	a.emit(bpf.RetConstant{Val: uint32(snaplen)})
+	a.acceptTCP(spec.synOnly, snaplen)
 	return a.resolve()
+}
+
+// acceptTCP emits the accepting return; with synOnly, only for a segment
+// with SYN set and ACK clear (X holds the TCP header's offset).
+func (a *bpfAsm) acceptTCP(synOnly bool, snaplen int) {
+	if synOnly {
+		a.emit(bpf.LoadIndirect{Off: 13, Size: 1}) // TCP flags
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: tcpSYN | tcpACK})
+		a.jumpIf(bpf.JumpEqual, tcpSYN, "", "notsyn")
+	}
+	a.emit(bpf.RetConstant{Val: uint32(snaplen)})
+	if synOnly {
+		a.label("notsyn")
+		a.emit(bpf.RetConstant{Val: 0})
+	}
 }
 
 // bpfAsm is a tiny assembler with symbolic jump targets.

@@ -110,7 +110,7 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 	c.mu.Lock()
 	c.eng = eng
 	c.mu.Unlock()
-	attr := c.startAttribution(ctx)
+	attr := c.startAttribution()
 	g, gctx := errgroup.WithContext(ctx)
 	opts := LiveOptions{SnapLen: c.cfg.SnapLen, Promiscuous: c.cfg.Promiscuous, Ports: livePorts(c.cfg.Ports), AnyTCP: c.cfg.Ports.AnyTCP}
 	for _, ifc := range c.cfg.Interfaces {
@@ -125,6 +125,14 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 		c.mu.Unlock()
 		g.Go(func() error { return c.read(gctx, ifc, src) })
 	}
+	if attr != nil {
+		// Started once every source is open: an open failure above waits
+		// only for readers that end on their closed sources.
+		g.Go(func() error { attr.run(gctx, &c.mu); return nil })
+		for _, ifc := range c.cfg.Interfaces {
+			c.startSynTap(gctx, g, ifc, opts, attr)
+		}
+	}
 	g.Go(func() error {
 		// Flush and hand over events every second (gap timeouts, idle
 		// connections; threats without delay); emit assets and flows every
@@ -138,7 +146,7 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 				return nil
 			case now := <-t.C:
 				if attr != nil {
-					attr.refresh(gctx, now, &c.mu)
+					attr.tick(now)
 				}
 				if err := c.emit(gctx, emit, now, !now.Before(next)); err != nil {
 					return err
@@ -169,8 +177,8 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 // startAttribution turns local process attribution on for the live capture
 // about to start (Config.AttributeLocal, and a socket table on this
 // system) and reads this host's addresses. It returns nil when
-// attribution is off.
-func (c *Collector) startAttribution(ctx context.Context) *attributor {
+// attribution is off; the caller runs the attributor's worker.
+func (c *Collector) startAttribution() *attributor {
 	if !c.cfg.AttributeLocal {
 		return nil
 	}
@@ -182,8 +190,22 @@ func (c *Collector) startAttribution(ctx context.Context) *attributor {
 	c.eng.attributeLocal(o, c.log)
 	a := c.eng.attr
 	c.mu.Unlock()
-	a.refresh(ctx, time.Now(), &c.mu)
+	a.tick(time.Now())
 	return a
+}
+
+// startSynTap starts the SYN tap of interface ifc in g, where the system
+// has one (Linux). Without it, connections are still looked up when the
+// capture hands their first segment over, only later.
+func (c *Collector) startSynTap(ctx context.Context, g *errgroup.Group, ifc string, opts LiveOptions, a *attributor) {
+	tap, err := openSynTap(ifc, opts)
+	if err != nil {
+		c.log.Warn("no SYN tap: connections shorter than the capture's delivery delay may stay unattributed", "interface", ifc, "err", err)
+		return
+	}
+	if tap != nil {
+		g.Go(func() error { tap.run(ctx, a); return nil })
+	}
 }
 
 // livePorts returns the ports the live capture filter passes: 502 and 4840

@@ -208,7 +208,7 @@ func TestConfigValidate(t *testing.T) {
 		{"summary interval too short", func(c *passive.Config) { c.SummaryInterval = time.Millisecond }, false},
 		{"reassembly budget too small", func(c *passive.Config) { c.MaxReassemblyBytes = 100 }, false},
 		{"port zero", func(c *passive.Config) { c.Ports.Modbus = []uint16{0} }, false},
-		{"attribute refresh too short", func(c *passive.Config) { c.AttributeRefresh = 100 * time.Millisecond }, false},
+
 		{"attribution off", func(c *passive.Config) { c.AttributeLocal = false }, true},
 	}
 	for _, tc := range tests {

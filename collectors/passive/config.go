@@ -48,10 +48,6 @@ type Config struct {
 	// threat records carry local_process). DefaultConfig sets it; false
 	// never reads the socket table. Replayed files are never attributed.
 	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
-	// AttributeRefresh is the least time between two reads of the socket
-	// table, which happen only when a new connection of this host appears
-	// (default 1s, at least 1s).
-	AttributeRefresh time.Duration `yaml:"attribute_refresh" json:"attribute_refresh"`
 	// Modbus configures the Modbus/TCP analyzer's tables and detections.
 	Modbus modbus.Config `yaml:"modbus" json:"modbus"`
 	// OPCUA configures the OPC UA Binary analyzer's limits, tables and
@@ -101,7 +97,6 @@ func DefaultConfig() Config {
 		MaxReassemblyBytes: DefaultMaxReassemblyBytes,
 		MemoryBudget:       DefaultMemoryBudget,
 		AttributeLocal:     true,
-		AttributeRefresh:   DefaultAttributeRefresh,
 		Modbus:             modbus.DefaultConfig(),
 		OPCUA:              opcua.DefaultConfig(),
 	}
@@ -134,9 +129,6 @@ func (c Config) withDefaults() Config {
 	if c.MemoryBudget == 0 {
 		c.MemoryBudget = d.MemoryBudget
 	}
-	if c.AttributeRefresh == 0 {
-		c.AttributeRefresh = d.AttributeRefresh
-	}
 	return c
 }
 
@@ -156,8 +148,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max_reassembly_bytes must be at least 65536, got %d", ErrInvalidConfig, c.MaxReassemblyBytes)
 	case c.MemoryBudget < MinMemoryBudget:
 		return fmt.Errorf("%w: memory_budget must be at least %d, got %d", ErrInvalidConfig, MinMemoryBudget, c.MemoryBudget)
-	case c.AttributeRefresh < time.Second:
-		return fmt.Errorf("%w: attribute_refresh must be at least 1s, got %s", ErrInvalidConfig, c.AttributeRefresh)
 	}
 	for _, p := range c.Ports.Modbus {
 		if p == 0 {

@@ -198,10 +198,16 @@
 //   - Local process attribution (Config.AttributeLocal, live capture on
 //     Linux and Windows only): a connection whose client, else server,
 //     address is this host's (interface addresses, re-read every minute,
-//     and loopback) is looked up in the OS socket table, read at most once
-//     per Config.AttributeRefresh and only when such a connection starts,
-//     outside the Engine's lock. A connection that lives shorter than that
-//     delay, or another user's socket while the agent runs unprivileged,
+//     and loopback) is looked up by its exact 4-tuple as soon as its SYN
+//     is seen, by a worker outside the Engine's lock: on Linux a SYN-only
+//     AF_PACKET socket (no ring, so no block timeout) reports the SYN,
+//     NETLINK_SOCK_DIAG gives the socket's inode and /proc/<pid>/fd its
+//     process; on Windows GetExtendedTcpTable is read when the capture
+//     hands the first segment over. A server end not accepted yet is
+//     attributed to its listener's owner. Measured on loopback under load
+//     (TestAttributionShortConnections): at least 95% of connections of
+//     20 ms or more are attributed. A connection closed before its lookup
+//     ends, or another user's socket while the agent runs unprivileged,
 //     stays unattributed. A net.flow carries the owner of its latest
 //     attributed connection (several processes may share a flow); an
 //     event the owner of the client end of its own connection. The command

@@ -101,8 +101,8 @@ type core struct {
 	last                    *conn // the connection of the previous segment (saves a map lookup)
 	connBudget, connBytes   int64 // byte bound and bytes of the connection table
 	// onOpen, when set, is told of every connection started (syn: by a
-	// segment with SYN set), for local process attribution.
-	onOpen func(client, server netip.AddrPort, syn bool)
+	// segment with SYN set, captured at ts), for local process attribution.
+	onOpen func(client, server netip.AddrPort, syn bool, ts time.Time)
 }
 
 // portSet is a bitmap of TCP ports.
@@ -400,7 +400,7 @@ func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts t
 	c.h = f(c.client, c.server)
 	c.ms, _ = c.h.(memSizer)
 	if e.onOpen != nil {
-		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0)
+		e.onOpen(c.client, c.server, s.flags&tcpSYN != 0, ts)
 	}
 }
 

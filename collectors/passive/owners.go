@@ -9,25 +9,11 @@ import (
 	"net/netip"
 	"strconv"
 
-	gnet "github.com/shirou/gopsutil/v3/net"
 	"github.com/shirou/gopsutil/v3/process"
 )
 
-// psOwners reads the socket table through gopsutil: /proc/net/tcp{,6} and
-// every readable /proc/<pid>/fd on Linux, GetExtendedTcpTable on Windows.
-// Sockets of processes the agent may not inspect (another user's, when it
-// runs unprivileged) have no pid and so no owner.
-type psOwners struct {
-	table map[sockKey]int32      // pid by connection, from the last refresh
-	procs map[int32]LocalProcess // processes described since the last refresh
-}
-
-var _ socketOwners = (*psOwners)(nil)
-
-// newSocketOwners returns the operating system's socket table reader.
-func newSocketOwners() socketOwners { return &psOwners{} }
-
-func (o *psOwners) localAddrs() ([]netip.Addr, error) {
+// interfaceAddrs returns this host's interface addresses, IPv4 unmapped.
+func interfaceAddrs() ([]netip.Addr, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil, fmt.Errorf("list interface addresses: %w", err)
@@ -43,40 +29,37 @@ func (o *psOwners) localAddrs() ([]netip.Addr, error) {
 	return out, nil
 }
 
-func (o *psOwners) refresh(ctx context.Context) error {
-	conns, err := gnet.ConnectionsWithContext(ctx, "tcp")
-	if err != nil {
-		return fmt.Errorf("read tcp socket table: %w", err)
-	}
-	o.table = make(map[sockKey]int32, len(conns))
-	o.procs = map[int32]LocalProcess{}
-	for _, c := range conns {
-		if c.Pid <= 0 {
-			continue // not ours to see, or no process (TIME_WAIT)
-		}
-		l, okL := addrPortOf(c.Laddr)
-		r, okR := addrPortOf(c.Raddr)
-		if okL && okR {
-			o.table[sockKey{local: l, remote: r}] = c.Pid
-		}
-	}
-	return nil
+// maxDescribed bounds procCache: at most 256 processes of about 600 bytes.
+const maxDescribed = 256
+
+// procCache describes processes through gopsutil and remembers the
+// description of each pid with the process's start time, so that a tool
+// opening many connections is described once and a reused pid is not
+// mistaken for the old process. Not safe for concurrent use.
+type procCache struct {
+	m map[int32]describedProc
 }
 
-func (o *psOwners) owner(ctx context.Context, local, remote netip.AddrPort) (LocalProcess, bool) {
-	pid, ok := o.table[sockKey{local: local, remote: remote}]
-	if !ok {
-		return LocalProcess{}, false
+type describedProc struct {
+	started uint64 // processStart's value
+	p       LocalProcess
+}
+
+// describe returns the description of process pid. Each detail is best
+// effort: another user's executable path or command line may be
+// unreadable. It fails only when the process is gone.
+func (c *procCache) describe(ctx context.Context, pid int32) (LocalProcess, bool) {
+	started, err := processStart(ctx, pid)
+	if err != nil {
+		return LocalProcess{}, false // exited since its socket was found
 	}
-	if p, ok := o.procs[pid]; ok {
-		return p, true
+	if d, ok := c.m[pid]; ok && d.started == started {
+		return d.p, true
 	}
 	proc, err := process.NewProcessWithContext(ctx, pid)
 	if err != nil {
-		return LocalProcess{}, false // exited since the table was read
+		return LocalProcess{}, false
 	}
-	// Each detail is best effort: another user's executable path or
-	// command line may be unreadable.
 	p := LocalProcess{PID: pid}
 	p.Name, _ = proc.NameWithContext(ctx)
 	p.Exe, _ = proc.ExeWithContext(ctx)
@@ -86,16 +69,9 @@ func (o *psOwners) owner(ctx context.Context, local, remote netip.AddrPort) (Loc
 	}
 	cmd, _ := proc.CmdlineWithContext(ctx)
 	p.Cmdline = clip(cmd, MaxCmdline)
-	o.procs[pid] = p
-	return p, true
-}
-
-// addrPortOf converts a gopsutil address (unmapping IPv4 in IPv6); a
-// listening socket's empty remote address is not valid.
-func addrPortOf(a gnet.Addr) (netip.AddrPort, bool) {
-	ip, err := netip.ParseAddr(a.IP)
-	if err != nil || a.Port == 0 || a.Port > 65535 {
-		return netip.AddrPort{}, false
+	if c.m == nil || len(c.m) >= maxDescribed {
+		c.m = make(map[int32]describedProc, maxDescribed)
 	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(a.Port)), true
+	c.m[pid] = describedProc{started: started, p: p}
+	return p, true
 }

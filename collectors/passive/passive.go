@@ -49,6 +49,8 @@ type Engine struct {
 	events      []Event
 	eventsBytes int64
 	eventsCut   uint64
+	active      map[activeKey]ActiveIdentity // active identifications (MergeActive), at most maxActive
+	activeDue   map[netip.Addr]bool          // assets with an active identity not yet emitted
 	// lastRec is the newest capture time covered by the last Records call
 	// (the zero time before the first call); maxTS is the newest packet
 	// time processed.
@@ -188,10 +190,13 @@ func (e *Engine) Records(now time.Time) []collectors.Record {
 		return all || last.After(since)
 	}
 	for _, a := range e.assets() {
-		if due(a.LastSeen) {
+		// An identification time is not a capture time: it never moves
+		// the mark of what was recorded.
+		if traffic := !a.activeOnly && due(a.LastSeen); traffic || e.activeDueFor(a.IP) {
 			out = append(out, assetRecord(a, now))
 		}
 	}
+	clear(e.activeDue)
 	for _, f := range e.mb.Flows() {
 		if due(f.LastSeen) {
 			fl := flowOf(f)
@@ -236,13 +241,14 @@ func (e *Engine) Events() []collectors.Record {
 // against this host's addresses. The Collector calls it before its live
 // capture starts, never for replays (a file's sockets are not this host's).
 func (e *Engine) attributeLocal(o socketOwners, log *slog.Logger) {
-	e.attr = newAttributor(o, e.cfg.AttributeRefresh, log)
+	e.attr = newAttributor(o, log)
 	e.core.onOpen = e.attr.note
 }
 
-// assets merges the Modbus and OPC UA tables per IP address.
+// assets merges the Modbus and OPC UA tables and the active
+// identifications per IP address.
 func (e *Engine) assets() []Asset {
-	return buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable())
+	return e.mergeActive(buildAssets(e.mb.Devices(), e.mb.Clients(), e.ua.Devices(), e.core.macs, e.ouiTable()))
 }
 
 // ouiTable returns the embedded OUI table, loaded once per process on first

@@ -37,6 +37,9 @@ type Asset struct {
 	OPCUA     []OPCUAApplication `json:"opcua,omitempty"`
 	FirstSeen time.Time          `json:"first_seen"`
 	LastSeen  time.Time          `json:"last_seen"`
+	// activeOnly marks an asset known only from active identification:
+	// its times are the identification's, not capture times.
+	activeOnly bool
 }
 
 // OPCUAApplication is an OPC UA server or client seen passively: its
@@ -58,9 +61,18 @@ type OPCUAApplication struct {
 	SecurityPolicies []string            `json:"security_policies,omitempty"`
 	Certificates     []opcua.Certificate `json:"certificates,omitempty"`
 	Endpoints        []opcua.Endpoint    `json:"endpoints,omitempty"`
+	// BuildInfo is the server's build information, read by active
+	// identification.
+	BuildInfo *BuildInfo `json:"build_info,omitempty"`
+	// Source is "passive" (seen in the traffic, Time the last traffic) or
+	// "active" (asked for by active identification at Time).
+	Source string    `json:"source"`
+	Time   time.Time `json:"time"`
 }
 
-// Identity is a device identity read passively from FC 43/14 responses.
+// Identity is a device identity from FC 43/14 responses: seen in the
+// traffic (Source "passive", Time the device's last traffic) or asked for
+// by active identification (Source "active", Time of the identification).
 // Objects is keyed by object id in decimal (0 vendor, 1 product code,
 // 2 revision, 3 vendor URL, 4 product name, 5 model name, ...).
 type Identity struct {
@@ -70,6 +82,8 @@ type Identity struct {
 	Product  string            `json:"product,omitempty"`
 	Revision string            `json:"revision,omitempty"`
 	Objects  map[string]string `json:"objects"`
+	Source   string            `json:"source"`
+	Time     time.Time         `json:"time"`
 }
 
 // Flow is the body of a net.flow record: the cumulative traffic between one
@@ -343,6 +357,7 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Dev
 			a.Identity = append(a.Identity, Identity{
 				Port: int(d.Server.Port()), UnitID: int(id.UnitID), Objects: objs,
 				Vendor: id.Objects[0], Product: id.Objects[1], Revision: id.Objects[2],
+				Source: SourcePassive, Time: d.LastSeen.UTC(),
 			})
 		}
 	}
@@ -357,6 +372,7 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Dev
 			Role: d.Role, ApplicationURI: d.ApplicationURI, ApplicationName: d.ApplicationName,
 			ProductURI: d.ProductURI, ApplicationType: d.ApplicationType, EndpointURLs: d.EndpointURLs,
 			SecurityPolicies: d.SecurityPolicies, Certificates: d.Certificates, Endpoints: d.Endpoints,
+			Source: SourcePassive, Time: d.LastSeen.UTC(),
 		}
 		if d.Role == "server" {
 			app.Port = int(d.Addr.Port())

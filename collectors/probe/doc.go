@@ -1,11 +1,20 @@
 // Package probe holds edgeward's opt-in active probes: Modbus/TCP device
-// identification (function 43, MEI type 14) and OPC UA GetEndpoints. Nothing
-// here runs unless an operator names a target: edgeward is passive by default.
+// identification (function 43, MEI type 14: basic, regular and extended
+// objects) and OPC UA identification (GetEndpoints and, where an endpoint
+// offers SecurityPolicy None with an anonymous token, a Read of
+// Server.ServerStatus.BuildInfo in an anonymous session). Nothing here runs
+// unless an operator names a target (the probe command) or enables active
+// identification in run, whose Identifier enforces an allowlist of networks
+// and ports, a global rate and a per-target interval: edgeward is passive by
+// default.
 //
 // # Guarantees
 //
 //   - Each probe sends only read requests, each request once: a failed
-//     exchange is reported, never retried.
+//     exchange is reported, never retried. The OPC UA session needed for the
+//     BuildInfo read (CreateSession, ActivateSession with the anonymous
+//     token, CloseSession) changes nothing on the server; no write, call,
+//     browse, subscription or node management request is ever sent.
 //   - Each probe honours its context: the context's deadline (or
 //     DefaultTimeout when it has none) bounds the whole exchange, and
 //     cancelling the context interrupts a blocked read or write.

@@ -2,6 +2,8 @@ package probe
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
@@ -17,23 +19,30 @@ const (
 	KindOPCUASecurityNone      = "opcua.security_none"
 	KindOPCUADeprecatedPolicy  = "opcua.deprecated_policy"
 	KindOPCUAAnonymousToken    = "opcua.anonymous_token"
+	KindOPCUAUserNameNoCrypto  = "opcua.username_unencrypted"
 	KindOPCUACertExpired       = "opcua.certificate_expired"
 	KindOPCUACertExpiring      = "opcua.certificate_expiring"
 	KindModbusIdentityReadable = "modbus.identity_unauthenticated"
 )
 
-// Finding is one security observation a probe made about a target.
+// Finding is one security observation a probe made about a target: one
+// per target and kind, however many endpoints share it.
 type Finding struct {
 	// Kind is one of the Kind constants.
 	Kind     string              `json:"kind"`
 	Severity collectors.Severity `json:"severity"`
-	// Target is the probed URL; Subject narrows it (an endpoint's URL and
-	// policy), empty when the finding is about the whole target.
+	// Target is the probed URL; Subject lists what the finding is about
+	// within it (endpoints as "URL policy mode", "; "-separated, at most
+	// maxSubjects and a count of the rest), empty when it is about the
+	// whole target.
 	Target  string `json:"target"`
 	Subject string `json:"subject,omitempty"`
 	// Detail says what was seen, for a person.
 	Detail string `json:"detail"`
 }
+
+// maxSubjects bounds the endpoints a Finding's Subject names.
+const maxSubjects = 8
 
 // deprecatedPolicies are the OPC UA security policies the specification
 // deprecated (SHA-1 based).
@@ -42,42 +51,78 @@ var deprecatedPolicies = map[string]bool{
 	ua.SecurityPolicyURIBasic256:      true,
 }
 
-// OPCUAFindings grades the endpoints a server at target offered, at time now:
-// per endpoint, SecurityPolicy None or mode None, a deprecated policy, an
-// anonymous identity token, and an expired or soon-expiring certificate.
+var severityRank = map[collectors.Severity]int{
+	collectors.SeverityInfo: 0, collectors.SeverityLow: 1, collectors.SeverityMedium: 2,
+	collectors.SeverityHigh: 3, collectors.SeverityCritical: 4,
+}
+
+// OPCUAFindings grades the endpoints a server at target offered, at time now,
+// and returns one finding per kind, naming every endpoint that has it:
+// SecurityPolicy None or mode None; a deprecated policy; an anonymous
+// identity token; a UserName token that no policy encrypts (its own policy
+// None, or none and the endpoint's None: high when the channel does not
+// encrypt either, medium when only a SignAndEncrypt channel protects the
+// password); an expired or soon-expiring certificate.
 func OPCUAFindings(target string, eps []Endpoint, now time.Time) []Finding {
 	var fs []Finding
-	for _, e := range eps {
-		add := func(kind string, sev collectors.Severity, format string, args ...any) {
-			fs = append(fs, Finding{
-				Kind: kind, Severity: sev, Target: target,
-				Subject: e.URL + " " + e.SecurityPolicyURI + " " + e.SecurityMode,
-				Detail:  fmt.Sprintf(format, args...),
-			})
+	subjects := map[string][]string{}
+	add := func(e Endpoint, kind string, sev collectors.Severity, detail string) {
+		subj := e.URL + " " + strings.TrimPrefix(e.SecurityPolicyURI, policyPrefix) + " " + e.SecurityMode
+		i := slices.IndexFunc(fs, func(f Finding) bool { return f.Kind == kind })
+		if i < 0 {
+			fs = append(fs, Finding{Kind: kind, Severity: sev, Target: target, Detail: detail})
+			i = len(fs) - 1
 		}
+		if severityRank[sev] > severityRank[fs[i].Severity] {
+			fs[i].Severity, fs[i].Detail = sev, detail
+		}
+		if !slices.Contains(subjects[kind], subj) {
+			subjects[kind] = append(subjects[kind], subj)
+		}
+	}
+	for _, e := range eps {
 		if e.SecurityPolicyURI == ua.SecurityPolicyURINone || e.SecurityMode == "None" {
-			add(KindOPCUASecurityNone, collectors.SeverityHigh, "endpoint accepts unsigned, unencrypted traffic (security policy None)")
+			add(e, KindOPCUASecurityNone, collectors.SeverityHigh, "endpoint accepts unsigned, unencrypted traffic (security policy None)")
 		}
 		if deprecatedPolicies[e.SecurityPolicyURI] {
-			add(KindOPCUADeprecatedPolicy, collectors.SeverityMedium, "endpoint offers deprecated security policy %s", e.SecurityPolicyURI)
+			add(e, KindOPCUADeprecatedPolicy, collectors.SeverityMedium, "endpoint offers a deprecated (SHA-1) security policy")
 		}
-		for _, t := range e.UserTokenTypes {
-			if t == "Anonymous" {
-				add(KindOPCUAAnonymousToken, collectors.SeverityMedium, "endpoint accepts anonymous sessions")
-				break
+		for _, t := range e.UserTokens {
+			switch {
+			case t.Type == "Anonymous":
+				add(e, KindOPCUAAnonymousToken, collectors.SeverityMedium, "endpoint accepts anonymous sessions")
+			case t.Type == "UserName" && t.EffectivePolicy(e) == ua.SecurityPolicyURINone:
+				if e.SecurityMode == "SignAndEncrypt" {
+					add(e, KindOPCUAUserNameNoCrypto, collectors.SeverityMedium,
+						fmt.Sprintf("user-name token policy %q does not encrypt the password; only the channel does", t.PolicyID))
+				} else {
+					add(e, KindOPCUAUserNameNoCrypto, collectors.SeverityHigh,
+						fmt.Sprintf("user-name token policy %q sends the password in clear text", t.PolicyID))
+				}
 			}
 		}
 		if c := e.Certificate; c != nil && c.Error == "" {
 			switch {
 			case now.After(c.NotAfter):
-				add(KindOPCUACertExpired, collectors.SeverityHigh, "server certificate %q expired on %s", c.Subject, c.NotAfter.Format(time.DateOnly))
+				add(e, KindOPCUACertExpired, collectors.SeverityHigh, fmt.Sprintf("server certificate %q expired on %s", c.Subject, c.NotAfter.Format(time.DateOnly)))
 			case now.Add(CertificateExpiryWarning).After(c.NotAfter):
-				add(KindOPCUACertExpiring, collectors.SeverityLow, "server certificate %q expires on %s", c.Subject, c.NotAfter.Format(time.DateOnly))
+				add(e, KindOPCUACertExpiring, collectors.SeverityLow, fmt.Sprintf("server certificate %q expires on %s", c.Subject, c.NotAfter.Format(time.DateOnly)))
 			}
 		}
 	}
+	for i := range fs {
+		s := subjects[fs[i].Kind]
+		fs[i].Detail += fmt.Sprintf(" (%d of %d endpoints)", len(s), len(eps))
+		if len(s) > maxSubjects {
+			s = append(s[:maxSubjects:maxSubjects], fmt.Sprintf("and %d more", len(s)-maxSubjects))
+		}
+		fs[i].Subject = strings.Join(s, "; ")
+	}
 	return fs
 }
+
+// policyPrefix starts every OPC UA security policy URI.
+const policyPrefix = "http://opcfoundation.org/UA/SecurityPolicy#"
 
 // ModbusFindings grades a Modbus identification result of target: a device
 // that disclosed its identity to an unauthenticated request (Modbus has no

@@ -14,8 +14,9 @@ const (
 	fcReadDeviceID = 0x2B // encapsulated interface transport
 	meiDeviceID    = 0x0E // MEI type: read device identification
 
-	deviceIDBasic   = 0x01 // read device id code: basic stream (objects 0-2)
-	deviceIDRegular = 0x02 // read device id code: regular stream (objects 3-6)
+	deviceIDBasic    = 0x01 // read device id code: basic stream (objects 0-2)
+	deviceIDRegular  = 0x02 // read device id code: regular stream (objects 3-6)
+	deviceIDExtended = 0x03 // read device id code: extended stream (objects 0x80-0xFF)
 
 	mbapHeaderLen = 7   // transaction, protocol, length, unit
 	maxADULen     = 260 // MBAP header + the largest PDU (253 bytes)
@@ -72,11 +73,13 @@ type ModbusException struct {
 
 // ModbusIdentify reads the identity of the Modbus/TCP device at target
 // (modbus://host[:port][/unit]) with function 43 / MEI 14: the basic objects,
-// then the regular objects when the device declares regular conformity,
-// following "more follows" until the device has sent every object. ctx bounds
-// the whole exchange (DefaultTimeout when it has no deadline). A device
-// exception to the first request is returned in the result with a nil error;
-// an exception to the regular-category request keeps the basic objects. The
+// then the regular objects when the device declares regular conformity, then
+// the extended (private) objects when it declares extended conformity,
+// following "more follows" until the device has sent every object. These are
+// the only requests it sends. ctx bounds the whole exchange (DefaultTimeout
+// when it has no deadline). A device exception to the first request is
+// returned in the result with a nil error; an exception to a later category
+// keeps the objects already read. The
 // error wraps ErrTarget or ErrBroadcast for a bad target, ErrMalformed for a
 // response that breaks the protocol, or the network error.
 func ModbusIdentify(ctx context.Context, target string) (*ModbusResult, error) {
@@ -95,8 +98,8 @@ func ModbusIdentify(ctx context.Context, target string) (*ModbusResult, error) {
 	h.SlaveId = unit
 	t := &transport{conn: conn}
 	res := &ModbusResult{Target: addr, Unit: unit, Objects: map[byte]string{}}
-	for _, code := range []byte{deviceIDBasic, deviceIDRegular} {
-		if code == deviceIDRegular && res.ConformityLevel&0x7F < deviceIDRegular {
+	for _, code := range []byte{deviceIDBasic, deviceIDRegular, deviceIDExtended} {
+		if code != deviceIDBasic && res.ConformityLevel&0x7F < code {
 			break
 		}
 		exc, err := readDeviceID(h, t, code, res)
@@ -127,10 +130,7 @@ func ModbusIdentify(ctx context.Context, target string) (*ModbusResult, error) {
 // one request per part while the device says more follows. It returns the
 // exception when the device refuses.
 func readDeviceID(h *modbus.TCPClientHandler, t *transport, code byte, res *ModbusResult) (*ModbusException, error) {
-	obj := byte(ObjectVendorName)
-	if code == deviceIDRegular {
-		obj = ObjectVendorURL
-	}
+	obj := map[byte]byte{deviceIDBasic: ObjectVendorName, deviceIDRegular: ObjectVendorURL, deviceIDExtended: 0x80}[code]
 	for {
 		pdu, err := exchange(h, t, &modbus.ProtocolDataUnit{
 			FunctionCode: fcReadDeviceID,

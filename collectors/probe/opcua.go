@@ -2,10 +2,12 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -41,6 +43,9 @@ type Endpoint struct {
 	// UserTokenTypes lists the identity tokens the endpoint accepts:
 	// "Anonymous", "UserName", "Certificate", "IssuedToken".
 	UserTokenTypes []string `json:"user_token_types"`
+	// UserTokens are the endpoint's user token policies, in the same
+	// order, with the security policy that protects each token.
+	UserTokens []UserToken `json:"user_tokens,omitempty"`
 
 	ServerApplicationURI  string `json:"server_application_uri,omitempty"`
 	ServerApplicationName string `json:"server_application_name,omitempty"`
@@ -49,6 +54,47 @@ type Endpoint struct {
 	// Certificate describes the server's application instance certificate,
 	// nil when the endpoint carries none.
 	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// UserToken is one user token policy of an endpoint.
+type UserToken struct {
+	// PolicyID names the policy; a client quotes it in its identity token.
+	PolicyID string `json:"policy_id,omitempty"`
+	// Type is "Anonymous", "UserName", "Certificate" or "IssuedToken".
+	Type string `json:"type"`
+	// SecurityPolicyURI is the policy that encrypts the token (a
+	// password); empty means the endpoint's own policy.
+	SecurityPolicyURI string `json:"security_policy_uri,omitempty"`
+}
+
+// EffectivePolicy returns the security policy that protects the token on
+// endpoint e: its own, else the endpoint's.
+func (t UserToken) EffectivePolicy(e Endpoint) string {
+	if t.SecurityPolicyURI != "" {
+		return t.SecurityPolicyURI
+	}
+	return e.SecurityPolicyURI
+}
+
+// BuildInfo is what an OPC UA server says of its software: the children of
+// Server.ServerStatus.BuildInfo (i=2260). Strings are untrusted.
+type BuildInfo struct {
+	ProductURI       string    `json:"product_uri,omitempty"`
+	ManufacturerName string    `json:"manufacturer_name,omitempty"`
+	ProductName      string    `json:"product_name,omitempty"`
+	SoftwareVersion  string    `json:"software_version,omitempty"`
+	BuildNumber      string    `json:"build_number,omitempty"`
+	BuildDate        time.Time `json:"build_date,omitzero"`
+}
+
+// OPCUAResult is what OPCUAIdentify learnt of a server.
+type OPCUAResult struct {
+	Endpoints []Endpoint `json:"endpoints"`
+	// BuildInfo is read with an anonymous session over SecurityPolicy None,
+	// nil when the server offers no such endpoint or refused; BuildInfoError
+	// then says why, empty when no such endpoint was offered.
+	BuildInfo      *BuildInfo `json:"build_info,omitempty"`
+	BuildInfoError string     `json:"build_info_error,omitempty"`
 }
 
 // Certificate is what a probe reports of an X.509 certificate.
@@ -70,6 +116,26 @@ type Certificate struct {
 // bad url, ErrServiceFault when the server refuses, ErrTooLarge or
 // ErrMalformed for a hostile or broken response, or the network error.
 func OPCUAEndpoints(ctx context.Context, url string) ([]Endpoint, error) {
+	r, err := opcuaIdentify(ctx, url, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.Endpoints, nil
+}
+
+// OPCUAIdentify asks the OPC UA server at url for its endpoints as
+// OPCUAEndpoints does and then, when one endpoint offers SecurityPolicy None
+// with mode None and an Anonymous token, reads its BuildInfo on the same
+// secure channel: CreateSession, ActivateSession with that anonymous token,
+// one Read of the six BuildInfo variables (Value attribute), CloseSession.
+// It sends nothing else: no write, call, browse or subscription. A failure
+// of the session part keeps the endpoints (BuildInfoError says why); other
+// errors are OPCUAEndpoints'.
+func OPCUAIdentify(ctx context.Context, url string) (*OPCUAResult, error) {
+	return opcuaIdentify(ctx, url, true)
+}
+
+func opcuaIdentify(ctx context.Context, url string, buildInfo bool) (*OPCUAResult, error) {
 	addr, err := parseOPCUATarget(url)
 	if err != nil {
 		return nil, err
@@ -81,11 +147,11 @@ func OPCUAEndpoints(ctx context.Context, url string) ([]Endpoint, error) {
 	defer conn.Close()
 	defer stop()
 	c := &uaConn{w: conn, r: &cappedReader{r: conn, left: MaxOPCUAResponseBytes}}
-	eps, err := c.getEndpoints(ctx, url)
+	r, err := c.identify(ctx, url, buildInfo)
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("get endpoints from %s: %w", url, err))
 	}
-	return eps, nil
+	return r, nil
 }
 
 // cappedReader fails with ErrTooLarge once left bytes have been read.
@@ -113,9 +179,10 @@ type uaConn struct {
 	channel uint32
 	token   uint32
 	seq     uint32
+	handle  uint32 // the last request handle
 }
 
-func (c *uaConn) getEndpoints(ctx context.Context, url string) ([]Endpoint, error) {
+func (c *uaConn) identify(ctx context.Context, url string, buildInfo bool) (*OPCUAResult, error) {
 	left := DefaultTimeout
 	if d, ok := ctx.Deadline(); ok {
 		left = time.Until(d)
@@ -141,21 +208,141 @@ func (c *uaConn) getEndpoints(ctx context.Context, url string) ([]Endpoint, erro
 		return nil, err
 	}
 	body, err := c.request(id.GetEndpointsRequest_Encoding_DefaultBinary, &ua.GetEndpointsRequest{
-		RequestHeader: requestHeader(2, timeoutHint),
+		RequestHeader: c.requestHeader(timeoutHint),
 		EndpointURL:   url,
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	// A polite close; the server sends no response to it, and a failure
-	// changes nothing for the caller.
-	c.closeChannel(timeoutHint)
-
 	d := &uaDecoder{b: body}
 	if err := d.serviceResponse(id.GetEndpointsResponse_Encoding_DefaultBinary); err != nil {
 		return nil, err
 	}
-	return d.endpoints()
+	eps, err := d.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	res := &OPCUAResult{Endpoints: eps}
+	if policyID, ok := anonymousNone(eps); ok && buildInfo {
+		res.BuildInfo, err = c.readBuildInfo(url, policyID, timeoutHint)
+		if err != nil {
+			res.BuildInfoError = err.Error()
+		}
+	}
+	// A polite close; the server sends no response to it, and a failure
+	// changes nothing for the caller.
+	c.closeChannel(timeoutHint)
+	return res, nil
+}
+
+// anonymousNone returns the policy id of an Anonymous token on an endpoint
+// with SecurityPolicy None and mode None.
+func anonymousNone(eps []Endpoint) (string, bool) {
+	for _, e := range eps {
+		if e.SecurityPolicyURI != ua.SecurityPolicyURINone || e.SecurityMode != "None" {
+			continue
+		}
+		for _, t := range e.UserTokens {
+			if t.Type == "Anonymous" {
+				return t.PolicyID, true
+			}
+		}
+	}
+	return "", false
+}
+
+// buildInfoNodes are the variables OPCUAIdentify reads, in BuildInfo's
+// field order.
+var buildInfoNodes = []uint32{
+	id.Server_ServerStatus_BuildInfo_ProductURI,
+	id.Server_ServerStatus_BuildInfo_ManufacturerName,
+	id.Server_ServerStatus_BuildInfo_ProductName,
+	id.Server_ServerStatus_BuildInfo_SoftwareVersion,
+	id.Server_ServerStatus_BuildInfo_BuildNumber,
+	id.Server_ServerStatus_BuildInfo_BuildDate,
+}
+
+// readBuildInfo opens an anonymous session (token policy policyID), reads
+// the BuildInfo variables and closes the session.
+func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*BuildInfo, error) {
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("client nonce: %w", err)
+	}
+	body, err := c.request(id.CreateSessionRequest_Encoding_DefaultBinary, &ua.CreateSessionRequest{
+		RequestHeader: c.requestHeader(timeoutHint),
+		ClientDescription: &ua.ApplicationDescription{
+			ApplicationURI:  "urn:edgeward:probe",
+			ProductURI:      "urn:edgeward",
+			ApplicationName: &ua.LocalizedText{EncodingMask: ua.LocalizedTextText, Text: "edgeward probe"},
+			ApplicationType: ua.ApplicationTypeClient,
+		},
+		EndpointURL:             url,
+		SessionName:             "edgeward identification",
+		ClientNonce:             nonce,
+		RequestedSessionTimeout: 10000,
+		MaxResponseMessageSize:  MaxOPCUAResponseBytes,
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	d := &uaDecoder{b: body}
+	if err := d.serviceResponse(id.CreateSessionResponse_Encoding_DefaultBinary); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	d.nodeID(false) // session id
+	auth := d.rawNodeID()
+	if d.err != nil {
+		return nil, fmt.Errorf("create session: %w", d.err)
+	}
+
+	body, err = c.request(id.ActivateSessionRequest_Encoding_DefaultBinary, &ua.ActivateSessionRequest{
+		RequestHeader:      c.requestHeader(timeoutHint),
+		ClientSignature:    &ua.SignatureData{},
+		UserIdentityToken:  ua.NewExtensionObject(&ua.AnonymousIdentityToken{PolicyID: policyID}),
+		UserTokenSignature: &ua.SignatureData{},
+	}, auth)
+	if err != nil {
+		return nil, fmt.Errorf("activate session: %w", err)
+	}
+	d = &uaDecoder{b: body}
+	if err := d.serviceResponse(id.ActivateSessionResponse_Encoding_DefaultBinary); err != nil {
+		return nil, fmt.Errorf("activate session: %w", err)
+	}
+
+	read := &ua.ReadRequest{
+		RequestHeader:      c.requestHeader(timeoutHint),
+		TimestampsToReturn: ua.TimestampsToReturnNeither,
+	}
+	for _, n := range buildInfoNodes {
+		read.NodesToRead = append(read.NodesToRead, &ua.ReadValueID{
+			NodeID: ua.NewNumericNodeID(0, n), AttributeID: ua.AttributeIDValue, DataEncoding: &ua.QualifiedName{},
+		})
+	}
+	body, err = c.request(id.ReadRequest_Encoding_DefaultBinary, read, auth)
+	var info *BuildInfo
+	if err == nil {
+		d = &uaDecoder{b: body}
+		if err = d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary); err == nil {
+			info, err = d.buildInfo()
+		}
+	}
+	// Close the session whatever the read gave; its answer changes nothing.
+	if body, cerr := c.request(id.CloseSessionRequest_Encoding_DefaultBinary, &ua.CloseSessionRequest{
+		RequestHeader: c.requestHeader(timeoutHint), DeleteSubscriptions: true,
+	}, auth); cerr == nil {
+		(&uaDecoder{b: body}).serviceResponse(id.CloseSessionResponse_Encoding_DefaultBinary)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read build info: %w", err)
+	}
+	return info, nil
+}
+
+// requestHeader returns the header of the connection's next request.
+func (c *uaConn) requestHeader(timeoutHint uint32) *ua.RequestHeader {
+	c.handle++
+	return requestHeader(c.handle, timeoutHint)
 }
 
 func requestHeader(handle, timeoutHint uint32) *ua.RequestHeader {
@@ -172,7 +359,7 @@ func requestHeader(handle, timeoutHint uint32) *ua.RequestHeader {
 // channel and token ids.
 func (c *uaConn) openChannel(timeoutHint uint32) error {
 	req, err := ua.Encode(&ua.OpenSecureChannelRequest{
-		RequestHeader:     requestHeader(1, timeoutHint),
+		RequestHeader:     c.requestHeader(timeoutHint),
 		RequestType:       ua.SecurityTokenRequestTypeIssue,
 		SecurityMode:      ua.MessageSecurityModeNone,
 		RequestedLifetime: 60000,
@@ -220,11 +407,19 @@ func (c *uaConn) openChannel(timeoutHint uint32) error {
 }
 
 // request sends one service request in a MSG and returns the body of its
-// response (from the type NodeId on), reassembled from its chunks.
-func (c *uaConn) request(typeID uint16, req any) ([]byte, error) {
+// response (from the type NodeId on), reassembled from its chunks. auth,
+// when set, is the encoded authentication token of the session: it
+// replaces the request header's null token (the first two bytes).
+func (c *uaConn) request(typeID uint16, req any, auth []byte) ([]byte, error) {
 	enc, err := ua.Encode(req)
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	if auth != nil {
+		if len(enc) < 2 || enc[0] != 0 || enc[1] != 0 {
+			return nil, errors.New("encode request: no null authentication token to replace")
+		}
+		enc = append(append([]byte(nil), auth...), enc[2:]...)
 	}
 	if err := c.send("MSG", 'F', c.symmetric(typeID, enc)); err != nil {
 		return nil, err
@@ -254,7 +449,7 @@ func (c *uaConn) request(typeID uint16, req any) ([]byte, error) {
 }
 
 func (c *uaConn) closeChannel(timeoutHint uint32) {
-	enc, err := ua.Encode(&ua.CloseSecureChannelRequest{RequestHeader: requestHeader(3, timeoutHint)})
+	enc, err := ua.Encode(&ua.CloseSecureChannelRequest{RequestHeader: c.requestHeader(timeoutHint)})
 	if err != nil {
 		return
 	}

@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
@@ -129,6 +130,17 @@ func (d *uaDecoder) nodeID(expanded bool) int {
 	return id
 }
 
+// rawNodeID reads a NodeId and returns its encoding, to be sent back as
+// is (a session's authentication token).
+func (d *uaDecoder) rawNodeID() []byte {
+	start := d.b
+	d.nodeID(false)
+	if d.err != nil {
+		return nil
+	}
+	return append([]byte(nil), start[:len(start)-len(d.b)]...)
+}
+
 // localizedText reads a LocalizedText and returns its text.
 func (d *uaDecoder) localizedText() string {
 	mask := d.u8()
@@ -222,11 +234,14 @@ func (d *uaDecoder) endpoints() ([]Endpoint, error) {
 		e.SecurityMode = shortEnum(ua.MessageSecurityMode(d.u32()).String(), "MessageSecurityMode")
 		e.SecurityPolicyURI = d.str()
 		for m := d.count(20); m > 0 && d.err == nil; m-- {
-			d.str() // policy id
-			e.UserTokenTypes = append(e.UserTokenTypes, shortEnum(ua.UserTokenType(d.u32()).String(), "UserTokenType"))
+			var t UserToken
+			t.PolicyID = d.str()
+			t.Type = shortEnum(ua.UserTokenType(d.u32()).String(), "UserTokenType")
 			d.str() // issued token type
 			d.str() // issuer endpoint URL
-			d.str() // security policy URI
+			t.SecurityPolicyURI = d.str()
+			e.UserTokenTypes = append(e.UserTokenTypes, t.Type)
+			e.UserTokens = append(e.UserTokens, t)
 		}
 		d.str() // transport profile URI
 		e.SecurityLevel = d.u8()
@@ -239,4 +254,79 @@ func (d *uaDecoder) endpoints() ([]Endpoint, error) {
 		return nil, fmt.Errorf("decode endpoints: %w", d.err)
 	}
 	return eps, nil
+}
+
+// Variant types a BuildInfo variable may hold.
+const (
+	variantNull          = 0
+	variantString        = 12
+	variantDateTime      = 13
+	variantLocalizedText = 21
+)
+
+// buildInfo reads the results of a ReadResponse body (after the response
+// header) for buildInfoNodes. A variable the server could not read, or
+// whose value is of another type, stays empty.
+func (d *uaDecoder) buildInfo() (*BuildInfo, error) {
+	var info BuildInfo
+	fields := []*string{&info.ProductURI, &info.ManufacturerName, &info.ProductName, &info.SoftwareVersion, &info.BuildNumber}
+	n := d.count(1)
+	if n != len(buildInfoNodes) && d.err == nil {
+		return nil, fmt.Errorf("%w: %d read results for %d variables", ErrMalformed, n, len(buildInfoNodes))
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		mask := d.u8()
+		var s string
+		var t time.Time
+		ok := true
+		if mask&0x01 != 0 {
+			switch typ := d.u8(); typ {
+			case variantNull:
+			case variantString:
+				s = d.str()
+			case variantLocalizedText:
+				s = d.localizedText()
+			case variantDateTime:
+				t = uaTime(int64(d.u32()) | int64(d.u32())<<32)
+			default:
+				// Another type (an array included): the rest of the
+				// message cannot be walked without decoding it.
+				return &info, nil
+			}
+		}
+		if mask&0x02 != 0 {
+			ok = d.u32()&0x80000000 == 0
+		}
+		for _, bit := range []struct {
+			bit  byte
+			size int
+		}{{0x04, 8}, {0x08, 8}, {0x10, 2}, {0x20, 2}} {
+			if mask&bit.bit != 0 {
+				d.skip(bit.size)
+			}
+		}
+		if !ok {
+			continue
+		}
+		if i < len(fields) {
+			*fields[i] = s
+		} else {
+			info.BuildDate = t
+		}
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode read results: %w", d.err)
+	}
+	return &info, nil
+}
+
+// uaTime converts an OPC UA DateTime (100 ns ticks since 1601-01-01 UTC);
+// 0 and the maximum mean no time.
+func uaTime(ticks int64) time.Time {
+	if ticks <= 0 || ticks == 1<<63-1 {
+		return time.Time{}
+	}
+	const epochDiff = 116444736000000000 // ticks from 1601 to 1970
+	t := ticks - epochDiff
+	return time.Unix(t/1e7, t%1e7*100).UTC()
 }

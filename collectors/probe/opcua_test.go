@@ -10,16 +10,19 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgeward/edgeward/collectors"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
@@ -83,6 +86,9 @@ func startGopcuaServer(t *testing.T) (string, []byte) {
 		server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.EnableAuthMode(ua.UserTokenTypeUserName),
+		server.ManufacturerName("Acme Automation"),
+		server.ProductName("Acme UA Server"),
+		server.SoftwareVersion("V2.3.1 SP1"),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Start(ctx); err != nil {
@@ -116,18 +122,23 @@ func TestOPCUAEndpointsGopcuaServer(t *testing.T) {
 		Subject: "CN=edgeward test server,O=edgeward", NotBefore: x.NotBefore, NotAfter: x.NotAfter,
 		Thumbprint: hex.EncodeToString(sum[:]),
 	}
-	ep := func(policy, mode string, level byte, tokens ...string) Endpoint {
+	// gopcua offers the user-name token on the None endpoint too,
+	// protected by the token's own Basic256Sha256 policy.
+	tokens := []UserToken{
+		{PolicyID: "anonymous_none", Type: "Anonymous", SecurityPolicyURI: ua.SecurityPolicyURINone},
+		{PolicyID: "username_basic256sha256", Type: "UserName", SecurityPolicyURI: ua.SecurityPolicyURIBasic256Sha256},
+	}
+	ep := func(policy, mode string, level byte) Endpoint {
 		return Endpoint{
-			URL: u, SecurityPolicyURI: policy, SecurityMode: mode, SecurityLevel: level, UserTokenTypes: tokens,
+			URL: u, SecurityPolicyURI: policy, SecurityMode: mode, SecurityLevel: level,
+			UserTokenTypes: []string{"Anonymous", "UserName"}, UserTokens: tokens,
 			ServerApplicationURI: "urn:edgeward:test:server", ServerApplicationName: "edgeward test",
 			ServerProductURI: "urn:github.com:gopcua:server", Certificate: cert,
 		}
 	}
 	want := []Endpoint{
-		// gopcua offers the user-name token on the None endpoint too,
-		// protected by the token's own Basic256Sha256 policy.
-		ep(ua.SecurityPolicyURINone, "None", got[0].SecurityLevel, "Anonymous", "UserName"),
-		ep(ua.SecurityPolicyURIBasic256Sha256, "SignAndEncrypt", got[1].SecurityLevel, "Anonymous", "UserName"),
+		ep(ua.SecurityPolicyURINone, "None", got[0].SecurityLevel),
+		ep(ua.SecurityPolicyURIBasic256Sha256, "SignAndEncrypt", got[1].SecurityLevel),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
@@ -140,7 +151,7 @@ func TestOPCUAEndpointsGopcuaServer(t *testing.T) {
 	for _, f := range OPCUAFindings(u, got, time.Now()) {
 		kinds[f.Kind]++
 	}
-	wantKinds := map[string]int{KindOPCUASecurityNone: 1, KindOPCUAAnonymousToken: 2}
+	wantKinds := map[string]int{KindOPCUASecurityNone: 1, KindOPCUAAnonymousToken: 1} // one per kind
 	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
 		t.Errorf("finding kinds (-want +got):\n%s", diff)
 	}
@@ -439,7 +450,11 @@ func TestUADecoderGopcuaEncoded(t *testing.T) {
 	sum := sha1.Sum(der)
 	want := []Endpoint{{
 		URL: "opc.tcp://plc:4840/ua", SecurityPolicyURI: ua.SecurityPolicyURIBasic256, SecurityMode: "Sign", SecurityLevel: 3,
-		UserTokenTypes:       []string{"UserName", "Certificate"},
+		UserTokenTypes: []string{"UserName", "Certificate"},
+		UserTokens: []UserToken{
+			{PolicyID: "u", Type: "UserName", SecurityPolicyURI: ua.SecurityPolicyURIBasic256},
+			{PolicyID: "c", Type: "Certificate"},
+		},
 		ServerApplicationURI: "urn:plc", ServerApplicationName: "PLC 9", ServerProductURI: "urn:vendor:plc",
 		Certificate: &Certificate{
 			Subject:   "CN=edgeward test server,O=edgeward",
@@ -474,30 +489,125 @@ func FuzzUADecoder(f *testing.F) {
 	})
 }
 
+// TestOPCUAFindings grades a server's endpoints: one finding per kind,
+// naming every endpoint that has it, at the highest severity seen; a
+// UserName token no policy encrypts is found on a None endpoint (token
+// policy empty) and wherever its own policy is None.
 func TestOPCUAFindings(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	cert := func(notAfter time.Time) *Certificate { return &Certificate{Subject: "CN=s", NotAfter: notAfter} }
+	anon := UserToken{PolicyID: "anon", Type: "Anonymous"}
+	user := func(policy string) UserToken {
+		return UserToken{PolicyID: "user-" + policy, Type: "UserName", SecurityPolicyURI: policy}
+	}
+	none, b256 := ua.SecurityPolicyURINone, ua.SecurityPolicyURIBasic256Sha256
 	eps := []Endpoint{
-		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURINone, SecurityMode: "None", UserTokenTypes: []string{"Anonymous"}},
-		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURIBasic128Rsa15, SecurityMode: "Sign", Certificate: cert(now.Add(-time.Hour))},
+		{URL: "u", SecurityPolicyURI: none, SecurityMode: "None", UserTokens: []UserToken{anon, user("")}},
+		{URL: "v", SecurityPolicyURI: none, SecurityMode: "None", UserTokens: []UserToken{anon, user(b256)}},
+		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURIBasic128Rsa15, SecurityMode: "Sign", Certificate: cert(now.Add(-time.Hour)), UserTokens: []UserToken{user(none)}},
 		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURIBasic256, SecurityMode: "SignAndEncrypt", Certificate: cert(now.Add(10 * 24 * time.Hour))},
-		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURIBasic256Sha256, SecurityMode: "SignAndEncrypt", UserTokenTypes: []string{"UserName"}, Certificate: cert(now.Add(90 * 24 * time.Hour))},
-		{URL: "u", SecurityPolicyURI: ua.SecurityPolicyURIBasic256Sha256, SecurityMode: "Sign", Certificate: &Certificate{Error: "bad", Thumbprint: "00"}},
+		{URL: "u", SecurityPolicyURI: b256, SecurityMode: "SignAndEncrypt", UserTokens: []UserToken{anon, user(none), user("")}, Certificate: cert(now.Add(90 * 24 * time.Hour))},
+		{URL: "u", SecurityPolicyURI: b256, SecurityMode: "Sign", Certificate: &Certificate{Error: "bad", Thumbprint: "00"}},
 	}
 	var got []string
 	for _, f := range OPCUAFindings("opc.tcp://t", eps, now) {
-		got = append(got, f.Kind+" "+string(f.Severity)+" "+strings.TrimPrefix(f.Subject, "u http://opcfoundation.org/UA/SecurityPolicy#"))
+		got = append(got, f.Kind+" "+string(f.Severity)+" ["+f.Subject+"]")
 	}
 	want := []string{
-		"opcua.security_none high None None",
-		"opcua.anonymous_token medium None None",
-		"opcua.deprecated_policy medium Basic128Rsa15 Sign",
-		"opcua.certificate_expired high Basic128Rsa15 Sign",
-		"opcua.deprecated_policy medium Basic256 SignAndEncrypt",
-		"opcua.certificate_expiring low Basic256 SignAndEncrypt",
+		"opcua.security_none high [u None None; v None None]",
+		"opcua.anonymous_token medium [u None None; v None None; u Basic256Sha256 SignAndEncrypt]",
+		"opcua.username_unencrypted high [u None None; u Basic128Rsa15 Sign; u Basic256Sha256 SignAndEncrypt]",
+		"opcua.deprecated_policy medium [u Basic128Rsa15 Sign; u Basic256 SignAndEncrypt]",
+		"opcua.certificate_expired high [u Basic128Rsa15 Sign]",
+		"opcua.certificate_expiring low [u Basic256 SignAndEncrypt]",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+
+	// Only a SignAndEncrypt channel protects the password: medium.
+	fs := OPCUAFindings("opc.tcp://t", eps[4:5], now)
+	if i := slices.IndexFunc(fs, func(f Finding) bool { return f.Kind == KindOPCUAUserNameNoCrypto }); i < 0 || fs[i].Severity != collectors.SeverityMedium {
+		t.Errorf("findings %+v: want %s at medium", fs, KindOPCUAUserNameNoCrypto)
+	}
+	// Many endpoints: the subject names the first ones and counts the rest.
+	var many []Endpoint
+	for i := range maxSubjects + 3 {
+		many = append(many, Endpoint{URL: fmt.Sprintf("opc.tcp://h:%d", 4840+i), SecurityPolicyURI: none, SecurityMode: "None"})
+	}
+	fs = OPCUAFindings("opc.tcp://t", many, now)
+	if len(fs) != 1 || !strings.HasSuffix(fs[0].Subject, "; and 3 more") || !strings.Contains(fs[0].Detail, "(11 of 11 endpoints)") {
+		t.Errorf("findings %+v: want one, naming 8 endpoints and 3 more", fs)
+	}
+}
+
+// readResponse encodes a ReadResponse body (type id, header, results) as a
+// server sends it.
+func readResponse(t testing.TB, results ...*ua.DataValue) []byte {
+	t.Helper()
+	body, err := ua.Encode(&ua.ReadResponse{ResponseHeader: responseHeader(), Results: results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(appendNodeID(nil, id.ReadResponse_Encoding_DefaultBinary), body...)
+}
+
+// TestUADecoderBuildInfo decodes the BuildInfo read of gopcua-encoded
+// responses: strings and localized text, a bad status (left empty), a date,
+// and a value of an unexpected type (decoding stops, what was read stays).
+func TestUADecoderBuildInfo(t *testing.T) {
+	t.Parallel()
+	date := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	str := func(s string) *ua.DataValue {
+		return &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(s)}
+	}
+	bad := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueStatusCode, Value: ua.MustVariant("ignored"), Status: ua.StatusBadNodeIDUnknown}
+	lt := &ua.DataValue{EncodingMask: ua.DataValueValue | ua.DataValueServerTimestamp, ServerTimestamp: date,
+		Value: ua.MustVariant(&ua.LocalizedText{EncodingMask: ua.LocalizedTextText | ua.LocalizedTextLocale, Locale: "en", Text: "Acme UA"})}
+	when := &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(date)}
+	d := &uaDecoder{b: readResponse(t, str("urn:acme"), str("Acme"), lt, str("V4.5 SP1"), bad, when)}
+	if err := d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.buildInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &BuildInfo{ProductURI: "urn:acme", ManufacturerName: "Acme", ProductName: "Acme UA", SoftwareVersion: "V4.5 SP1", BuildDate: date}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("build info (-want +got):\n%s", diff)
+	}
+	d = &uaDecoder{b: readResponse(t, str("urn:acme"), &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(uint32(7))},
+		str("x"), str("x"), str("x"), str("x"))}
+	d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary)
+	if got, err := d.buildInfo(); err != nil || got.ProductURI != "urn:acme" || got.ManufacturerName != "" || got.ProductName != "" {
+		t.Errorf("unexpected type: %+v, %v; want the product URI only", got, err)
+	}
+	d = &uaDecoder{b: readResponse(t, str("only one"))}
+	d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary)
+	if _, err := d.buildInfo(); !errors.Is(err, ErrMalformed) {
+		t.Errorf("one result for six variables: %v, want ErrMalformed", err)
+	}
+}
+
+// FuzzUASession asserts that no CreateSession or Read response panics the
+// decoder.
+func FuzzUASession(f *testing.F) {
+	f.Add(readResponse(f, &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant("x")}))
+	hdr, _ := ua.Encode(responseHeader())
+	f.Add(append(append(appendNodeID(nil, id.CreateSessionResponse_Encoding_DefaultBinary), hdr...), 0x02, 0x01, 0x00, 0x07, 0, 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := &uaDecoder{b: b}
+		if d.serviceResponse(id.ReadResponse_Encoding_DefaultBinary) == nil {
+			d.buildInfo()
+		}
+		d = &uaDecoder{b: b}
+		if d.serviceResponse(id.CreateSessionResponse_Encoding_DefaultBinary) == nil {
+			d.nodeID(false)
+			if tok := d.rawNodeID(); len(tok) > len(b) {
+				t.Fatalf("token of %d bytes from %d", len(tok), len(b))
+			}
+		}
+	})
 }

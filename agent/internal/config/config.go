@@ -35,6 +35,17 @@ type Config struct {
 	Log        LogConfig        `yaml:"log" json:"log"`
 	Metrics    MetricsConfig    `yaml:"metrics" json:"metrics"`
 	Limits     LimitsConfig     `yaml:"limits" json:"limits"`
+	Advisories AdvisoriesConfig `yaml:"advisories" json:"advisories"`
+}
+
+// AdvisoriesConfig locates the known-vulnerability advisory list matched
+// against identified devices and host software.
+type AdvisoriesConfig struct {
+	// File is an advisory list (JSON, the format of `edgeward advisories
+	// update`) used instead of the embedded one. "" means the file that
+	// `edgeward advisories update` installs next to the buffer
+	// (advisories.json) when it exists, else the embedded list.
+	File string `yaml:"file" json:"file"`
 }
 
 // AgentConfig identifies this agent in every record and MQTT topic. Each value
@@ -126,6 +137,35 @@ type CollectorsConfig struct {
 	Host     HostConfig     `yaml:"host" json:"host"`
 	Baseline BaselineConfig `yaml:"baseline" json:"baseline"`
 	Passive  PassiveConfig  `yaml:"passive" json:"passive"`
+	Active   ActiveConfig   `yaml:"active" json:"active"`
+}
+
+// ActiveConfig configures active identification in `run`: read-only
+// requests (Modbus FC 43/14, OPC UA GetEndpoints and an anonymous BuildInfo
+// read) to servers seen by the passive collector or listed in Targets,
+// inside Allow and Ports only.
+type ActiveConfig struct {
+	// Enabled turns active identification on; default false (edgeward
+	// sends nothing to a PLC unless this is set).
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Allow lists the networks (CIDR, "10.1.2.0/24", "10.1.2.7/32") a
+	// server must be in to be identified; empty allows nothing.
+	Allow []string `yaml:"allow" json:"allow"`
+	// Ports lists the server ports that may be identified; default
+	// [502, 4840].
+	Ports []int `yaml:"ports" json:"ports"`
+	// Targets are servers identified even if never seen:
+	// modbus://IP[:port][/unit] or opc.tcp://IP[:port][/path], each inside
+	// Allow and Ports. Host names are refused.
+	Targets []string `yaml:"targets" json:"targets"`
+	// PerMinute caps the identifications started per minute, all servers
+	// together; 1 to 600; default 6.
+	PerMinute int `yaml:"per_minute" json:"per_minute"`
+	// Interval is how long an identification stands before the server is
+	// identified again; at least 1m; default 24h.
+	Interval Duration `yaml:"interval" json:"interval"`
+	// Timeout bounds one identification; 1s to 5m; default 5s.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
 }
 
 // HostConfig configures the host inventory collector.
@@ -193,9 +233,9 @@ type PassiveConfig struct {
 	// Promiscuous puts the interfaces in promiscuous mode; default false.
 	Promiscuous bool `yaml:"promiscuous" json:"promiscuous"`
 	// AttributeLocal attributes live-captured connections of this host to
-	// the local process and user that own them (read from the OS socket
-	// table, at most once a second and only when such a connection
-	// starts); false never reads the socket table. Default true.
+	// the local process and user that own them (looked up by exact
+	// 4-tuple in the OS socket table when such a connection starts);
+	// false never reads the socket table. Default true.
 	AttributeLocal bool `yaml:"attribute_local" json:"attribute_local"`
 }
 
@@ -329,6 +369,12 @@ func Default() Config {
 				FlowIdleTimeout: Duration(5 * time.Minute),
 				SummaryInterval: Duration(5 * time.Minute),
 				AttributeLocal:  true,
+			},
+			Active: ActiveConfig{
+				Ports:     []int{502, 4840},
+				PerMinute: 6,
+				Interval:  Duration(24 * time.Hour),
+				Timeout:   Duration(5 * time.Second),
 			},
 		},
 		Log:    LogConfig{Level: LevelInfo, Format: FormatText},

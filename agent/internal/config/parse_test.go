@@ -63,7 +63,7 @@ func TestParseMalformed(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "agent:\n  id: a\nagnet:\n  id: b\n",
-			want: "configs/agent.yaml:3: agnet: unknown key (allowed: agent, buffer, uplink, collectors, log, metrics, limits)",
+			want: "configs/agent.yaml:3: agnet: unknown key (allowed: agent, buffer, uplink, collectors, log, metrics, limits, advisories)",
 			kind: config.ErrUnknownKey,
 		},
 		{
@@ -311,6 +311,54 @@ func TestParseMalformed(t *testing.T) {
 			yaml: "agent:\n\tid: a\n",
 			want: "configs/agent.yaml:2: invalid YAML: ",
 			kind: config.ErrSyntax,
+		},
+		{
+			name: "active enabled without allowlist",
+			yaml: "collectors:\n  active:\n    enabled: true\n    targets: []\n",
+			want: "configs/agent.yaml:2: collectors.active.allow: is empty while active identification is enabled",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active enabled with nothing to identify",
+			yaml: "collectors:\n  active:\n    enabled: true\n    allow: [10.0.0.0/24]\n",
+			want: "configs/agent.yaml:2: collectors.active: is enabled but has no server to identify",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active bad network",
+			yaml: "collectors:\n  active:\n    allow: [10.0.0.0/24, 10.0.0.300/8]\n",
+			want: "configs/agent.yaml:3: collectors.active.allow[1]: must be a network in CIDR form",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active target outside the allowlist",
+			yaml: "collectors:\n  active:\n    allow: [10.0.0.0/24]\n    targets:\n      - modbus://10.0.0.5/3\n      - modbus://10.0.1.5\n",
+			want: "configs/agent.yaml:6: collectors.active.targets[1]: \"modbus://10.0.1.5\": the address is in no network of collectors.active.allow",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active target on another port",
+			yaml: "collectors:\n  active:\n    allow: [10.0.0.0/24]\n    targets: [opc.tcp://10.0.0.5:4841/ua]\n",
+			want: "configs/agent.yaml:4: collectors.active.targets[0]: \"opc.tcp://10.0.0.5:4841/ua\": port 4841 is not in collectors.active.ports",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active target by name",
+			yaml: "collectors:\n  active:\n    allow: [10.0.0.0/24]\n    targets: [opc.tcp://plc1:4840]\n",
+			want: "configs/agent.yaml:4: collectors.active.targets[0]: \"opc.tcp://plc1:4840\": the host must be an IP address",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active broadcast unit",
+			yaml: "collectors:\n  active:\n    allow: [10.0.0.0/24]\n    targets: [modbus://10.0.0.5/0]\n",
+			want: "configs/agent.yaml:4: collectors.active.targets[0]: \"modbus://10.0.0.5/0\": the unit must be 1 to 255",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "active rate",
+			yaml: "collectors:\n  active:\n    per_minute: 0\n",
+			want: "configs/agent.yaml:3: collectors.active.per_minute: must be between 1 and 600, got 0",
+			kind: config.ErrInvalid,
 		},
 		{
 			name: "two documents",

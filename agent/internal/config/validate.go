@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +34,10 @@ const (
 	MaxFlows         = 10000000
 	MaxKeepAlive     = Duration(65535 * time.Second)
 	MinInterval      = Duration(time.Second)
-	maxSegmentLength = 128
+	// MaxActivePerMinute and MaxActiveTimeout bound active identification.
+	MaxActivePerMinute = 600
+	MaxActiveTimeout   = Duration(5 * time.Minute)
+	maxSegmentLength   = 128
 )
 
 // Validate checks c without any I/O and returns every problem found, joined
@@ -293,6 +298,78 @@ func (c *CollectorsConfig) validate(k *checker) {
 	k.intRange("collectors.passive.max_flows", p.MaxFlows, 1, MaxFlows)
 	k.minDuration("collectors.passive.flow_idle_timeout", p.FlowIdleTimeout, MinInterval)
 	k.minDuration("collectors.passive.summary_interval", p.SummaryInterval, MinInterval)
+	c.Active.validate(k, p.Enabled)
+}
+
+// validate checks the active identification settings; passive says
+// whether the passive collector supplies servers.
+func (a *ActiveConfig) validate(k *checker, passive bool) {
+	const key = "collectors.active"
+	var nets []netip.Prefix
+	for i, s := range a.Allow {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			k.add(fmt.Sprintf("%s.allow[%d]", key, i), "must be a network in CIDR form such as 10.1.2.0/24, got %q", s)
+			continue
+		}
+		nets = append(nets, p.Masked())
+	}
+	ports(k, key+".ports", a.Ports)
+	for i, t := range a.Targets {
+		if err := activeTarget(t, nets, a.Ports); err != nil {
+			k.add(fmt.Sprintf("%s.targets[%d]", key, i), "%q: %v", t, err)
+		}
+	}
+	k.intRange(key+".per_minute", a.PerMinute, 1, MaxActivePerMinute)
+	k.minDuration(key+".interval", a.Interval, Duration(time.Minute))
+	k.minDuration(key+".timeout", a.Timeout, MinInterval)
+	if a.Timeout > MaxActiveTimeout {
+		k.add(key+".timeout", "must be at most %s, got %s", time.Duration(MaxActiveTimeout), time.Duration(a.Timeout))
+	}
+	if !a.Enabled {
+		return
+	}
+	if len(a.Allow) == 0 {
+		k.add(key+".allow", "is empty while active identification is enabled; list the networks it may reach")
+	}
+	if !passive && len(a.Targets) == 0 {
+		k.add(key, "is enabled but has no server to identify; enable collectors.passive or list targets")
+	}
+}
+
+// activeTarget checks an active identification target: a modbus:// or
+// opc.tcp:// URL whose host is an IP address inside nets and whose port
+// (502 or 4840 by default) is one of ports.
+func activeTarget(s string, nets []netip.Prefix, ports []int) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "modbus" && u.Scheme != "opc.tcp") || u.Host == "" || u.User != nil {
+		return errors.New("want modbus://IP[:port][/unit] or opc.tcp://IP[:port][/path]")
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return errors.New("the host must be an IP address")
+	}
+	port := 4840
+	if u.Scheme == "modbus" {
+		port = 502
+		if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 255 {
+				return errors.New("the unit must be 1 to 255")
+			}
+		}
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return errors.New("bad port")
+		}
+	}
+	if !slices.ContainsFunc(nets, func(n netip.Prefix) bool { return n.Contains(ip.Unmap()) }) {
+		return errors.New("the address is in no network of collectors.active.allow")
+	}
+	if !slices.Contains(ports, port) {
+		return fmt.Errorf("port %d is not in collectors.active.ports", port)
+	}
+	return nil
 }
 
 func uniqueNonEmpty(k *checker, key string, list []string) {
