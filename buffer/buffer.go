@@ -20,8 +20,11 @@ const (
 	ReasonMaxAge     = "max_age"
 	ReasonMaxEntries = "max_entries"
 	ReasonPoison     = "poison"
-	// ReasonCorrupt counts queue entries whose stored bytes cannot be decoded.
+	// ReasonCorrupt counts records whose stored bytes fail their checksum or
+	// cannot be decoded, and records lost with a damaged page.
 	ReasonCorrupt = "corrupt"
+	// ReasonDiskFull counts records dropped to make room on a full disk.
+	ReasonDiskFull = "disk_full"
 )
 
 // Defaults applied by Open to zero-valued Options fields.
@@ -159,16 +162,24 @@ type Buffer struct {
 	closed   bool
 	inflight sync.WaitGroup
 
-	// dbmu guards db: readers (Next, Stats) hold it shared; the writer holds
-	// it exclusively only to swap the file during compaction.
-	dbmu sync.RWMutex
-	db   *bolt.DB
+	// dbmu guards db, gen and unavail: readers (Next, Stats) hold it
+	// shared; the writer holds it exclusively only to swap the file
+	// (compaction, recovery of a damaged file). gen counts the swaps.
+	// unavail says why db is nil while the Buffer is open (a recovery that
+	// failed; the writer retries).
+	dbmu    sync.RWMutex
+	db      *bolt.DB
+	gen     uint64
+	unavail error
 
-	reqs  chan *request
-	nudge chan struct{}
-	ready chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	pend pendingCounts
+
+	reqs      chan *request
+	nudge     chan struct{}
+	ready     chan struct{}
+	recovered chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -176,11 +187,14 @@ type Buffer struct {
 
 // Open opens or creates the buffer file at path, creating missing parent
 // directories (mode 0700). A file that bbolt cannot open, or that fails the
-// format checks (bad meta pages, truncated data, missing buckets), is renamed
-// to path+".corrupt-<UTC timestamp>", logged at Error, and a fresh file is
-// started; Open never renames more than once, so a broken disk gives an error
-// rather than a crash loop. A lock held by another process gives ErrLocked
-// after Options.Timeout. Close the returned Buffer to release the lock.
+// format checks (empty, bad meta pages, truncated data, missing buckets, a
+// page bbolt panics on), is salvaged: what can still be read is copied into
+// a fresh file, the damaged one is renamed to path+".corrupt-<UTC
+// timestamp>", and a Recovery report is stored (see Recoveries); all logged
+// at Error. Open never renames more than once, so a broken disk gives an
+// error rather than a crash loop. A lock held by another process gives
+// ErrLocked after Options.Timeout. Close the returned Buffer to release the
+// lock.
 func Open(path string, opts Options) (*Buffer, error) {
 	o, err := normalise(opts)
 	if err != nil {
@@ -196,6 +210,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 		reqs:       make(chan *request, 256),
 		nudge:      make(chan struct{}, 1),
 		ready:      make(chan struct{}, 1),
+		recovered:  make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -295,11 +310,12 @@ func (b *Buffer) Close() error {
 		<-b.done
 		b.dbmu.Lock()
 		if b.db != nil {
-			if err := b.db.Close(); err != nil {
+			if err := guard("close", b.db.Close); err != nil {
 				b.closeErr = fmt.Errorf("close buffer %q: %w", b.path, err)
 			}
 			b.db = nil
 		}
+		b.unavail = nil
 		b.dbmu.Unlock()
 	})
 	return b.closeErr

@@ -3,22 +3,33 @@ package buffer
 import (
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"time"
 )
 
-// On-disk layout (format 1).
+// On-disk layout (format 2).
 //
-// Bucket "q" (queue):   key = seq (8 bytes, big endian), value = record (below).
+// Bucket "q" (queue):    key = seq (8 bytes, big endian), value = record (below).
 // Bucket "p" (priority): key = prio (8 bytes, sign-flipped big endian) + seq, value = empty.
-// Bucket "i" (index):   key = uvarint(len(stream)) + stream + key, value = seq.
-// Bucket "m" (meta):    counters as 8-byte big-endian values; "drop:<reason>" per reason.
+// Bucket "i" (index):    key = uvarint(len(stream)) + stream + key, value = seq.
+// Bucket "m" (meta):     counters as 8-byte big-endian values; "drop:<reason>" per reason.
+// Bucket "c" (caller meta, format 2): key = caller's key, value = meta value (below).
 //
-// Record value: version byte, accept time (int64 ns), item time (int64 ns),
-// priority (int64), uvarint len + stream, uvarint len + key, data.
+// Record value, version 2: version byte, CRC-32C (4 bytes, big endian) of the
+// queue key followed by the rest of the value, accept time (int64 ns), item
+// time (int64 ns), priority (int64), uvarint len + stream, uvarint len + key,
+// data. Version 1 (format 1 files) is the same without the CRC; it is still
+// read, unverified.
+//
+// Meta value: version byte (1), CRC-32C of the key followed by the data, data.
 const (
-	formatVersion = 1
-	recordVersion = 1
-	headerLen     = 1 + 8 + 8 + 8
+	formatVersion = 2
+	recordVersion = 2
+	headerLenV1   = 1 + 8 + 8 + 8
+	headerLen     = 1 + 4 + 8 + 8 + 8
+
+	metaVersion   = 1
+	metaHeaderLen = 1 + 4
 
 	// seqKeyLen and prioKeyLen are charged in Item.Size for the queue key and
 	// the priority index entry.
@@ -33,6 +44,10 @@ const (
 	// is 0 (bbolt values must stay below 2 GiB, and one record should never be
 	// a large fraction of the mmap on 32-bit hosts).
 	maxRecordData = 64 << 20
+
+	// maxMetaKey and maxMetaValue bound one caller meta entry.
+	maxMetaKey   = 1024
+	maxMetaValue = 1 << 20
 )
 
 var (
@@ -40,6 +55,7 @@ var (
 	bucketPrio  = []byte("p")
 	bucketIndex = []byte("i")
 	bucketMeta  = []byte("m")
+	bucketUser  = []byte("c")
 
 	metaFormat    = []byte("format")
 	metaAccepted  = []byte("accepted")
@@ -50,12 +66,20 @@ var (
 	metaDropPfx   = []byte("drop:")
 )
 
-// errBadRecord is returned by decodeRecord for a value that is not a valid
-// format-1 record.
-var errBadRecord = errors.New("malformed record")
+// Errors of decodeRecord and decodeMeta.
+var (
+	// errBadRecord: the value is not a record of a known version.
+	errBadRecord = errors.New("malformed record")
+	// errChecksum: the value parses but its CRC does not match; the
+	// decoded fields may be damaged.
+	errChecksum = errors.New("record checksum mismatch")
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // record is a decoded queue value; stream, key and data alias the input.
 type record struct {
+	hdr      int // header length of the stored version
 	accept   int64
 	itemTime int64
 	prio     int64
@@ -66,7 +90,7 @@ type record struct {
 
 // size is the number of bytes the record is charged against MaxBytes.
 func (r *record) size() int64 {
-	return recordSize(len(r.stream), len(r.key), len(r.data))
+	return recordSize(len(r.stream), len(r.key), len(r.data)) - int64(headerLen-r.hdr)
 }
 
 // Size reports the number of bytes the item is charged against
@@ -102,9 +126,10 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// encodeRecord appends the value for it to dst.
-func encodeRecord(dst []byte, it *Item, accept, itemTime int64) []byte {
-	dst = append(dst, recordVersion)
+// encodeRecord appends the value for it, stored under seq, to dst.
+func encodeRecord(dst []byte, seq uint64, it *Item, accept, itemTime int64) []byte {
+	start := len(dst)
+	dst = append(dst, recordVersion, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(accept))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(itemTime))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(it.Priority)))
@@ -112,29 +137,80 @@ func encodeRecord(dst []byte, it *Item, accept, itemTime int64) []byte {
 	dst = append(dst, it.Stream...)
 	dst = binary.AppendUvarint(dst, uint64(len(it.Key)))
 	dst = append(dst, it.Key...)
-	return append(dst, it.Data...)
+	dst = append(dst, it.Data...)
+	binary.BigEndian.PutUint32(dst[start+1:], recordCRC(seq, dst[start+metaHeaderLen:]))
+	return dst
 }
 
-// decodeRecord parses a queue value into r. The slices in r alias v. It never
-// panics, whatever v holds.
-func decodeRecord(v []byte, r *record) error {
+func recordCRC(seq uint64, rest []byte) uint32 {
+	var k [seqKeyLen]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return crc32.Update(crc32.Checksum(k[:], crcTable), crcTable, rest)
+}
+
+// decodeRecord parses the queue value stored under seq into r. The slices in
+// r alias v. It never panics, whatever v holds. A version-2 value whose CRC
+// does not match gives errChecksum with r filled in from the damaged bytes
+// (bounded by v); a value that does not parse gives errBadRecord.
+func decodeRecord(seq uint64, v []byte, r *record) error {
 	*r = record{}
-	if len(v) < headerLen || v[0] != recordVersion {
+	if len(v) == 0 {
 		return errBadRecord
 	}
-	r.accept = int64(binary.BigEndian.Uint64(v[1:]))
-	r.itemTime = int64(binary.BigEndian.Uint64(v[9:]))
-	r.prio = int64(binary.BigEndian.Uint64(v[17:]))
-	rest := v[headerLen:]
+	var rest []byte
+	switch v[0] {
+	case 1:
+		if len(v) < headerLenV1 {
+			return errBadRecord
+		}
+		r.hdr, rest = headerLenV1, v[1:]
+	case recordVersion:
+		if len(v) < headerLen {
+			return errBadRecord
+		}
+		r.hdr, rest = headerLen, v[metaHeaderLen:]
+	default:
+		return errBadRecord
+	}
+	r.accept = int64(binary.BigEndian.Uint64(rest))
+	r.itemTime = int64(binary.BigEndian.Uint64(rest[8:]))
+	r.prio = int64(binary.BigEndian.Uint64(rest[16:]))
+	body := rest[24:]
 	var ok bool
-	if r.stream, rest, ok = readLabel(rest); !ok {
+	if r.stream, body, ok = readLabel(body); !ok {
 		return errBadRecord
 	}
-	if r.key, rest, ok = readLabel(rest); !ok {
+	if r.key, body, ok = readLabel(body); !ok {
 		return errBadRecord
 	}
-	r.data = rest
+	r.data = body
+	if v[0] == recordVersion && binary.BigEndian.Uint32(v[1:]) != recordCRC(seq, rest) {
+		return errChecksum
+	}
 	return nil
+}
+
+// encodeMeta returns the stored form of a caller meta value.
+func encodeMeta(key string, val []byte) []byte {
+	out := make([]byte, metaHeaderLen, metaHeaderLen+len(val))
+	out[0] = metaVersion
+	out = append(out, val...)
+	crc := crc32.Update(crc32.Checksum([]byte(key), crcTable), crcTable, val)
+	binary.BigEndian.PutUint32(out[1:], crc)
+	return out
+}
+
+// decodeMeta verifies a stored caller meta value and returns its data, which
+// aliases v.
+func decodeMeta(key, v []byte) ([]byte, error) {
+	if len(v) < metaHeaderLen || v[0] != metaVersion {
+		return nil, errBadRecord
+	}
+	val := v[metaHeaderLen:]
+	if binary.BigEndian.Uint32(v[1:]) != crc32.Update(crc32.Checksum(key, crcTable), crcTable, val) {
+		return nil, errChecksum
+	}
+	return val, nil
 }
 
 func readLabel(b []byte) (label, rest []byte, ok bool) {

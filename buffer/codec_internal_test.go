@@ -2,6 +2,8 @@ package buffer
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 )
@@ -11,24 +13,42 @@ import (
 // whatever it accepts must re-encode to an equivalent record.
 func FuzzDecodeRecord(f *testing.F) {
 	it := Item{Stream: "asset", Key: "plc1", Priority: 2, Data: []byte(`{"a":1}`)}
-	f.Add(encodeRecord(nil, &it, 1, 2))
-	f.Add(encodeRecord(nil, &Item{}, 0, 0))
-	f.Add([]byte{recordVersion})
-	f.Add(append(make([]byte, headerLen), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))
-	f.Fuzz(func(t *testing.T, v []byte) {
+	f.Add(uint64(7), encodeRecord(nil, 7, &it, 1, 2))
+	f.Add(uint64(0), encodeRecord(nil, 0, &Item{}, 0, 0))
+	f.Add(uint64(1), encodeV1(&it, 1, 2))
+	f.Add(uint64(1), []byte{recordVersion})
+	f.Add(uint64(1), append(make([]byte, headerLen), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))
+	f.Fuzz(func(t *testing.T, seq uint64, v []byte) {
 		var r record
-		if err := decodeRecord(v, &r); err != nil {
+		err := decodeRecord(seq, v, &r)
+		if err != nil && !errors.Is(err, errChecksum) {
 			return
 		}
-		if headerLen+len(r.stream)+len(r.key)+len(r.data) > len(v) {
+		if r.hdr+len(r.stream)+len(r.key)+len(r.data) > len(v) {
 			t.Fatalf("decoded fields longer than the input")
 		}
-		again := encodeRecord(nil, &Item{Stream: string(r.stream), Key: string(r.key), Priority: int(r.prio), Data: r.data}, r.accept, r.itemTime)
+		if err != nil {
+			return
+		}
+		again := encodeRecord(nil, seq, &Item{Stream: string(r.stream), Key: string(r.key), Priority: int(r.prio), Data: r.data}, r.accept, r.itemTime)
 		var r2 record
-		if err := decodeRecord(again, &r2); err != nil || !bytes.Equal(r2.data, r.data) || r2.size() != r.size() {
+		if err := decodeRecord(seq, again, &r2); err != nil || !bytes.Equal(r2.data, r.data) || r2.size() != recordSize(len(r.stream), len(r.key), len(r.data)) {
 			t.Fatalf("re-encoded record does not round-trip: %v", err)
 		}
 	})
+}
+
+// encodeV1 is the record encoding of format 1 (no checksum), still read.
+func encodeV1(it *Item, accept, itemTime int64) []byte {
+	dst := []byte{1}
+	dst = binary.BigEndian.AppendUint64(dst, uint64(accept))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(itemTime))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(it.Priority)))
+	dst = binary.AppendUvarint(dst, uint64(len(it.Stream)))
+	dst = append(dst, it.Stream...)
+	dst = binary.AppendUvarint(dst, uint64(len(it.Key)))
+	dst = append(dst, it.Key...)
+	return append(dst, it.Data...)
 }
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -41,20 +61,68 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Stream: string(make([]byte, 200)), Key: "kk", Priority: 1 << 30},
 	}
 	for _, it := range tests {
-		v := encodeRecord(nil, &it, tm.UnixNano(), 42)
+		v := encodeRecord(nil, 42, &it, tm.UnixNano(), 42)
 		if len(v) != valueLen(len(it.Stream), len(it.Key), len(it.Data)) {
 			t.Fatalf("valueLen = %d, encoded %d", valueLen(len(it.Stream), len(it.Key), len(it.Data)), len(v))
 		}
-		var r record
-		if err := decodeRecord(v, &r); err != nil {
-			t.Fatalf("decode: %v", err)
+		for _, enc := range []struct {
+			name string
+			v    []byte
+			size int64
+		}{{"v2", v, it.Size()}, {"v1", encodeV1(&it, tm.UnixNano(), 42), it.Size() - 4}} {
+			var r record
+			if err := decodeRecord(42, enc.v, &r); err != nil {
+				t.Fatalf("%s decode: %v", enc.name, err)
+			}
+			if string(r.stream) != it.Stream || string(r.key) != it.Key || int(r.prio) != it.Priority ||
+				!bytes.Equal(r.data, it.Data) || r.accept != tm.UnixNano() || r.itemTime != 42 {
+				t.Fatalf("%s round trip of %+v gave %+v", enc.name, it, r)
+			}
+			if r.size() != enc.size {
+				t.Fatalf("%s size %d, want %d", enc.name, r.size(), enc.size)
+			}
 		}
-		if string(r.stream) != it.Stream || string(r.key) != it.Key || int(r.prio) != it.Priority ||
-			!bytes.Equal(r.data, it.Data) || r.accept != tm.UnixNano() || r.itemTime != 42 {
-			t.Fatalf("round trip of %+v gave %+v", it, r)
+	}
+}
+
+// TestRecordChecksum: every single-bit flip anywhere in a stored record, and
+// the same bytes under another sequence number, fail to decode.
+func TestRecordChecksum(t *testing.T) {
+	t.Parallel()
+	it := Item{Stream: "threat", Key: "k", Priority: 4, Data: []byte(`{"kind":"modbus.write_new_master"}`)}
+	v := encodeRecord(nil, 1000, &it, 5, 6)
+	var r record
+	for i := range v {
+		for bit := range 8 {
+			bad := bytes.Clone(v)
+			bad[i] ^= 1 << bit
+			if err := decodeRecord(1000, bad, &r); err == nil {
+				t.Fatalf("flip of bit %d in byte %d not detected", bit, i)
+			}
 		}
-		if r.size() != it.Size() {
-			t.Fatalf("size %d != Item.Size %d", r.size(), it.Size())
+	}
+	if err := decodeRecord(1001, v, &r); !errors.Is(err, errChecksum) {
+		t.Fatalf("record under another sequence: got %v, want errChecksum", err)
+	}
+	if err := decodeRecord(1000, v, &r); err != nil {
+		t.Fatalf("intact record: %v", err)
+	}
+}
+
+func TestMetaChecksum(t *testing.T) {
+	t.Parallel()
+	v := encodeMeta("checkpoint/a", []byte("state"))
+	if got, err := decodeMeta([]byte("checkpoint/a"), v); err != nil || string(got) != "state" {
+		t.Fatalf("decodeMeta = %q, %v", got, err)
+	}
+	if _, err := decodeMeta([]byte("checkpoint/b"), v); err == nil {
+		t.Fatal("meta value under another key accepted")
+	}
+	for i := range v {
+		bad := bytes.Clone(v)
+		bad[i] ^= 0x10
+		if _, err := decodeMeta([]byte("checkpoint/a"), bad); err == nil {
+			t.Fatalf("flip in byte %d not detected", i)
 		}
 	}
 }
@@ -66,5 +134,11 @@ func TestPrioKeyOrder(t *testing.T) {
 		if bytes.Compare(keys[i-1], keys[i]) >= 0 {
 			t.Fatalf("prio keys out of order at %d", i)
 		}
+		if prioKeyPrio(keys[i]) < prioKeyPrio(keys[i-1]) {
+			t.Fatalf("prioKeyPrio out of order at %d", i)
+		}
+	}
+	if prioKeyPrio(prioKey(-5, 9)) != -5 {
+		t.Fatal("prioKeyPrio does not invert prioKey")
 	}
 }

@@ -29,8 +29,13 @@ func (w *writer) compact() error {
 		return fmt.Errorf("compact buffer %q: %w", b.path, err)
 	}
 	before := fileSize(b.path)
-	if err := copyTo(tmp, b.db); err != nil {
+	if err := guard("compact", func() error { return copyTo(tmp, b.db) }); err != nil {
 		_ = os.Remove(tmp)
+		if errors.Is(err, ErrCorrupt) {
+			// The copy met a damaged page: salvage instead, which
+			// leaves a compact file too.
+			return w.recover(err)
+		}
 		return fmt.Errorf("compact buffer %q: %w", b.path, err)
 	}
 
@@ -48,11 +53,12 @@ func (w *writer) compact() error {
 	}
 	// Reopen whichever file is now at path; the lock was released by Close,
 	// so this does not wait on ourselves.
+	b.gen++
 	db, err := b.openChecked()
 	if err != nil {
-		b.log.Error("buffer reopen after compaction failed; writes fail until restart",
-			"path", b.path, "err", err)
-		return fmt.Errorf("compact buffer %q: reopen: %w", b.path, err)
+		b.unavail = fmt.Errorf("buffer %q unavailable: reopen after compaction: %w", b.path, err)
+		b.log.Error("buffer reopen after compaction failed; retrying every minute", "path", b.path, "err", err)
+		return b.unavail
 	}
 	b.db = db
 	if renameErr != nil {
@@ -68,14 +74,19 @@ func copyTo(path string, src *bolt.DB) error {
 		return err
 	}
 	dst.AllocSize = allocSize
+	closed := false
+	defer func() {
+		if !closed { // an error, or a panic on a damaged source page
+			_ = dst.Close()
+		}
+	}()
 	if err := bolt.Compact(dst, src, compactTxMax); err != nil {
-		_ = dst.Close()
 		return err
 	}
 	if err := dst.Sync(); err != nil {
-		_ = dst.Close()
 		return err
 	}
+	closed = true
 	return dst.Close()
 }
 

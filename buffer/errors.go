@@ -32,6 +32,15 @@ var (
 	// corrupt file aside.
 	ErrCorrupt = errors.New("buffer file corrupt")
 
+	// ErrDiskFull is returned by Ack, Drop and PutWithMeta with meta when the
+	// file system is full and dropping records made no room. (Put without
+	// meta counts its records as dropped instead; see Put.)
+	ErrDiskFull = errors.New("disk full")
+
+	// ErrChecksum is returned by Meta when the stored value fails its
+	// checksum: the value is lost.
+	ErrChecksum = errors.New("stored value failed its checksum")
+
 	// ErrIncompatible is returned by Open when the file was written by a newer
 	// edgeward with an unknown on-disk format; the file is left untouched.
 	ErrIncompatible = errors.New("buffer file format not supported")

@@ -114,14 +114,20 @@ func TestOpenMovesCorruptFileAside(t *testing.T) {
 			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), aside[0]) {
 				t.Fatalf("no Error log naming the moved file: %s", logs.String())
 			}
-			// The fresh buffer works.
-			if st := checkBalance(t, b); st.Accepted != 0 {
-				t.Fatalf("fresh buffer stats: %+v", st)
+			// The fresh buffer holds what was salvaged, says so, and works.
+			reps, err := b.Recoveries(context.Background())
+			if err != nil || len(reps) != 1 || reps[0].MovedTo != aside[0] || reps[0].Reason == "" {
+				t.Fatalf("Recoveries = %+v, %v; want one report naming %s", reps, err, aside[0])
+			}
+			st := checkBalance(t, b)
+			if st.Queued != reps[0].Salvaged {
+				t.Fatalf("fresh buffer queues %d records, report says %d salvaged", st.Queued, reps[0].Salvaged)
 			}
 			mustPut(t, b, event("after recovery"))
-			if got := datas(mustNext(t, b, 0, 0, 0)); len(got) != 1 {
-				t.Fatalf("entries after recovery: %v", got)
+			if got := datas(mustNext(t, b, 0, 0, 0)); uint64(len(got)) != st.Queued+1 || got[len(got)-1] != "after recovery" {
+				t.Fatalf("entries after recovery: %d, want %d", len(got), st.Queued+1)
 			}
+			t.Logf("%s: report %+v", tc.name, reps[0])
 		})
 	}
 }

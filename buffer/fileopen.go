@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
+
 	"os"
-	"path/filepath"
-	"runtime/debug"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,60 +23,53 @@ const (
 	allocSize = 1 << 20
 )
 
-// openRecovering opens b.path, moving a corrupt file aside once.
+// openRecovering opens b.path; a damaged file is salvaged into a fresh one
+// and moved aside, once.
 func (b *Buffer) openRecovering() (*bolt.DB, error) {
-	db, err := b.openChecked()
-	if err == nil {
-		return db, nil
-	}
-	if !errors.Is(err, ErrCorrupt) {
+	if err := b.finishSwap(); err != nil {
 		return nil, err
 	}
-	aside := b.path + corruptSuffix + b.now().UTC().Format("20060102T150405.000000000Z")
-	if rerr := os.Rename(b.path, aside); rerr != nil {
-		return nil, fmt.Errorf("move corrupt file aside: %w (after %w)", rerr, err)
+	db, err := b.openChecked()
+	if err == nil || !errors.Is(err, ErrCorrupt) {
+		return db, err
 	}
-	_ = syncDir(filepath.Dir(b.path))
-	b.log.Error("buffer file corrupt: moved aside, starting a fresh buffer; queued records in it are not delivered",
-		"path", b.path, "moved_to", aside, "err", err)
+	rep, serr := b.salvageAndSwap(err)
+	if serr != nil {
+		return nil, fmt.Errorf("%w (while handling %w)", serr, err)
+	}
 	db, err = b.openChecked()
 	if err != nil {
-		return nil, fmt.Errorf("open fresh file after moving corrupt one to %q: %w", aside, err)
+		return nil, fmt.Errorf("open fresh file after moving the damaged one to %q: %w", rep.MovedTo, err)
 	}
 	return db, nil
 }
 
 // openChecked opens the file with bbolt and checks it is a buffer. Errors
-// that mean "this file is damaged" wrap ErrCorrupt; lock timeouts wrap
-// ErrLocked; anything else (permissions, disk full) is returned as is.
+// that mean "this file is damaged" match ErrCorrupt (with a reason, see
+// corruptReason); lock timeouts wrap ErrLocked; anything else (permissions,
+// disk full) is returned as is.
 func (b *Buffer) openChecked() (db *bolt.DB, err error) {
 	if err := precheck(b.path); err != nil {
 		return nil, err
 	}
-	// bbolt reads the file through a memory mapping: a page past the end of
-	// a damaged file raises SIGBUS, which SetPanicOnFault turns into a panic
-	// we can recover from instead of a crash loop.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if db != nil {
-				_ = db.Close()
-			}
-			db, err = nil, fmt.Errorf("%w: panic while opening: %v", ErrCorrupt, r)
+	err = guard("open", func() error {
+		var err error
+		db, err = bolt.Open(b.path, 0o600, &bolt.Options{
+			Timeout:         b.opts.Timeout,
+			InitialMmapSize: b.mmapSize,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  false,
+		})
+		if err != nil {
+			return classifyOpenErr(err, b.opts.Timeout)
 		}
-	}()
-	db, err = bolt.Open(b.path, 0o600, &bolt.Options{
-		Timeout:         b.opts.Timeout,
-		InitialMmapSize: b.mmapSize,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  false,
+		db.AllocSize = allocSize
+		return initFile(db)
 	})
 	if err != nil {
-		return nil, classifyOpenErr(err, b.opts.Timeout)
-	}
-	db.AllocSize = allocSize
-	if err := initFile(db); err != nil {
-		_ = db.Close()
+		if db != nil {
+			closeDamaged(db, b.log)
+		}
 		return nil, err
 	}
 	return db, nil
@@ -89,13 +81,16 @@ func classifyOpenErr(err error, timeout time.Duration) error {
 		return fmt.Errorf("%w: lock not acquired in %s", ErrLocked, timeout)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
 		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return &corruptError{reason: RecoveryDamaged, err: err}
+	case errors.Is(err, syscall.EIO):
+		return &corruptError{reason: RecoveryUnreadable, err: err}
 	}
 	return err
 }
 
-// initFile creates the buckets of a fresh file and checks those of an
-// existing one.
+// initFile creates the buckets of a fresh file, checks those of an existing
+// one, and upgrades a format-1 file (adds the caller meta bucket; its
+// records, without checksums, stay readable).
 func initFile(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -105,24 +100,31 @@ func initFile(db *bolt.DB) error {
 			var foreign bool
 			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { foreign = true; return nil })
 			if foreign {
-				return fmt.Errorf("%w: not a buffer file (meta bucket missing)", ErrCorrupt)
+				return corrupt(RecoveryForeign, "not a buffer file (meta bucket missing)")
 			}
-			for _, name := range [][]byte{bucketQueue, bucketPrio, bucketIndex, bucketMeta} {
+			for _, name := range [][]byte{bucketQueue, bucketPrio, bucketIndex, bucketMeta, bucketUser} {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return fmt.Errorf("create bucket %q: %w", name, err)
 				}
 			}
 			return tx.Bucket(bucketMeta).Put(metaFormat, putU64(formatVersion))
 		}
-		if v := u64(meta.Get(metaFormat)); v != formatVersion {
-			if v > formatVersion {
-				return fmt.Errorf("%w: format %d, this build reads %d", ErrIncompatible, v, formatVersion)
+		switch v := u64(meta.Get(metaFormat)); {
+		case v > formatVersion:
+			return fmt.Errorf("%w: format %d, this build reads %d", ErrIncompatible, v, formatVersion)
+		case v == 1:
+			if _, err := tx.CreateBucketIfNotExists(bucketUser); err != nil {
+				return fmt.Errorf("upgrade to format %d: %w", formatVersion, err)
 			}
-			return fmt.Errorf("%w: format %d", ErrCorrupt, v)
+			if err := meta.Put(metaFormat, putU64(formatVersion)); err != nil {
+				return fmt.Errorf("upgrade to format %d: %w", formatVersion, err)
+			}
+		case v != formatVersion:
+			return corrupt(RecoveryDamaged, "format %d", v)
 		}
-		for _, name := range [][]byte{bucketQueue, bucketPrio, bucketIndex} {
+		for _, name := range [][]byte{bucketQueue, bucketPrio, bucketIndex, bucketUser} {
 			if tx.Bucket(name) == nil {
-				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)
+				return corrupt(RecoveryDamaged, "bucket %q missing", name)
 			}
 		}
 		return nil
@@ -151,27 +153,21 @@ func precheck(path string) error {
 	}
 	size := fi.Size()
 	if size == 0 {
-		return nil
+		return corrupt(RecoveryZeroLength, "the file is empty (zero length)")
 	}
-	var best *boltMeta
-	for _, off := range metaOffsets(size) {
-		var buf [16 + 64]byte
-		if _, err := f.ReadAt(buf[:], off); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		m, ok := parseMeta(buf[16:])
-		if !ok || (off != 0 && int64(m.pageSize) != off) {
-			continue
-		}
-		if best == nil || m.txid > best.txid {
-			best = &m
-		}
+	best, err := bestMeta(f, size)
+	switch {
+	case errors.Is(err, syscall.EIO):
+		return &corruptError{reason: RecoveryUnreadable, err: err}
+	case errors.Is(err, errNoMeta):
+		return corrupt(RecoveryDamaged, "no valid bbolt meta page in %d bytes", size)
+	case errors.Is(err, errMetaSize):
+		return corrupt(RecoveryTruncated, "truncated: %d bytes, less than two pages", size)
+	case err != nil:
+		return err
 	}
-	if best == nil {
-		return fmt.Errorf("%w: no valid bbolt meta page in %d bytes", ErrCorrupt, size)
-	}
-	if need := int64(best.pgid) * int64(best.pageSize); need > size || size < 2*int64(best.pageSize) {
-		return fmt.Errorf("%w: truncated: %d bytes, meta declares %d", ErrCorrupt, size, need)
+	if need := int64(best.pgid) * int64(best.pageSize); need > size {
+		return corrupt(RecoveryTruncated, "truncated: %d bytes, meta declares %d", size, need)
 	}
 	return nil
 }
@@ -190,7 +186,9 @@ func metaOffsets(size int64) []int64 {
 
 type boltMeta struct {
 	pageSize uint32
-	pgid     uint64
+	root     uint64 // root bucket's page
+	freelist uint64
+	pgid     uint64 // high-water mark: pages in use
 	txid     uint64
 }
 
@@ -208,7 +206,8 @@ func parseMeta(b []byte) (boltMeta, bool) {
 	if h.Sum64() != le.Uint64(b[56:]) {
 		return boltMeta{}, false
 	}
-	m := boltMeta{pageSize: le.Uint32(b[8:]), pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}
+	m := boltMeta{pageSize: le.Uint32(b[8:]), root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]),
+		pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}
 	if m.pageSize < 512 || m.pageSize&(m.pageSize-1) != 0 {
 		return boltMeta{}, false
 	}

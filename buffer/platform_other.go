@@ -2,7 +2,11 @@
 
 package buffer
 
-import "os"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
 // initialMmapCap is the largest InitialMmapSize handed to bbolt (before the
 // 32-bit clamp). The mapping only reserves address space; the file itself
@@ -22,4 +26,11 @@ func syncDir(dir string) error {
 		return serr
 	}
 	return cerr
+}
+
+// diskFullMessage is strerror(ENOSPC), for errors bbolt formats with %s.
+const diskFullMessage = "no space left on device"
+
+func isDiskFullErrno(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

@@ -18,23 +18,42 @@ import (
 // readOnlyTimeout bounds ReadStats and Dump waiting for the file lock.
 const readOnlyTimeout = time.Second
 
+// view runs fn in a read transaction on the current file. A damaged page
+// (a bbolt panic) or a damaged structure makes the writer move the file aside
+// and salvage it; fn then runs once more on the fresh file, so it must reset
+// whatever it collects.
+func (b *Buffer) view(ctx context.Context, what string, fn func(*bolt.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		b.dbmu.RLock()
+		db, gen, err := b.db, b.gen, b.unavail
+		if db != nil {
+			err = guard(what, func() error { return db.View(fn) })
+		} else if err == nil {
+			err = ErrClosed
+		}
+		b.dbmu.RUnlock()
+		if db == nil || attempt > 0 || !errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		if rerr := b.submit(ctx, &request{kind: opRecover, gen: gen, cause: err}); rerr != nil {
+			return err
+		}
+	}
+}
+
 // Next returns up to max of the oldest queued entries with Seq > after, in Seq
 // order, without removing them; pass the last returned Seq as after to page
 // on, and 0 to start from the oldest (for example after a reconnect). It stops
 // before the entry that would take the total len(Data) above maxBytes, but
 // always returns at least one entry when any is available. max <= 0 and
 // maxBytes <= 0 mean no limit. Entries past MaxAge are skipped (and expired by
-// the writer soon after). Next never waits for writes; it waits only while a
-// compaction swaps the file. It returns nil, nil when nothing is queued after
-// the cursor.
+// the writer soon after). An entry that fails its checksum is never returned:
+// Next drops it (reason "corrupt") before it returns. Next waits for writes
+// only to drop such entries, and while a compaction or a recovery swaps the
+// file. It returns nil, nil when nothing is queued after the cursor.
 func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	b.dbmu.RLock()
-	defer b.dbmu.RUnlock()
-	if b.db == nil {
-		return nil, ErrClosed
 	}
 	var cutoff int64
 	if b.opts.MaxAge > 0 {
@@ -42,18 +61,28 @@ func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) 
 	}
 	var (
 		out     []Entry
+		bad     []uint64
 		skipped bool
 	)
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, "read", func(tx *bolt.Tx) error {
+		out, bad, skipped = nil, nil, false
 		q := tx.Bucket(bucketQueue)
 		if q == nil {
-			return fmt.Errorf("%w: queue bucket missing", ErrCorrupt)
+			return corrupt(RecoveryDamaged, "queue bucket missing")
 		}
 		c := q.Cursor()
 		total := 0
 		var r record
 		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
-			if err := decodeRecord(v, &r); err != nil || r.accept < cutoff {
+			if len(k) != seqKeyLen {
+				return corrupt(RecoveryDamaged, "queue key of %d bytes", len(k))
+			}
+			seq := u64(k)
+			if err := decodeRecord(seq, v, &r); err != nil {
+				bad = append(bad, seq)
+				continue
+			}
+			if r.accept < cutoff {
 				skipped = true
 				continue
 			}
@@ -62,7 +91,7 @@ func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) 
 			}
 			total += len(r.data)
 			out = append(out, Entry{
-				Seq:    u64(k),
+				Seq:    seq,
 				Stream: string(r.stream),
 				Key:    string(r.key),
 				Time:   fromNanos(r.itemTime),
@@ -77,6 +106,11 @@ func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) 
 	if err != nil {
 		return nil, fmt.Errorf("read buffer %q: %w", b.path, err)
 	}
+	if len(bad) > 0 {
+		if err := b.Drop(ctx, ReasonCorrupt, bad...); err != nil {
+			b.log.Warn("buffer: dropping records that fail their checksum", "path", b.path, "records", len(bad), "err", err)
+		}
+	}
 	if skipped {
 		select {
 		case b.nudge <- struct{}{}:
@@ -87,32 +121,66 @@ func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) 
 }
 
 // Stats returns a consistent snapshot of the counters, read in one
-// transaction. After Close it returns the zero Stats (with a non-nil Dropped).
+// transaction, plus any records counted in memory while the disk was too full
+// to write the counters. After Close it returns the zero Stats (with a
+// non-nil Dropped).
 func (b *Buffer) Stats() Stats {
-	b.dbmu.RLock()
-	defer b.dbmu.RUnlock()
-	if b.db == nil {
-		return Stats{Dropped: map[string]uint64{}}
-	}
 	var st Stats
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(context.Background(), "read stats", func(tx *bolt.Tx) error {
 		var err error
 		st, err = readStats(tx, b.now())
 		return err
 	})
 	if err != nil {
-		b.log.Error("buffer stats read failed", "path", b.path, "err", err)
+		if !errors.Is(err, ErrClosed) {
+			b.log.Error("buffer stats read failed", "path", b.path, "err", err)
+		}
 		return Stats{Dropped: map[string]uint64{}}
+	}
+	if accepted, dropped := b.pend.get(); accepted+dropped > 0 {
+		st.Accepted += accepted
+		st.Dropped[ReasonDiskFull] += dropped
 	}
 	st.FileBytes = fileSize(b.path)
 	return st
+}
+
+// Meta returns the caller meta value stored under key by PutWithMeta, or nil
+// when there is none. A value that fails its checksum gives an error wrapping
+// ErrChecksum.
+func (b *Buffer) Meta(ctx context.Context, key string) ([]byte, error) {
+	var (
+		val  []byte
+		derr error
+	)
+	err := b.view(ctx, "read meta", func(tx *bolt.Tx) error {
+		val, derr = nil, nil
+		v := tx.Bucket(bucketUser).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		data, err := decodeMeta([]byte(key), v)
+		if err != nil {
+			derr = err
+			return nil
+		}
+		val = bytes.Clone(data)
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read buffer meta %q: %w", key, err)
+	case derr != nil:
+		return nil, fmt.Errorf("read buffer meta %q: %w (%v)", key, ErrChecksum, derr)
+	}
+	return val, nil
 }
 
 func readStats(tx *bolt.Tx, now time.Time) (Stats, error) {
 	st := Stats{Dropped: map[string]uint64{}}
 	meta, q := tx.Bucket(bucketMeta), tx.Bucket(bucketQueue)
 	if meta == nil || q == nil {
-		return st, fmt.Errorf("%w: buckets missing", ErrCorrupt)
+		return st, corrupt(RecoveryDamaged, "buckets missing")
 	}
 	c := loadCounters(meta)
 	st.Accepted, st.Delivered, st.Coalesced, st.Queued, st.Bytes = c.accepted, c.delivered, c.coalesced, c.queued, c.bytes
@@ -120,54 +188,94 @@ func readStats(tx *bolt.Tx, now time.Time) (Stats, error) {
 	for k, v := mc.Seek(metaDropPfx); k != nil && bytes.HasPrefix(k, metaDropPfx); k, v = mc.Next() {
 		st.Dropped[string(k[len(metaDropPfx):])] = u64(v)
 	}
-	if _, v := q.Cursor().First(); v != nil {
+	if k, v := q.Cursor().First(); v != nil {
 		var r record
-		if decodeRecord(v, &r) == nil {
+		if decodeRecord(u64(k), v, &r) == nil {
 			st.OldestAge = max(now.Sub(time.Unix(0, r.accept)), 0)
 		}
 	}
 	return st, nil
 }
 
-// openReadOnly opens path with a shared lock for the stats and dump commands.
-func openReadOnly(path string) (*bolt.DB, error) {
+// withReadOnly opens path read-only with a shared lock (for the stats and
+// dump commands) and runs fn in a read transaction, guarded like the
+// Buffer's own reads.
+func withReadOnly(path string, fn func(*bolt.Tx) error) error {
 	if _, err := os.Stat(path); err != nil {
-		return nil, err
+		return err
 	}
 	if err := precheck(path); err != nil {
-		return nil, err
+		return err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: readOnlyTimeout})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: the agent holds the lock; stop it, or read its status records or metrics instead", ErrLocked)
+	var db *bolt.DB
+	defer func() {
+		if db != nil {
+			_ = guard("close", db.Close)
 		}
-		return nil, classifyOpenErr(err, readOnlyTimeout)
+	}()
+	return guard("read", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: readOnlyTimeout})
+		if err != nil {
+			if errors.Is(err, berrors.ErrTimeout) {
+				return fmt.Errorf("%w: the agent holds the lock; stop it, or read its status records or metrics instead", ErrLocked)
+			}
+			return classifyOpenErr(err, readOnlyTimeout)
+		}
+		return db.View(fn)
+	})
+}
+
+// salvageSummary describes what the agent would salvage from the damaged
+// file at path, for the error of ReadStats and Dump.
+func salvageSummary(path string) string {
+	var n uint64
+	res, err := scanFile(path, func(uint64, []byte, *record) { n++ }, nil)
+	if err != nil {
+		return "nothing can be salvaged (" + err.Error() + "); the agent moves it aside when it next starts"
 	}
-	return db, nil
+	return fmt.Sprintf("%d records can be salvaged (%d damaged pages, %d damaged records); the agent salvages them and moves the file aside when it next starts",
+		n, res.damaged, res.bad)
 }
 
 // ReadStats opens the file at path read-only and returns its Stats. It does
 // not need a running Buffer. While an agent has the file open, the exclusive
-// lock makes it fail within a second with an error wrapping ErrLocked.
+// lock makes it fail within a second with an error wrapping ErrLocked. A
+// damaged file gives an error wrapping ErrCorrupt that says how many records
+// can be salvaged.
 func ReadStats(path string) (Stats, error) {
-	db, err := openReadOnly(path)
-	if err != nil {
-		return Stats{}, fmt.Errorf("read buffer stats %q: %w", path, err)
-	}
-	defer db.Close()
 	var st Stats
-	err = db.View(func(tx *bolt.Tx) error {
+	err := withReadOnly(path, func(tx *bolt.Tx) error {
 		var err error
 		st, err = readStats(tx, time.Now())
 		return err
 	})
+	if errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("%w; %s", err, salvageSummary(path))
+	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("read buffer stats %q: %w", path, err)
+		return Stats{}, fmt.Errorf("read buffer stats %q: %w", path, firstLineErr(err))
 	}
 	st.FileBytes = fileSize(path)
 	return st, nil
 }
+
+// firstLineErr drops the panic stack from an error for the command line,
+// keeping what it wraps.
+func firstLineErr(err error) error {
+	if msg := firstLine(err); msg != err.Error() {
+		return &trimmedError{msg: msg, err: err}
+	}
+	return err
+}
+
+type trimmedError struct {
+	msg string
+	err error
+}
+
+func (e *trimmedError) Error() string { return e.msg }
+func (e *trimmedError) Unwrap() error { return e.err }
 
 // dumpLine is one line of Dump output.
 type dumpLine struct {
@@ -186,46 +294,70 @@ type dumpLine struct {
 // oldest first: seq, stream, key, priority, time, accepted and data (raw JSON
 // when the payload is valid JSON, otherwise base64 in data_base64). limit <= 0
 // means all. Like ReadStats it opens the file read-only and fails with
-// ErrLocked while an agent holds it.
+// ErrLocked while an agent holds it. Records that fail their checksum are not
+// written; on a damaged file Dump writes every record a salvage would keep.
+// Either way it then returns an error wrapping ErrCorrupt.
 func Dump(path string, w io.Writer, limit int) error {
-	db, err := openReadOnly(path)
-	if err != nil {
-		return fmt.Errorf("dump buffer %q: %w", path, err)
-	}
-	defer db.Close()
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	err = db.View(func(tx *bolt.Tx) error {
+	var (
+		n, bad uint64
+		last   uint64
+		encErr error
+	)
+	emit := func(seq uint64, r *record) {
+		if encErr != nil || (limit > 0 && n >= uint64(limit)) {
+			return
+		}
+		line := dumpLine{Seq: seq, Stream: string(r.stream), Key: string(r.key), Priority: r.prio,
+			Time: fromNanos(r.itemTime), Accepted: fromNanos(r.accept)}
+		if json.Valid(r.data) {
+			line.Data = json.RawMessage(r.data)
+		} else {
+			line.DataBase64 = r.data
+		}
+		encErr = enc.Encode(&line)
+		n++
+		last = seq
+	}
+	err := withReadOnly(path, func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueue)
 		if q == nil {
-			return fmt.Errorf("%w: queue bucket missing", ErrCorrupt)
+			return corrupt(RecoveryDamaged, "queue bucket missing")
 		}
 		c := q.Cursor()
-		n := 0
 		var r record
-		for k, v := c.First(); k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
-			if decodeRecord(v, &r) != nil {
+		for k, v := c.First(); k != nil && (limit <= 0 || n < uint64(limit)) && encErr == nil; k, v = c.Next() {
+			if decodeRecord(u64(k), v, &r) != nil {
+				bad++
 				continue
 			}
-			line := dumpLine{Seq: u64(k), Stream: string(r.stream), Key: string(r.key), Priority: r.prio,
-				Time: fromNanos(r.itemTime), Accepted: fromNanos(r.accept)}
-			if json.Valid(r.data) {
-				line.Data = json.RawMessage(r.data)
-			} else {
-				line.DataBase64 = r.data
-			}
-			if err := enc.Encode(&line); err != nil {
-				return err
-			}
-			n++
+			emit(u64(k), &r)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("dump buffer %q: %w", path, err)
+	if errors.Is(err, ErrCorrupt) {
+		// Write what a salvage keeps, after what bbolt read in order.
+		res, serr := scanFile(path, func(seq uint64, _ []byte, r *record) {
+			if seq > last {
+				emit(seq, r)
+			}
+		}, nil)
+		if serr == nil {
+			err = fmt.Errorf("%w; wrote the records that can be salvaged (%d damaged pages, %d damaged records)", err, res.damaged, res.bad)
+		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("dump buffer %q: %w", path, err)
+	if err == nil {
+		err = encErr
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil && bad > 0 {
+		err = fmt.Errorf("%w: %d records fail their checksum and were not written", ErrCorrupt, bad)
+	}
+	if err != nil {
+		return fmt.Errorf("dump buffer %q: %w", path, firstLineErr(err))
 	}
 	return nil
 }

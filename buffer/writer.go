@@ -3,6 +3,7 @@ package buffer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -18,6 +19,7 @@ const (
 	opAck
 	opDrop
 	opCompact
+	opRecover
 )
 
 const (
@@ -40,11 +42,19 @@ const (
 type request struct {
 	kind   opKind
 	items  []Item
+	meta   map[string][]byte
 	seqs   []uint64
 	reason string
 	bytes  int
-	state  atomic.Int32
-	done   chan error
+	// skip marks items that a full disk had no room for: they are counted
+	// as accepted and dropped ("disk_full") instead of stored.
+	skip []bool
+	// gen and cause: opRecover, from a reader that met damage in file
+	// generation gen.
+	gen   uint64
+	cause error
+	state atomic.Int32
+	done  chan error
 }
 
 // Put stores items durably. It returns nil only after the bbolt transaction
@@ -54,9 +64,20 @@ type request struct {
 // accepts nothing; once taken, Put waits for the commit (bounded by disk I/O).
 // An item larger than the effective MaxBytes, or larger than 64 MiB, makes the
 // whole call fail with ErrTooLarge and accepts nothing. Records may be dropped
-// right after acceptance to honour the caps; those drops are counted.
+// right after acceptance to honour the caps or to make room on a full disk;
+// those drops are counted.
 func (b *Buffer) Put(ctx context.Context, items ...Item) error {
-	if len(items) == 0 {
+	return b.PutWithMeta(ctx, nil, items...)
+}
+
+// PutWithMeta is Put that also stores caller meta in the same transaction:
+// each key is set to its value, or deleted when the value is nil. After a
+// crash either the items and the meta are both there or neither is, so a
+// collector can keep its progress (a checkpoint) with the records that
+// progress produced. Keys are 1 to 1024 bytes, values at most 1 MiB; Meta
+// reads them back. Meta entries are not subject to the caps.
+func (b *Buffer) PutWithMeta(ctx context.Context, meta map[string][]byte, items ...Item) error {
+	if len(items) == 0 && len(meta) == 0 {
 		return nil
 	}
 	n := 0
@@ -73,9 +94,16 @@ func (b *Buffer) Put(ctx context.Context, items ...Item) error {
 		}
 		n += len(it.Data)
 	}
+	for k, v := range meta {
+		if k == "" || len(k) > maxMetaKey || len(v) > maxMetaValue {
+			return fmt.Errorf("put meta: %w: key of %d bytes (1 to %d) with a value of %d bytes (at most %d)",
+				ErrInvalidItem, len(k), maxMetaKey, len(v), maxMetaValue)
+		}
+		n += len(v)
+	}
 	// The writer encodes items inside the transaction, so it reads the
 	// caller's slices only while Put is blocked: no copy is needed here.
-	return b.submit(ctx, &request{kind: opPut, items: items, bytes: n})
+	return b.submit(ctx, &request{kind: opPut, items: items, meta: meta, bytes: n})
 }
 
 // Ack deletes the entries with the given sequence numbers after they were
@@ -148,12 +176,7 @@ func (b *Buffer) run() {
 	// Start from the stored counters: maybeCompact compares them with the
 	// file size, and zero live bytes would compact a full file at the first
 	// tick after a restart.
-	_ = b.db.View(func(tx *bolt.Tx) error {
-		if meta := tx.Bucket(bucketMeta); meta != nil {
-			w.lastCounts = loadCounters(meta)
-		}
-		return nil
-	})
+	w.loadCounts()
 	var batch []*request
 	for {
 		batch = batch[:0]
@@ -220,6 +243,26 @@ type writer struct {
 	pendingLog  map[string]uint64
 	noCompact   time.Time // no automatic compaction before this
 	lastBatch   int       // requests in the previous transaction
+	lastRecover time.Time // the last time a damaged file was moved aside
+	diskFull    diskFullEpisode
+}
+
+// loadCounts reads the stored counters into w.lastCounts.
+func (w *writer) loadCounts() {
+	if w.b.db == nil {
+		return
+	}
+	err := guard("read counters", func() error {
+		return w.b.db.View(func(tx *bolt.Tx) error {
+			if meta := tx.Bucket(bucketMeta); meta != nil {
+				w.lastCounts = loadCounters(meta)
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, ErrCorrupt) {
+		_ = w.recover(err)
+	}
 }
 
 func (w *writer) process(batch []*request) {
@@ -229,11 +272,20 @@ func (w *writer) process(batch []*request) {
 		if !r.state.CompareAndSwap(statePending, stateTaken) {
 			continue // cancelled while queued: Put already returned
 		}
-		if r.kind == opCompact {
+		switch r.kind {
+		case opCompact:
 			compacts = append(compacts, r)
-			continue
+		case opRecover:
+			// A reader met damage. Recover once per damaged file: later
+			// reports of the same generation find it replaced already.
+			var err error
+			if r.gen == w.b.gen {
+				err = w.recover(r.cause)
+			}
+			r.done <- err
+		default:
+			live = append(live, r)
 		}
-		live = append(live, r)
 	}
 	var errs []error
 	if len(live) > 0 {
@@ -251,7 +303,7 @@ func (w *writer) process(batch []*request) {
 	}
 	puts := 0
 	for i, r := range live {
-		if errs[i] == nil && r.kind == opPut {
+		if errs[i] == nil && r.kind == opPut && len(r.items) > 0 {
 			puts++
 		}
 	}
@@ -292,40 +344,71 @@ func (w *writer) draining(batch []*request) bool {
 // It returns one error per request.
 func (w *writer) commit(live []*request) []error {
 	errs := make([]error, len(live))
-	if w.b.db == nil {
-		for i := range errs {
-			errs[i] = ErrClosed
+	err := w.commitOnce(live)
+	switch {
+	case err == nil:
+	case len(live) == 1:
+		errs[0] = err
+	default:
+		for i := range live {
+			errs[i] = w.commitOnce(live[i : i+1])
 		}
-		return errs
 	}
-	err := w.update(func(t *txn) error {
-		for _, r := range live {
+	return errs
+}
+
+// commitOnce applies reqs in one transaction. Damage found on the way is
+// recovered (the file is salvaged into a fresh one) and the transaction
+// retried once; a full disk makes room by priority (makeRoom).
+func (w *writer) commitOnce(reqs []*request) error {
+	for _, r := range reqs {
+		r.skip = nil
+	}
+	err := w.updateReqs(reqs)
+	if errors.Is(err, ErrCorrupt) {
+		if rerr := w.recover(err); rerr != nil {
+			return rerr
+		}
+		err = w.updateReqs(reqs)
+	}
+	if isDiskFull(err) {
+		return w.makeRoom(reqs, err)
+	}
+	if err == nil {
+		w.diskFullOver()
+	}
+	return err
+}
+
+func (w *writer) updateReqs(reqs []*request) error {
+	return w.update(func(t *txn) error {
+		for _, r := range reqs {
 			if err := t.apply(r); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	switch {
-	case err == nil:
-	case len(live) == 1:
-		errs[0] = err
-	default:
-		for i, r := range live {
-			errs[i] = w.update(func(t *txn) error { return t.apply(r) })
-		}
-	}
-	return errs
 }
 
 // maintain expires old records and compacts when due; it runs on the timer
-// and when Next saw expired entries.
+// and when Next saw expired entries. When the file is unavailable after a
+// failed recovery, it tries again.
 func (w *writer) maintain() {
 	if w.b.db == nil {
+		if w.b.unavail != nil && time.Since(w.lastRecover) >= recoverMinInterval {
+			_ = w.recover(w.b.unavail)
+		}
 		return
 	}
-	if w.b.opts.MaxAge > 0 && w.oldestExpired() {
-		if err := w.update(func(*txn) error { return nil }); err != nil {
+	if w.b.opts.MaxAge > 0 {
+		expired, err := w.oldestExpired()
+		if err == nil && expired {
+			err = w.update(func(*txn) error { return nil })
+		}
+		if errors.Is(err, ErrCorrupt) {
+			_ = w.recover(err)
+		} else if err != nil {
 			w.b.log.Error("buffer expiry failed", "path", w.b.path, "err", err)
 		}
 	}
@@ -334,47 +417,63 @@ func (w *writer) maintain() {
 
 // oldestExpired reports whether the oldest queued record is past MaxAge, so
 // that an idle timer tick costs a read transaction, not an fsync.
-func (w *writer) oldestExpired() bool {
+func (w *writer) oldestExpired() (bool, error) {
 	cutoff := w.b.now().UnixNano() - int64(w.b.opts.MaxAge)
 	var expired bool
-	_ = w.b.db.View(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bucketQueue)
-		if q == nil {
+	err := guard("read oldest record", func() error {
+		return w.b.db.View(func(tx *bolt.Tx) error {
+			q := tx.Bucket(bucketQueue)
+			if q == nil {
+				return corrupt(RecoveryDamaged, "queue bucket missing")
+			}
+			if k, v := q.Cursor().First(); v != nil {
+				var r record
+				expired = decodeRecord(u64(k), v, &r) != nil || r.accept < cutoff
+			}
 			return nil
-		}
-		if _, v := q.Cursor().First(); v != nil {
-			var r record
-			expired = decodeRecord(v, &r) != nil || r.accept < cutoff
-		}
-		return nil
+		})
 	})
-	return expired
+	return expired, err
 }
 
 // update runs fn in a write transaction that also expires records, enforces
-// the caps and persists the counters, all atomically.
+// the caps and persists the counters, all atomically. Counts kept in memory
+// while the disk was full are persisted with it.
 func (w *writer) update(fn func(*txn) error) error {
 	b := w.b
+	if b.db == nil {
+		return b.unavail
+	}
+	pendAccepted, pendDropped := b.pend.get()
 	var t *txn
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		t, err = w.begin(tx)
-		if err != nil {
-			return err
-		}
-		if err := t.expire(); err != nil {
-			return err
-		}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if err := t.enforceCaps(); err != nil {
-			return err
-		}
-		return t.flush()
+	err := guard("write", func() error {
+		return b.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			t, err = w.begin(tx)
+			if err != nil {
+				return err
+			}
+			if pendAccepted+pendDropped > 0 {
+				t.c.accepted += pendAccepted
+				t.drop(ReasonDiskFull, pendDropped)
+			}
+			if err := t.expire(); err != nil {
+				return err
+			}
+			if err := fn(t); err != nil {
+				return err
+			}
+			if err := t.enforceCaps(); err != nil {
+				return err
+			}
+			return t.flush()
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("commit buffer %q: %w", b.path, err)
+	}
+	if pendAccepted+pendDropped > 0 {
+		b.pend.persisted(pendAccepted, pendDropped)
 	}
 	w.lastCounts = t.c
 	w.logDrops(t.drops)
@@ -385,7 +484,7 @@ func (w *writer) update(fn func(*txn) error) error {
 // counts accumulated since the previous line.
 func (w *writer) logDrops(drops map[string]uint64) {
 	for reason, n := range drops {
-		if reason == ReasonMaxBytes || reason == ReasonMaxAge || reason == ReasonMaxEntries || reason == ReasonCorrupt {
+		if reason == ReasonMaxBytes || reason == ReasonMaxAge || reason == ReasonMaxEntries || reason == ReasonCorrupt || reason == ReasonDiskFull {
 			if w.pendingLog == nil {
 				w.pendingLog = make(map[string]uint64)
 			}
@@ -413,22 +512,29 @@ type counters struct {
 
 // txn is one write transaction with the counters loaded.
 type txn struct {
-	w                    *writer
-	tx                   *bolt.Tx
-	q, prio, index, meta *bolt.Bucket
-	c                    counters
-	drops                map[string]uint64 // deltas in this transaction
-	now                  int64
+	w                          *writer
+	q, prio, index, meta, user *bolt.Bucket
+	c                          counters
+	drops                      map[string]uint64 // deltas in this transaction
+	now                        int64
 }
 
 func (w *writer) begin(tx *bolt.Tx) (*txn, error) {
-	t := &txn{w: w, tx: tx, q: tx.Bucket(bucketQueue), prio: tx.Bucket(bucketPrio),
-		index: tx.Bucket(bucketIndex), meta: tx.Bucket(bucketMeta), now: w.b.now().UnixNano()}
-	if t.q == nil || t.prio == nil || t.index == nil || t.meta == nil {
-		return nil, fmt.Errorf("%w: bucket missing", ErrCorrupt)
+	t := &txn{w: w, q: tx.Bucket(bucketQueue), prio: tx.Bucket(bucketPrio), index: tx.Bucket(bucketIndex),
+		meta: tx.Bucket(bucketMeta), user: tx.Bucket(bucketUser), now: w.b.now().UnixNano()}
+	if t.q == nil || t.prio == nil || t.index == nil || t.meta == nil || t.user == nil {
+		return nil, corrupt(RecoveryDamaged, "bucket missing")
 	}
 	t.c = loadCounters(t.meta)
 	return t, nil
+}
+
+// drop counts n records dropped for reason in this transaction.
+func (t *txn) drop(reason string, n uint64) {
+	if t.drops == nil {
+		t.drops = make(map[string]uint64)
+	}
+	t.drops[reason] += n
 }
 
 func loadCounters(meta *bolt.Bucket) counters {
@@ -466,7 +572,23 @@ func (t *txn) apply(r *request) error {
 	switch r.kind {
 	case opPut:
 		for i := range r.items {
+			if r.skip != nil && r.skip[i] {
+				t.c.accepted++
+				t.drop(ReasonDiskFull, 1)
+				continue
+			}
 			if err := t.put(&r.items[i]); err != nil {
+				return err
+			}
+		}
+		for k, v := range r.meta {
+			var err error
+			if v == nil {
+				err = t.user.Delete([]byte(k))
+			} else {
+				err = t.user.Put([]byte(k), encodeMeta(k, v))
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -483,8 +605,15 @@ func (t *txn) put(it *Item) error {
 	if it.Key != "" {
 		ik = indexKey([]byte(it.Stream), []byte(it.Key))
 		if old := t.index.Get(ik); old != nil {
-			if err := t.deleteSeq(u64(old), reasonCoalesced); err != nil {
-				return err
+			// Replace the older state only if the entry really is it: a
+			// damaged index value must not delete another record.
+			oseq := u64(old)
+			var r record
+			if v := t.q.Get(seqKey(oseq)); v != nil && decodeRecord(oseq, v, &r) == nil &&
+				string(r.stream) == it.Stream && string(r.key) == it.Key {
+				if err := t.deleteSeq(oseq, reasonCoalesced); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -498,7 +627,7 @@ func (t *txn) put(it *Item) error {
 	}
 	// bbolt keeps a reference to the value until the commit, so each
 	// record needs its own slice.
-	v := encodeRecord(make([]byte, 0, valueLen(len(it.Stream), len(it.Key), len(it.Data))), it, t.now, itemTime)
+	v := encodeRecord(make([]byte, 0, valueLen(len(it.Stream), len(it.Key), len(it.Data))), seq, it, t.now, itemTime)
 	sk := seqKey(seq)
 	if err := t.q.Put(sk, v); err != nil {
 		return err
@@ -545,7 +674,10 @@ func (t *txn) deleteSeq(seq uint64, reason string) error {
 	}
 	var r record
 	size := int64(seqKeyLen + len(v))
-	if err := decodeRecord(v, &r); err == nil {
+	err := decodeRecord(seq, v, &r)
+	if err == nil || errors.Is(err, errChecksum) {
+		// A record that fails its checksum still parses: its fields find
+		// the index entries (only those that point back at seq are removed).
 		size = r.size()
 		if len(r.key) > 0 {
 			ik := indexKey(r.stream, r.key)
@@ -558,7 +690,8 @@ func (t *txn) deleteSeq(seq uint64, reason string) error {
 		if err := t.prio.Delete(prioKey(r.prio, seq)); err != nil {
 			return err
 		}
-	} else {
+	}
+	if err != nil {
 		reason = ReasonCorrupt
 	}
 	if err := t.q.Delete(sk); err != nil {
@@ -572,10 +705,7 @@ func (t *txn) deleteSeq(seq uint64, reason string) error {
 	case reasonCoalesced:
 		t.c.coalesced++
 	default:
-		if t.drops == nil {
-			t.drops = make(map[string]uint64)
-		}
-		t.drops[reason]++
+		t.drop(reason, 1)
 	}
 	return nil
 }
@@ -592,7 +722,7 @@ func (t *txn) expire() error {
 	c := t.q.Cursor()
 	var r record
 	for k, v := c.First(); k != nil; k, v = c.First() {
-		if err := decodeRecord(v, &r); err == nil && r.accept >= cutoff {
+		if err := decodeRecord(u64(k), v, &r); err == nil && r.accept >= cutoff {
 			return nil
 		}
 		if err := t.deleteSeq(u64(k), ReasonMaxAge); err != nil {
@@ -628,16 +758,15 @@ func (t *txn) enforceCaps() error {
 		if k == nil {
 			// Index empty but counters say otherwise: drop the oldest
 			// entry instead so the loop always progresses.
-			qk, _ := t.q.Cursor().First()
-			if qk == nil {
-				t.c.queued, t.c.bytes = 0, 0
-				return nil
+			if err := t.dropOldest(reason); err != nil || t.c.queued == 0 {
+				return err
 			}
-			k = append(make([]byte, 8), qk...)
+			continue
 		}
 		seq := u64(k[8:16])
-		if t.q.Get(seqKey(seq)) == nil {
-			// Stale index entry: remove it and go on.
+		var r record
+		if v := t.q.Get(seqKey(seq)); v == nil || (decodeRecord(seq, v, &r) == nil && prioKeyPrio(k) != r.prio) {
+			// Stale or damaged index entry: remove it and go on.
 			if err := t.prio.Delete(k); err != nil {
 				return err
 			}
@@ -648,6 +777,26 @@ func (t *txn) enforceCaps() error {
 		}
 	}
 }
+
+// dropOldest removes the first queue entry, whatever its priority, counted
+// under reason (or "corrupt" if it is damaged).
+func (t *txn) dropOldest(reason string) error {
+	qk, v := t.q.Cursor().First()
+	switch {
+	case qk == nil:
+		t.c.queued, t.c.bytes = 0, 0
+		return nil
+	case len(qk) != seqKeyLen:
+		t.c.queued = max(t.c.queued, 1) - 1
+		t.c.bytes = max(t.c.bytes-int64(len(qk)+len(v)), 0)
+		t.drop(ReasonCorrupt, 1)
+		return t.q.Delete(qk)
+	}
+	return t.deleteSeq(u64(qk), reason)
+}
+
+// prioKeyPrio returns the priority encoded in a priority-index key.
+func prioKeyPrio(k []byte) int64 { return int64(u64(k[:8]) ^ (1 << 63)) }
 
 // maybeCompact compacts when the queue has drained below the threshold.
 func (w *writer) maybeCompact() {
