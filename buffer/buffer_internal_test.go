@@ -134,3 +134,82 @@ func TestCapsSurviveDamagedPriorityKey(t *testing.T) {
 		t.Errorf("stats = %+v, want 1 queued and 1 dropped for max_entries", st)
 	}
 }
+
+// TestReadsFormat1File: a file written by the previous format (records
+// without checksums, no caller meta bucket) opens, is upgraded in place, its
+// records are delivered, and the byte accounting drains to zero.
+func TestReadsFormat1File(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "b.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []Item{{Stream: "threat", Priority: 4, Data: []byte(`{"a":1}`)}, {Stream: "asset", Key: "plc", Priority: 2, Data: []byte(`{"b":2}`)}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		var bs [4]*bolt.Bucket
+		for i, name := range [][]byte{bucketQueue, bucketPrio, bucketIndex, bucketMeta} {
+			if bs[i], err = tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		var size int64
+		for i := range items {
+			seq, _ := bs[0].NextSequence()
+			if err := bs[0].Put(seqKey(seq), encodeV1(&items[i], 1, 2)); err != nil {
+				return err
+			}
+			if err := bs[1].Put(prioKey(int64(items[i].Priority), seq), nil); err != nil {
+				return err
+			}
+			if items[i].Key != "" {
+				if err := bs[2].Put(indexKey([]byte(items[i].Stream), []byte(items[i].Key)), seqKey(seq)); err != nil {
+					return err
+				}
+			}
+			size += items[i].Size() - 4 // format 1 records have no checksum
+		}
+		for k, v := range map[string]uint64{"format": 1, "accepted": 2, "queued": 2, "bytes": uint64(size)} {
+			if err := bs[3].Put([]byte(k), putU64(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.Put(ctx, Item{Stream: "asset", Key: "plc", Priority: 2, Data: []byte(`{"b":3}`)}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := b.Next(ctx, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || string(es[0].Data) != `{"a":1}` || string(es[1].Data) != `{"b":3}` {
+		t.Fatalf("entries %+v: want the format-1 event and the new state that replaced the format-1 state", es)
+	}
+	if err := b.Ack(ctx, es[0].Seq, es[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	st := b.Stats()
+	if st.Queued != 0 || st.Bytes != 0 || st.Delivered != 2 || st.Coalesced != 1 || st.Accepted != 3 {
+		t.Fatalf("stats after drain: %+v", st)
+	}
+	_ = b.db.View(func(tx *bolt.Tx) error {
+		if v := u64(tx.Bucket(bucketMeta).Get(metaFormat)); v != formatVersion {
+			t.Errorf("format %d after open, want %d", v, formatVersion)
+		}
+		return nil
+	})
+}

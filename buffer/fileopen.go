@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -168,6 +169,26 @@ func precheck(path string) error {
 	}
 	if need := int64(best.pgid) * int64(best.pageSize); need > size {
 		return corrupt(RecoveryTruncated, "truncated: %d bytes, meta declares %d", size, need)
+	}
+	// bbolt reads these two pages while opening, where a panic would leave
+	// its file handle open: check them first.
+	for _, pg := range []struct {
+		id    uint64
+		flags []uint16
+	}{{best.root, []uint16{pageFlagLeaf, pageFlagBranch}}, {best.freelist, []uint16{pageFlagFreelist}}} {
+		if pg.id == noFreelist {
+			continue
+		}
+		var hdr [pageHeaderSize]byte
+		if pg.id >= best.pgid {
+			return corrupt(RecoveryDamaged, "meta names page %d beyond the %d in use", pg.id, best.pgid)
+		}
+		if _, err := f.ReadAt(hdr[:], int64(pg.id)*int64(best.pageSize)); err != nil {
+			return &corruptError{reason: RecoveryUnreadable, err: err}
+		}
+		if ne.Uint64(hdr[:]) != pg.id || !slices.Contains(pg.flags, ne.Uint16(hdr[8:])) {
+			return corrupt(RecoveryDamaged, "page %d is damaged (header %x)", pg.id, hdr)
+		}
 	}
 	return nil
 }

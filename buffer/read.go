@@ -338,8 +338,9 @@ func Dump(path string, w io.Writer, limit int) error {
 	})
 	if errors.Is(err, ErrCorrupt) {
 		// Write what a salvage keeps, after what bbolt read in order.
+		done := last
 		res, serr := scanFile(path, func(seq uint64, _ []byte, r *record) {
-			if seq > last {
+			if seq > done {
 				emit(seq, r)
 			}
 		}, nil)

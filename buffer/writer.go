@@ -560,6 +560,9 @@ func (t *txn) flush() error {
 		}
 	}
 	for reason, n := range t.drops {
+		if n == 0 {
+			continue
+		}
 		k := append(append([]byte(nil), metaDropPfx...), reason...)
 		if err := t.meta.Put(k, putU64(u64(t.meta.Get(k))+n)); err != nil {
 			return err
