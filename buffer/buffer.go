@@ -237,6 +237,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 		return nil, fmt.Errorf("open buffer %q: %w", path, err)
 	}
 	b.db = db
+	b.makeBallast()
 	go b.run()
 	return b, nil
 }

@@ -245,6 +245,24 @@ type writer struct {
 	lastBatch   int       // requests in the previous transaction
 	lastRecover time.Time // the last time a damaged file was moved aside
 	diskFull    diskFullEpisode
+	reserved    int64  // bytes of the file known to have disk blocks
+	reservedGen uint64 // file generation that reserved refers to
+}
+
+// reserveTail allocates disk blocks for the tail bbolt added to its file
+// (see preallocate). A failure (the disk is full already) is retried after
+// the next growth.
+func (w *writer) reserveTail() {
+	b := w.b
+	if w.reservedGen != b.gen {
+		w.reserved, w.reservedGen = 0, b.gen
+	}
+	size := fileSize(b.path)
+	if size <= w.reserved {
+		return
+	}
+	_ = preallocate(b.path, w.reserved, size)
+	w.reserved = size
 }
 
 // loadCounts reads the stored counters into w.lastCounts.
@@ -372,7 +390,7 @@ func (w *writer) commitOnce(reqs []*request) error {
 		err = w.updateReqs(reqs)
 	}
 	if isDiskFull(err) {
-		return w.makeRoom(reqs, err)
+		return w.onDiskFull(reqs, err)
 	}
 	if err == nil {
 		w.diskFullOver()
@@ -475,6 +493,7 @@ func (w *writer) update(fn func(*txn) error) error {
 	if pendAccepted+pendDropped > 0 {
 		b.pend.persisted(pendAccepted, pendDropped)
 	}
+	w.reserveTail()
 	w.lastCounts = t.c
 	w.logDrops(t.drops)
 	return nil
