@@ -280,7 +280,12 @@ func (b *Buffer) makeBallast() {
 	if fi, err := os.Stat(path); err == nil && fi.Size() == ballastSize {
 		return
 	}
-	if err := os.WriteFile(path, make([]byte, ballastSize), 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	err = preallocate(f, 0, ballastSize)
+	if cerr := f.Close(); err != nil || cerr != nil {
 		_ = os.Remove(path)
 	}
 }

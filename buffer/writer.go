@@ -249,9 +249,14 @@ type writer struct {
 	reservedGen uint64 // file generation that reserved refers to
 }
 
-// reserveTail allocates disk blocks for the tail bbolt added to its file
-// (see preallocate). A failure (the disk is full already) is retried after
-// the next growth.
+// reserveTail allocates disk blocks for the tail bbolt added to its file.
+// bbolt grows its file with ftruncate, which leaves the new tail sparse; with
+// the tail allocated, a transaction that must write new pages (even one that
+// only deletes records, since bbolt copies on write) still succeeds when the
+// file system is full, so the buffer can drop records to make room. It uses
+// its own descriptor: bbolt's flock belongs to bbolt's, and closing this one
+// does not release it. A failure (the disk is full already) is not retried
+// before the next growth.
 func (w *writer) reserveTail() {
 	b := w.b
 	if w.reservedGen != b.gen {
@@ -261,7 +266,10 @@ func (w *writer) reserveTail() {
 	if size <= w.reserved {
 		return
 	}
-	_ = preallocate(b.path, w.reserved, size)
+	if f, err := os.OpenFile(b.path, os.O_WRONLY, 0); err == nil {
+		_ = preallocate(f, w.reserved, size)
+		f.Close()
+	}
 	w.reserved = size
 }
 
