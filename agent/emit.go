@@ -5,33 +5,63 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/edgeward/edgeward/buffer"
 	"github.com/edgeward/edgeward/collectors"
 )
 
-// putter is what the recorder needs from the buffer.
-type putter interface {
-	Put(ctx context.Context, items ...buffer.Item) error
+// store is what the recorder needs from the buffer.
+type store interface {
+	PutWithMeta(ctx context.Context, meta map[string][]byte, items ...buffer.Item) error
+	Meta(ctx context.Context, key string) ([]byte, error)
 }
 
-// recorder is the agent's collectors.Emitter: it stamps a record (id, schema,
-// time, agent identity), encodes it as wire schema v1 and makes it durable in
-// the buffer. A record is accepted when Emit returns nil.
+// recorder is the agent's collectors.Emitter and collectors.Checkpointer: it
+// stamps a record (id, schema, time, agent identity), encodes it as wire
+// schema v1 and makes it durable in the buffer. A record is accepted when
+// Emit returns nil. Concurrent Emits from several collectors share buffer
+// transactions (the buffer's group commit).
 type recorder struct {
-	buf   putter
+	buf   store
 	agent collectors.Agent
 	ids   collectors.IDSource
 	now   func() time.Time
 }
 
-var _ collectors.Emitter = (*recorder)(nil)
+var (
+	_ collectors.Emitter      = (*recorder)(nil)
+	_ collectors.Checkpointer = (*recorder)(nil)
+)
 
 // Emit implements collectors.Emitter: the records of one call share one
 // buffer transaction. Invalid records are refused and reported in the error;
 // the valid ones are stored all the same.
 func (r *recorder) Emit(ctx context.Context, recs ...collectors.Record) error {
+	return r.put(ctx, nil, recs)
+}
+
+// checkpointPrefix namespaces collectors' checkpoints in the buffer's meta.
+const checkpointPrefix = "checkpoint/"
+
+// Checkpoint implements collectors.Checkpointer: the state last stored
+// under name, nil if none. A state whose checksum fails gives an error
+// wrapping buffer.ErrChecksum.
+func (r *recorder) Checkpoint(ctx context.Context, name string) ([]byte, error) {
+	return r.buf.Meta(ctx, checkpointPrefix+name)
+}
+
+// EmitCheckpoint implements collectors.Checkpointer: recs and state go into
+// one buffer transaction, so after a crash both are there or neither is. A
+// nil state deletes the checkpoint. Invalid records are refused as by Emit
+// while the valid ones and the state are stored: re-reading the input could
+// not make them valid.
+func (r *recorder) EmitCheckpoint(ctx context.Context, name string, state []byte, recs ...collectors.Record) error {
+	return r.put(ctx, map[string][]byte{checkpointPrefix + name: state}, recs)
+}
+
+func (r *recorder) put(ctx context.Context, meta map[string][]byte, recs []collectors.Record) error {
 	items := make([]buffer.Item, 0, len(recs))
 	var bad []error
 	for _, rec := range recs {
@@ -42,12 +72,50 @@ func (r *recorder) Emit(ctx context.Context, recs ...collectors.Record) error {
 		}
 		items = append(items, item)
 	}
-	if len(items) > 0 {
-		if err := r.buf.Put(ctx, items...); err != nil {
+	if len(items) > 0 || len(meta) > 0 {
+		if err := r.buf.PutWithMeta(ctx, meta, items...); err != nil {
 			return err
 		}
 	}
 	return errors.Join(bad...)
+}
+
+// reportRecoveries tells the platform about every damaged buffer file the
+// buffer moved aside: at start, and whenever it happens while running. Each
+// report becomes one agent.buffer_recovered threat record, stored in the
+// transaction that deletes the report, so it is sent exactly once however
+// the agent stops.
+func reportRecoveries(ctx context.Context, buf *buffer.Buffer, r *recorder, log *slog.Logger) {
+	for {
+		reps, err := buf.Recoveries(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("read buffer recovery reports", "err", err)
+		}
+		for _, rep := range reps {
+			item, err := r.encode(recoveryRecord(rep))
+			if err == nil {
+				err = buf.PutWithMeta(ctx, map[string][]byte{rep.Key: nil}, item)
+			}
+			if err != nil && ctx.Err() == nil {
+				log.Warn("report buffer recovery to the platform", "moved_to", rep.MovedTo, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-buf.Recovered():
+		}
+	}
+}
+
+// recoveryRecord is the agent.buffer_recovered record of one report: high
+// severity when records were lost or the loss is unknown.
+func recoveryRecord(rep buffer.Recovery) collectors.Record {
+	sev := collectors.SeverityMedium
+	if rep.Lost > 0 || !rep.LostKnown {
+		sev = collectors.SeverityHigh
+	}
+	return collectors.Record{Class: collectors.ClassThreat, Kind: "agent.buffer_recovered", Severity: sev, Time: rep.Time, Body: rep}
 }
 
 // encode stamps rec and turns it into a buffer item.

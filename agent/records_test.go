@@ -87,7 +87,8 @@ func TestEveryRecordKindValidates(t *testing.T) {
 	}
 	defer buf.Close()
 	hb := &heartbeat{start: time.Now(), buf: buf, key: "gw"}
-	recs = append(recs, hb.record())
+	recs = append(recs, hb.record(), recoveryRecord(buffer.Recovery{Time: time.Now(), Reason: buffer.RecoveryDamaged,
+		Detail: "page 7", MovedTo: "/var/lib/edgeward/buffer.db.corrupt-x", Salvaged: 10, Lost: 2, LostKnown: true}))
 
 	r := &recorder{buf: buf, agent: collectors.Agent{ID: "gw", Enterprise: "acme", Site: "plant-1", Hostname: "h", Version: "v1"}, now: time.Now}
 	kinds := map[string]int{}
@@ -102,7 +103,7 @@ func TestEveryRecordKindValidates(t *testing.T) {
 		}
 		kinds[rec.Kind]++
 	}
-	want := []string{"host.inventory", "baseline.result", "baseline.score", "agent.heartbeat"}
+	want := []string{"host.inventory", "baseline.result", "baseline.score", "agent.heartbeat", "agent.buffer_recovered"}
 	if len(caps) > 0 {
 		want = append(want, "net.asset", "net.flow")
 	}

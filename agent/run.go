@@ -104,6 +104,11 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 			supervise(collCtx, col, withCycleLog(emit, col.Name(), log), log.With("collector", col.Name()))
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reportRecoveries(collCtx, buf, rec, log)
+	}()
 	hb := &heartbeat{start: start, buf: buf, up: up, colls: colls, key: s.agent.ID}
 	wg.Add(1)
 	go func() {

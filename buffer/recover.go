@@ -386,7 +386,7 @@ func (b *Buffer) Recoveries(ctx context.Context) ([]Recovery, error) {
 			}
 			if err != nil {
 				// A damaged report still says that a file was moved aside.
-				r = Recovery{Reason: RecoveryDamaged, Detail: "recovery report unreadable: " + err.Error()}
+				r = Recovery{Reason: RecoveryDamaged, MovedTo: "(unknown)", Detail: "recovery report unreadable: " + err.Error()}
 			}
 			r.Key = string(k)
 			out = append(out, r)
