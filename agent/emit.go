@@ -61,21 +61,53 @@ func (r *recorder) EmitCheckpoint(ctx context.Context, name string, state []byte
 	return r.put(ctx, map[string][]byte{checkpointPrefix + name: state}, recs)
 }
 
+// emitChunk is the number of records the recorder encodes before handing
+// them to the buffer while it encodes the next ones.
+const emitChunk = 256
+
+// put encodes recs and stores them with meta. A large batch without meta is
+// handed to the buffer in chunks as they are encoded, so that encoding the
+// next chunk overlaps the commit of the previous one; chunks that wait meanwhile
+// share one transaction (group commit). With meta (a checkpoint) everything
+// goes into one transaction.
 func (r *recorder) put(ctx context.Context, meta map[string][]byte, recs []collectors.Record) error {
-	items := make([]buffer.Item, 0, len(recs))
-	var bad []error
-	for _, rec := range recs {
-		item, err := r.encode(rec)
-		if err != nil {
-			bad = append(bad, err)
+	var (
+		bad  []error
+		errs = make(chan error, len(recs)/emitChunk+1)
+		n    int
+	)
+	for start := 0; start < len(recs) || (start == 0 && len(meta) > 0); start += emitChunk {
+		end := len(recs)
+		if len(meta) == 0 {
+			end = min(start+emitChunk, len(recs))
+		}
+		items := make([]buffer.Item, 0, end-start)
+		for _, rec := range recs[start:end] {
+			item, err := r.encode(rec)
+			if err != nil {
+				bad = append(bad, err)
+				continue
+			}
+			items = append(items, item)
+		}
+		if len(items) == 0 && len(meta) == 0 {
 			continue
 		}
-		items = append(items, item)
-	}
-	if len(items) > 0 || len(meta) > 0 {
-		if err := r.buf.PutWithMeta(ctx, meta, items...); err != nil {
-			return err
+		n++
+		if end == len(recs) { // the last one: no need for a goroutine
+			errs <- r.buf.PutWithMeta(ctx, meta, items...)
+			break
 		}
+		go func() { errs <- r.buf.PutWithMeta(ctx, meta, items...) }()
+	}
+	var failed []error
+	for range n {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	return errors.Join(bad...)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -28,10 +29,18 @@ func serveMetrics(ctx context.Context, addr string, buf *buffer.Buffer, up *upli
 	gauge("edgeward_buffer_coalesced_total", func(s buffer.Stats) float64 { return float64(s.Coalesced) })
 	gauge("edgeward_buffer_bytes", func(s buffer.Stats) float64 { return float64(s.Bytes) })
 	gauge("edgeward_buffer_file_bytes", func(s buffer.Stats) float64 { return float64(s.FileBytes) })
-	gauge("edgeward_buffer_dropped_total", func(s buffer.Stats) float64 {
+	// Drops by reason: the buffer's own reasons, and "other" for the
+	// uplink's (records the platform can never take).
+	reasons := []string{buffer.ReasonMaxBytes, buffer.ReasonMaxAge, buffer.ReasonMaxEntries, buffer.ReasonCorrupt, buffer.ReasonDiskFull}
+	for _, reason := range reasons {
+		gauge(fmt.Sprintf("edgeward_buffer_dropped_total{reason=%q}", reason), func(s buffer.Stats) float64 { return float64(s.Dropped[reason]) })
+	}
+	gauge(`edgeward_buffer_dropped_total{reason="other"}`, func(s buffer.Stats) float64 {
 		var n uint64
-		for _, v := range s.Dropped {
-			n += v
+		for r, v := range s.Dropped {
+			if !slices.Contains(reasons, r) {
+				n += v
+			}
 		}
 		return float64(n)
 	})

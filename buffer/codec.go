@@ -227,16 +227,22 @@ func seqKey(seq uint64) []byte {
 }
 
 func prioKey(prio int64, seq uint64) []byte {
-	k := make([]byte, 0, prioKeyLen)
-	k = binary.BigEndian.AppendUint64(k, uint64(prio)^(1<<63))
-	return binary.BigEndian.AppendUint64(k, seq)
+	return appendPrioKey(make([]byte, 0, prioKeyLen), prio, seq)
+}
+
+func appendPrioKey(dst []byte, prio int64, seq uint64) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(prio)^(1<<63))
+	return binary.BigEndian.AppendUint64(dst, seq)
 }
 
 func indexKey(stream, key []byte) []byte {
-	k := make([]byte, 0, indexKeyLen(len(stream), len(key)))
-	k = binary.AppendUvarint(k, uint64(len(stream)))
-	k = append(k, stream...)
-	return append(k, key...)
+	return appendIndexKey(make([]byte, 0, indexKeyLen(len(stream), len(key))), stream, key)
+}
+
+func appendIndexKey[S []byte | string](dst []byte, stream, key S) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(stream)))
+	dst = append(dst, stream...)
+	return append(dst, key...)
 }
 
 func u64(v []byte) uint64 {

@@ -3,6 +3,7 @@ package buffer
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -544,7 +545,11 @@ type txn struct {
 	c                          counters
 	drops                      map[string]uint64 // deltas in this transaction
 	now                        int64
+	slab                       []byte // see alloc
 }
+
+// slabSize is the allocation unit of txn.alloc.
+const slabSize = 64 << 10
 
 func (w *writer) begin(tx *bolt.Tx) (*txn, error) {
 	t := &txn{w: w, q: tx.Bucket(bucketQueue), prio: tx.Bucket(bucketPrio), index: tx.Bucket(bucketIndex),
@@ -552,6 +557,9 @@ func (w *writer) begin(tx *bolt.Tx) (*txn, error) {
 	if t.q == nil || t.prio == nil || t.index == nil || t.meta == nil || t.user == nil {
 		return nil, corrupt(RecoveryDamaged, "bucket missing")
 	}
+	// Queue and priority keys grow with the sequence, so pages split full
+	// instead of half full: half the pages to write, half the file.
+	t.q.FillPercent, t.prio.FillPercent = 1, 1
 	t.c = loadCounters(t.meta)
 	return t, nil
 }
@@ -633,15 +641,17 @@ func (t *txn) apply(r *request) error {
 func (t *txn) put(it *Item) error {
 	var ik []byte
 	if it.Key != "" {
-		ik = indexKey([]byte(it.Stream), []byte(it.Key))
+		ik = appendIndexKey(t.alloc(indexKeyLen(len(it.Stream), len(it.Key))), it.Stream, it.Key)
 		if old := t.index.Get(ik); old != nil {
 			// Replace the older state only if the entry really is it: a
 			// damaged index value must not delete another record.
 			oseq := u64(old)
+			osk := seqKey(oseq)
 			var r record
-			if v := t.q.Get(seqKey(oseq)); v != nil && decodeRecord(oseq, v, &r) == nil &&
+			if v := t.q.Get(osk); v != nil && decodeRecord(oseq, v, &r) == nil &&
 				string(r.stream) == it.Stream && string(r.key) == it.Key {
-				if err := t.deleteSeq(oseq, reasonCoalesced); err != nil {
+				// The index entry is overwritten below.
+				if err := t.deleteEntry(osk, v, &r, nil, reasonCoalesced, false); err != nil {
 					return err
 				}
 			}
@@ -655,14 +665,12 @@ func (t *txn) put(it *Item) error {
 	if itemTime == 0 {
 		itemTime = t.now
 	}
-	// bbolt keeps a reference to the value until the commit, so each
-	// record needs its own slice.
-	v := encodeRecord(make([]byte, 0, valueLen(len(it.Stream), len(it.Key), len(it.Data))), seq, it, t.now, itemTime)
-	sk := seqKey(seq)
+	v := encodeRecord(t.alloc(valueLen(len(it.Stream), len(it.Key), len(it.Data))), seq, it, t.now, itemTime)
+	sk := binary.BigEndian.AppendUint64(t.alloc(seqKeyLen), seq)
 	if err := t.q.Put(sk, v); err != nil {
 		return err
 	}
-	if err := t.prio.Put(prioKey(int64(it.Priority), seq), nil); err != nil {
+	if err := t.prio.Put(appendPrioKey(t.alloc(prioKeyLen), int64(it.Priority), seq), nil); err != nil {
 		return err
 	}
 	if ik != nil {
@@ -674,6 +682,21 @@ func (t *txn) put(it *Item) error {
 	t.c.queued++
 	t.c.bytes += it.Size()
 	return nil
+}
+
+// alloc returns an empty slice with room for n bytes, carved from the
+// transaction's slab: bbolt keeps references to keys and values until the
+// commit, and one slab is one allocation for many records.
+func (t *txn) alloc(n int) []byte {
+	if cap(t.slab)-len(t.slab) < n {
+		if n > slabSize/4 {
+			return make([]byte, 0, n)
+		}
+		t.slab = make([]byte, 0, slabSize)
+	}
+	l := len(t.slab)
+	t.slab = t.slab[:l+n]
+	return t.slab[l:l:l+n]
 }
 
 // Internal pseudo-reasons for deleteSeq.
@@ -703,13 +726,20 @@ func (t *txn) deleteSeq(seq uint64, reason string) error {
 		return nil
 	}
 	var r record
-	size := int64(seqKeyLen + len(v))
 	err := decodeRecord(seq, v, &r)
-	if err == nil || errors.Is(err, errChecksum) {
+	return t.deleteEntry(sk, v, &r, err, reason, true)
+}
+
+// deleteEntry removes the queue entry sk, whose value v decoded into r with
+// error derr, with its priority entry and, if index, its state-index entry,
+// and counts it under reason (or "corrupt" when derr is not nil).
+func (t *txn) deleteEntry(sk, v []byte, r *record, derr error, reason string, index bool) error {
+	size := int64(seqKeyLen + len(v))
+	if derr == nil || errors.Is(derr, errChecksum) {
 		// A record that fails its checksum still parses: its fields find
-		// the index entries (only those that point back at seq are removed).
+		// the index entries (only those that point back at sk are removed).
 		size = r.size()
-		if len(r.key) > 0 {
+		if index && len(r.key) > 0 {
 			ik := indexKey(r.stream, r.key)
 			if cur := t.index.Get(ik); cur != nil && bytes.Equal(cur, sk) {
 				if err := t.index.Delete(ik); err != nil {
@@ -717,11 +747,11 @@ func (t *txn) deleteSeq(seq uint64, reason string) error {
 				}
 			}
 		}
-		if err := t.prio.Delete(prioKey(r.prio, seq)); err != nil {
+		if err := t.prio.Delete(prioKey(r.prio, u64(sk))); err != nil {
 			return err
 		}
 	}
-	if err != nil {
+	if derr != nil {
 		reason = ReasonCorrupt
 	}
 	if err := t.q.Delete(sk); err != nil {
