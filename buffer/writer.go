@@ -696,7 +696,7 @@ func (t *txn) alloc(n int) []byte {
 	}
 	l := len(t.slab)
 	t.slab = t.slab[:l+n]
-	return t.slab[l:l:l+n]
+	return t.slab[l : l : l+n]
 }
 
 // Internal pseudo-reasons for deleteSeq.
