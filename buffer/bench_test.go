@@ -2,6 +2,7 @@ package buffer_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,7 @@ func BenchmarkPutBatched(b *testing.B) {
 	b.Run("goroutines=256/batch=1", func(b *testing.B) { benchConcurrent(b, 256, 1) })
 	b.Run("goroutines=8/batch=100", func(b *testing.B) { benchConcurrent(b, 8, 100) })
 	b.Run("goroutines=1/batch=100", func(b *testing.B) { benchConcurrent(b, 1, 100) })
+	b.Run("goroutines=1/batch=1000", func(b *testing.B) { benchConcurrent(b, 1, 1000) })
 }
 
 func benchConcurrent(b *testing.B, goroutines, batch int) {
@@ -71,36 +73,65 @@ func benchConcurrent(b *testing.B, goroutines, batch int) {
 	reportRate(b, int(min(next.Load(), int64(b.N)+int64(batch)-1)))
 }
 
-// BenchmarkDrain measures the uplink side: Next(100) then Ack of the batch.
-// b.N counts records.
+// BenchmarkDrain measures the uplink side: Next(500), then Ack, until the
+// queue is empty. b.N counts records. With classes=5 the queue holds five
+// interleaved classes (state records with keys, as agents queue them after
+// an outage) and each Next is acked as the uplink publishes it: one Ack per
+// class batch, either one after the other (the uplink's settle) or all at
+// once, so that the writer commits them together.
 func BenchmarkDrain(b *testing.B) {
+	b.Run("classes=1/acks=1", func(b *testing.B) { benchDrain(b, 1, false) })
+	b.Run("classes=5/acks=5-sequential", func(b *testing.B) { benchDrain(b, 5, false) })
+	b.Run("classes=5/acks=5-concurrent", func(b *testing.B) { benchDrain(b, 5, true) })
+}
+
+func benchDrain(b *testing.B, classes int, concurrent bool) {
 	buf := openTemp(b, buffer.Options{})
 	ctx := context.Background()
-	items := benchItems(1000)
-	for i := 0; i < b.N; i += len(items) {
-		if err := buf.Put(ctx, items[:min(len(items), b.N-i)]...); err != nil {
-			b.Fatal(err)
+	items := make([]buffer.Item, 0, 1000)
+	for i := 0; i < b.N; i++ {
+		it := buffer.Item{Stream: "threat", Priority: 4, Data: payload(benchRecord, i)}
+		if c := i % classes; c > 0 {
+			it = buffer.Item{Stream: fmt.Sprintf("class%d", c), Key: fmt.Sprintf("k%d", i), Priority: c, Data: payload(benchRecord, i)}
+		}
+		items = append(items, it)
+		if len(items) == cap(items) || i == b.N-1 {
+			if err := buf.Put(ctx, items...); err != nil {
+				b.Fatal(err)
+			}
+			items = items[:0]
 		}
 	}
 	b.ResetTimer()
 	var after uint64
 	done := 0
 	for done < b.N {
-		es, err := buf.Next(ctx, after, 100, 0)
+		es, err := buf.Next(ctx, after, 500, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if len(es) == 0 {
 			b.Fatalf("queue empty after %d of %d", done, b.N)
 		}
-		seqs := make([]uint64, len(es))
-		for i, e := range es {
-			seqs[i] = e.Seq
+		byClass := map[string][]uint64{}
+		for _, e := range es {
+			byClass[e.Stream] = append(byClass[e.Stream], e.Seq)
 		}
-		if err := buf.Ack(ctx, seqs...); err != nil {
-			b.Fatal(err)
+		var wg sync.WaitGroup
+		for _, seqs := range byClass {
+			ack := func() {
+				if err := buf.Ack(ctx, seqs...); err != nil {
+					b.Error(err)
+				}
+			}
+			if concurrent {
+				wg.Go(ack)
+			} else {
+				ack()
+			}
 		}
-		after = seqs[len(seqs)-1]
+		wg.Wait()
+		after = es[len(es)-1].Seq
 		done += len(es)
 	}
 	b.StopTimer()
