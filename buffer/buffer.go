@@ -74,8 +74,8 @@ type Options struct {
 	// CompactMinBytes is the file size below which automatic compaction never
 	// runs. 0 means DefaultCompactMinBytes (16 MiB).
 	CompactMinBytes int64
-	// Logger receives the buffer's logs (corrupt files, cap drops,
-	// compaction). nil discards them.
+	// Logger receives the buffer's logs (damaged files and what was
+	// salvaged, cap and disk-full drops, compaction). nil discards them.
 	Logger *slog.Logger
 	// Now is the clock, a test seam. nil means time.Now.
 	Now func() time.Time
@@ -132,7 +132,8 @@ type Stats struct {
 	// (Stream, Key).
 	Coalesced uint64
 	// Dropped counts removed records by reason ("max_bytes", "max_age",
-	// "max_entries", "poison", or a caller's Drop reason). Never nil.
+	// "max_entries", "disk_full", "corrupt", or a caller's Drop reason such
+	// as "poison"). Never nil.
 	Dropped map[string]uint64
 	// Bytes is the sum of Item.Size over queued records.
 	Bytes int64

@@ -132,13 +132,13 @@ func initFile(db *bolt.DB) error {
 	})
 }
 
-// precheck reads bbolt's two meta pages itself before bbolt maps the file.
-// It rejects files that are too short or whose newest valid meta page
+// precheck reads bbolt's meta pages itself before bbolt maps the file. It
+// rejects files that are empty, too short, or whose newest valid meta page
 // declares more pages than the file holds (a truncated file: bbolt would map
-// past the end and fault on the first access). The layout is bbolt's file
-// format version 2: a 16-byte page header, then magic, version, page size,
-// flags, root bucket (16 bytes), freelist, high-water page id, txid and an
-// FNV-64a checksum of the preceding fields.
+// past the end and fault on the first access), and checks the headers of the
+// root and freelist pages, which bbolt reads while opening (a panic there
+// would leave bbolt's file handle open). See bestMeta and parseMeta for the
+// layout (bbolt's file format version 2).
 func precheck(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -213,6 +213,10 @@ type boltMeta struct {
 	txid     uint64
 }
 
+// parseMeta decodes a bbolt meta page body (after the 16-byte page header):
+// magic, version, page size, flags, root bucket (page id, sequence),
+// freelist page, high-water page id, txid and an FNV-64a checksum of the
+// preceding fields. It reports false when the checksum or a field is wrong.
 func parseMeta(b []byte) (boltMeta, bool) {
 	const (
 		magic   = 0xED0CDAED
