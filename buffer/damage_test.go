@@ -99,17 +99,23 @@ func buildDamageFixture(t *testing.T) *damageFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The newest meta page names the root bucket's page and the freelist.
+	fx.root, fx.freelist = rootAndFreelist(fx.pristine, fx.pageSize)
+	return fx
+}
+
+// rootAndFreelist reads the page ids of the root bucket and of the freelist
+// from the newest of a bbolt file's two meta pages.
+func rootAndFreelist(img []byte, pageSize int) (root, freelist int) {
 	var txid uint64
-	for _, off := range []int{0, fx.pageSize} {
-		m := fx.pristine[off+16:]
+	for _, off := range []int{0, pageSize} {
+		m := img[off+16:]
 		if id := binary.NativeEndian.Uint64(m[48:]); id >= txid {
 			txid = id
-			fx.root = int(binary.NativeEndian.Uint64(m[16:]))
-			fx.freelist = int(binary.NativeEndian.Uint64(m[32:]))
+			root = int(binary.NativeEndian.Uint64(m[16:]))
+			freelist = int(binary.NativeEndian.Uint64(m[32:]))
 		}
 	}
-	return fx
+	return root, freelist
 }
 
 // pagesOf returns the ids of pages of type typ holding records (or none).
@@ -441,4 +447,63 @@ func TestDamageWhileRunning(t *testing.T) {
 		t.Fatalf("report still pending after delete: %+v", reps)
 	}
 	t.Logf("page %d zeroed while open: %d records, %d in the page, %d lost, report %+v", victim, len(all), len(mayLose), lost, reps)
+}
+
+// TestDamageFoundByStatsAndCompaction: damage under a running buffer found
+// by Stats (the root bucket's page) and by an explicit compaction (a queue
+// page) is salvaged like damage found by Next: no panic, balanced counters,
+// one report per file moved aside.
+func TestDamageFoundByStatsAndCompaction(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"stats", "compact"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			path := tempPath(t)
+			b := openAt(t, path, buffer.Options{CompactBelow: -1})
+			for i := 0; i < 1000; i += 100 {
+				var items []buffer.Item
+				for j := i; j < i+100; j++ {
+					items = append(items, buffer.Item{Stream: "threat", Priority: 4,
+						Data: []byte(fmt.Sprintf(`{"m":%s,"pad":"%s"}`, marker(j), strings.Repeat("y", 300)))})
+				}
+				mustPut(t, b, items...)
+			}
+			img, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := os.Getpagesize()
+			victim, _ := rootAndFreelist(img, ps)
+			if how == "compact" {
+				for id := len(img)/ps/2 - 1; id > 2; id-- {
+					if markerRE.Match(img[id*ps : (id+1)*ps]) {
+						victim = id
+						break
+					}
+				}
+			}
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, ps), int64(victim*ps)); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if how == "compact" {
+				if err := b.Compact(context.Background()); err != nil {
+					t.Fatalf("Compact over a damaged page: %v", err)
+				}
+			}
+			st := checkBalance(t, b)
+			reps, err := b.Recoveries(context.Background())
+			if err != nil || len(reps) != 1 {
+				t.Fatalf("Recoveries = %+v, %v; want one", reps, err)
+			}
+			if st.Queued != reps[0].Salvaged || st.Queued+reps[0].Lost != 1000 {
+				t.Fatalf("queued %d, report %+v: want 1000 records salvaged or lost", st.Queued, reps[0])
+			}
+			t.Logf("%s: page %d damaged, %d salvaged, %d lost", how, victim, reps[0].Salvaged, reps[0].Lost)
+		})
+	}
 }
