@@ -131,7 +131,7 @@ func bestMeta(f *os.File, size int64) (boltMeta, error) {
 // name themselves correctly.
 func guessMeta(f *os.File, size int64) (boltMeta, error) {
 	best, bestN := 0, 0
-	for _, ps := range []int{os.Getpagesize(), 4096, 1024, 2048, 8192, 16384, 32768, 65536} {
+	for ps := 1024; ps <= 64<<10; ps *= 2 {
 		n := 0
 		var hdr [pageHeaderSize]byte
 		for id := int64(2); id < 258 && (id+1)*int64(ps) <= size; id++ {
