@@ -35,9 +35,10 @@ var (
 	_ collectors.Checkpointer = (*recorder)(nil)
 )
 
-// Emit implements collectors.Emitter: the records of one call share one
-// buffer transaction. Invalid records are refused and reported in the error;
-// the valid ones are stored all the same.
+// Emit implements collectors.Emitter: the records of one call are stored
+// with as few buffer transactions as the pipelining allows (see put). Invalid
+// records are refused and reported in the error; the valid ones are stored
+// all the same. When a large batch fails, part of it may have been accepted.
 func (r *recorder) Emit(ctx context.Context, recs ...collectors.Record) error {
 	return r.put(ctx, nil, recs)
 }
@@ -117,25 +118,28 @@ func (r *recorder) put(ctx context.Context, meta map[string][]byte, recs []colle
 // report becomes one agent.buffer_recovered threat record, stored in the
 // transaction that deletes the report, so it is sent exactly once however
 // the agent stops.
+// A report that could not be stored (a full disk) is tried again a minute
+// later.
 func reportRecoveries(ctx context.Context, buf *buffer.Buffer, r *recorder, log *slog.Logger) {
 	for {
 		reps, err := buf.Recoveries(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("read buffer recovery reports", "err", err)
-		}
 		for _, rep := range reps {
-			item, err := r.encode(recoveryRecord(rep))
-			if err == nil {
-				err = buf.PutWithMeta(ctx, map[string][]byte{rep.Key: nil}, item)
+			item, perr := r.encode(recoveryRecord(rep))
+			if perr == nil {
+				perr = buf.PutWithMeta(ctx, map[string][]byte{rep.Key: nil}, item)
 			}
-			if err != nil && ctx.Err() == nil {
-				log.Warn("report buffer recovery to the platform", "moved_to", rep.MovedTo, "err", err)
-			}
+			err = errors.Join(err, perr)
+		}
+		var retry <-chan time.Time
+		if err != nil && ctx.Err() == nil {
+			log.Warn("report buffer recovery to the platform; retrying in a minute", "err", err)
+			retry = time.After(time.Minute)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-buf.Recovered():
+		case <-retry:
 		}
 	}
 }

@@ -292,6 +292,15 @@ func mmapSizeFor(maxBytes int64) int {
 	return int(min(want, limit))
 }
 
+// dbErr says why b.db is nil: a failed recovery, or Close. The caller holds
+// dbmu or is the writer goroutine.
+func (b *Buffer) dbErr() error {
+	if b.unavail != nil {
+		return b.unavail
+	}
+	return ErrClosed
+}
+
 // Ready returns a channel that receives a value (non-blocking send, capacity
 // 1) after each committed Put that accepted at least one record. It is the
 // same channel for the life of the Buffer and is never closed.

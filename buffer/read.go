@@ -25,11 +25,12 @@ const readOnlyTimeout = time.Second
 func (b *Buffer) view(ctx context.Context, what string, fn func(*bolt.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		b.dbmu.RLock()
-		db, gen, err := b.db, b.gen, b.unavail
+		db, gen := b.db, b.gen
+		var err error
 		if db != nil {
 			err = guard(what, func() error { return db.View(fn) })
-		} else if err == nil {
-			err = ErrClosed
+		} else {
+			err = b.dbErr()
 		}
 		b.dbmu.RUnlock()
 		if db == nil || attempt > 0 || !errors.Is(err, ErrCorrupt) {

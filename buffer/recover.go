@@ -94,13 +94,19 @@ func (b *Buffer) finishSwap() error {
 // a temporary name first, so a crash at any point leaves either the damaged
 // file (salvaged again at the next Open) or the complete fresh one.
 func (b *Buffer) salvageAndSwap(cause error) (Recovery, error) {
-	now := b.now().UTC()
+	now := time.Now().UTC()
 	rep := Recovery{
 		Key:     fmt.Sprintf("%s%020d", recoveryKeyPrefix, now.UnixNano()),
 		Time:    now,
 		Reason:  corruptReason(cause),
 		Detail:  firstLine(cause),
 		MovedTo: b.path + corruptSuffix + now.Format("20060102T150405.000000000Z"),
+	}
+	for i := 2; ; i++ { // never replace an earlier damaged file
+		if _, err := os.Lstat(rep.MovedTo); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		rep.MovedTo = fmt.Sprintf("%s%s%s-%d", b.path, corruptSuffix, now.Format("20060102T150405.000000000Z"), i)
 	}
 	tmp := b.path + salvageSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -374,8 +374,11 @@ func (w *writer) commit(live []*request) []error {
 	err := w.commitOnce(live)
 	switch {
 	case err == nil:
-	case len(live) == 1:
-		errs[0] = err
+	case len(live) == 1 || errors.Is(err, ErrCorrupt):
+		// Damage is the file's, not one request's.
+		for i := range errs {
+			errs[i] = err
+		}
 	default:
 		for i := range live {
 			errs[i] = w.commitOnce(live[i : i+1])
@@ -392,7 +395,7 @@ func (w *writer) commitOnce(reqs []*request) error {
 		r.skip = nil
 	}
 	err := w.updateReqs(reqs)
-	if errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, ErrCorrupt) && w.b.db != nil { // (nil: unavailable, maintain retries)
 		if rerr := w.recover(err); rerr != nil {
 			return rerr
 		}
@@ -469,7 +472,7 @@ func (w *writer) oldestExpired() (bool, error) {
 func (w *writer) update(fn func(*txn) error) error {
 	b := w.b
 	if b.db == nil {
-		return b.unavail
+		return b.dbErr()
 	}
 	pendAccepted, pendDropped := b.pend.get()
 	var t *txn
