@@ -388,18 +388,16 @@ func (w *writer) commit(live []*request) []error {
 }
 
 // commitOnce applies reqs in one transaction. Damage found on the way is
-// recovered (the file is salvaged into a fresh one) and the transaction
-// retried once; a full disk makes room by priority (makeRoom).
+// recovered by update (the file is salvaged into a fresh one) and the
+// transaction retried once; a full disk makes room by priority (onDiskFull).
 func (w *writer) commitOnce(reqs []*request) error {
 	for _, r := range reqs {
 		r.skip = nil
 	}
+	gen := w.b.gen
 	err := w.updateReqs(reqs)
-	if errors.Is(err, ErrCorrupt) && w.b.db != nil { // (nil: unavailable, maintain retries)
-		if rerr := w.recover(err); rerr != nil {
-			return rerr
-		}
-		err = w.updateReqs(reqs)
+	if errors.Is(err, ErrCorrupt) && w.b.gen != gen && w.b.db != nil {
+		err = w.updateReqs(reqs) // once more, on the salvaged file
 	}
 	if isDiskFull(err) {
 		return w.onDiskFull(reqs, err)
@@ -433,13 +431,14 @@ func (w *writer) maintain() {
 	}
 	if w.b.opts.MaxAge > 0 {
 		expired, err := w.oldestExpired()
-		if err == nil && expired {
-			err = w.update(func(*txn) error { return nil })
-		}
-		if errors.Is(err, ErrCorrupt) {
+		switch {
+		case errors.Is(err, ErrCorrupt):
 			_ = w.recover(err)
-		} else if err != nil {
-			w.b.log.Error("buffer expiry failed", "path", w.b.path, "err", err)
+		case expired:
+			// update recovers a damaged file itself.
+			if err := w.update(func(*txn) error { return nil }); err != nil && !errors.Is(err, ErrCorrupt) {
+				w.b.log.Error("buffer expiry failed", "path", w.b.path, "err", err)
+			}
 		}
 	}
 	w.maybeCompact()
@@ -500,7 +499,16 @@ func (w *writer) update(fn func(*txn) error) error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("commit buffer %q: %w", b.path, err)
+		err = fmt.Errorf("commit buffer %q: %w", b.path, err)
+		if errors.Is(err, ErrCorrupt) {
+			// Never use this handle again: after a panic inside a write
+			// transaction bbolt may still hold its writer lock. Salvage
+			// the file (or, right after a salvage, reopen it).
+			if rerr := w.recover(err); rerr != nil {
+				return rerr
+			}
+		}
+		return err
 	}
 	if pendAccepted+pendDropped > 0 {
 		b.pend.persisted(pendAccepted, pendDropped)
