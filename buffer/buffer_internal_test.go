@@ -3,6 +3,7 @@ package buffer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -212,4 +213,33 @@ func TestReadsFormat1File(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestMetaValueDamaged: a caller meta value whose bytes changed is reported
+// with ErrChecksum, never handed back as a valid checkpoint.
+func TestMetaValueDamaged(t *testing.T) {
+	t.Parallel()
+	b, err := Open(filepath.Join(t.TempDir(), "b.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.PutWithMeta(ctx, map[string][]byte{"checkpoint/a": []byte("offset 100")}); err != nil {
+		t.Fatal(err)
+	}
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		v := bytes.Clone(tx.Bucket(bucketUser).Get([]byte("checkpoint/a")))
+		v[len(v)-1] ^= 1
+		return tx.Bucket(bucketUser).Put([]byte("checkpoint/a"), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Meta(ctx, "checkpoint/a"); !errors.Is(err, ErrChecksum) || v != nil {
+		t.Fatalf("Meta of a damaged value = %q, %v; want ErrChecksum", v, err)
+	}
+	if reps, _ := b.Recoveries(ctx); len(reps) != 0 {
+		t.Fatalf("a damaged meta value moved the file aside: %+v", reps)
+	}
 }

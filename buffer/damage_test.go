@@ -384,7 +384,9 @@ func TestDamageWhileRunning(t *testing.T) {
 				Data: []byte(fmt.Sprintf(`{"m":%s,"pad":"%s"}`, marker(j), strings.Repeat("y", 300)))})
 			all[marker(j)] = true
 		}
-		mustPut(t, b, items...)
+		if err := b.PutWithMeta(ctx, map[string][]byte{"checkpoint/file": []byte(fmt.Sprint(i))}, items...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	img, err := os.ReadFile(path)
 	if err != nil {
@@ -432,8 +434,11 @@ func TestDamageWhileRunning(t *testing.T) {
 		}
 	}
 	reps, err := b.Recoveries(ctx)
-	if err != nil || len(reps) != 1 || reps[0].Lost != uint64(lost) || !reps[0].LostKnown {
-		t.Fatalf("Recoveries = %+v, %v; want one report of %d lost", reps, err, lost)
+	if err != nil || len(reps) != 1 || reps[0].Lost != uint64(lost) || !reps[0].LostKnown || reps[0].MetaSalvaged != 1 {
+		t.Fatalf("Recoveries = %+v, %v; want one report of %d lost and the checkpoint salvaged", reps, err, lost)
+	}
+	if v, err := b.Meta(ctx, "checkpoint/file"); string(v) != "1900" || err != nil {
+		t.Fatalf("checkpoint after salvage = %q, %v; want 1900", v, err)
 	}
 	st := checkBalance(t, b)
 	if st.Dropped[buffer.ReasonCorrupt] != uint64(lost) {
