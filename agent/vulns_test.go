@@ -114,9 +114,9 @@ func TestVulnEmitter(t *testing.T) {
 		t.Fatalf("records %v: want the two given and three findings after them", kinds(got))
 	}
 	want := []string{
-		"critical ip:10.1.2.3 modbus 10.1.2.3:502 BMEP58 2040 v2.80: ICSA-25-114-01(< 2.90),CVE-2021-22779(*)",
+		"critical ip:10.1.2.3 modbus 10.1.2.3:502 BMEP58 2040 v2.80: ICSA-25-114-01(< 2.90),CVE-2021-22779(*),CVE-2022-45788(*),CVE-2022-45789(*),CVE-2023-6408(< 4.20)",
 		"critical ip:10.1.2.3 opcua 10.1.2.3:4840 SIMATIC S7-1500 V2.9.1: ICSA-22-286-04(< V2.9.2),ICSA-21-152-01(< v2.9.2)",
-		"medium agent-1 software  GX Works2 1.606G: ICSA-21-350-04(<= 1.606G)",
+		"critical agent-1 software  GX Works2 1.606G: ICSA-21-350-04(<= 1.606G),CVE-2023-6943(>= 1.11M)",
 	}
 	if diff := cmp.Diff(want, vulnerable(t, got)); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)

@@ -123,7 +123,7 @@ func TestEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Advisories) < 18 {
+	if len(l.Advisories) < 36 {
 		t.Errorf("%d advisories", len(l.Advisories))
 	}
 	vendors := map[string]bool{}
@@ -160,17 +160,38 @@ func TestMatch(t *testing.T) {
 	opcua := func(manufacturer, product, version string) Subject {
 		return Subject{Vendor: Field{"manufacturer_name", manufacturer}, Products: []Field{{"product_name", product}}, Version: Field{"software_version", version}}
 	}
+	// at names the product string the matches of ids are expected on.
+	at := func(product string, ids ...string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = id + " [" + product + "]"
+		}
+		return out
+	}
 	tests := []struct {
 		name string
 		s    Subject
 		want []string // "id range [product]"
 	}{
 		{"M580 before 2.90", modbus("Schneider Electric", "BMEP58 2040", "Modicon M580", "v2.80"),
-			[]string{"ICSA-25-114-01 < 2.90 [BMEP58 2040]", "CVE-2021-22779 * [BMEP58 2040]"}},
+			at("BMEP58 2040", "ICSA-25-114-01 < 2.90", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2023-6408 < 4.20")},
 		{"M580 2.90", modbus("Schneider Electric", "BMEP58 2040", "Modicon M580", "v2.90"),
-			[]string{"CVE-2021-22779 * [BMEP58 2040]"}},
+			at("BMEP58 2040", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2023-6408 < 4.20")},
+		{"M580 4.20", modbus("Schneider Electric", "BMEP58 2040", "Modicon M580", "V4.20"),
+			at("BMEP58 2040", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *")},
+		{"M580 Safety has no fix", modbus("Schneider Electric", "BMEP58 4040S", "", "V4.20"),
+			at("BMEP58 4040S", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2023-6408 *")},
 		{"M340 by part number", modbus("Schneider Electric", "BMX P34 2020", "", "v3.40"),
-			[]string{"CVE-2021-22779 * [BMX P34 2020]"}},
+			at("BMX P34 2020", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2023-6408 < 3.60", "CVE-2024-8933 *", "CVE-2024-8936 < 3.65")},
+		{"M340 3.60", modbus("Schneider Electric", "BMX P34 2020", "", "v3.60"),
+			at("BMX P34 2020", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2024-8933 *", "CVE-2024-8936 < 3.65")},
+		{"M340 3.65", modbus("Schneider Electric", "BMX P34 2020", "", "V3.65"),
+			at("BMX P34 2020", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *", "CVE-2024-8933 *")},
+		{"M221", modbus("Schneider Electric", "TM221CE16R", "", "1.6.2.0"), []string{"ICSA-20-343-04 * [TM221CE16R]"}},
+		{"Momentum Unity M1E", modbus("Schneider Electric", "171CBU98091", "", "v2.4"), []string{
+			"ICSA-25-114-01 * [171CBU98091]", "CVE-2022-45788 * [171CBU98091]", "CVE-2024-8933 * [171CBU98091]"}},
+		{"Control Expert 15.3", software("EcoStruxure Control Expert", "15.3", "Schneider Electric"), []string{
+			"CVE-2022-45788 * [EcoStruxure Control Expert]", "CVE-2022-45789 * [EcoStruxure Control Expert]", "CVE-2023-6408 < 16.0 [EcoStruxure Control Expert]"}},
 		{"M251 fixed", modbus("Schneider Electric", "TM251MESE", "", "5.2.11.29"), nil},
 		{"M251 before the fix", modbus("Schneider Electric", "TM251MESE", "", "5.1.9.4"),
 			[]string{"ICSA-24-352-04 < 5.2.11.29 [TM251MESE]"}},
@@ -192,15 +213,69 @@ func TestMatch(t *testing.T) {
 		{"Honeywell older release", software("Experion PKS Server", "R511.5 TCU3", "Honeywell"),
 			[]string{"ICSA-23-194-06 < R520.2 [Experion PKS Server]", "CVE-2023-22435 >= 511.1, <= 511.5TCU3 [Experion PKS Server]"}},
 		{"GX Works2 letter version", software("GX Works2", "1.606G", "MITSUBISHI ELECTRIC CORPORATION"),
-			[]string{"ICSA-21-350-04 <= 1.606G [GX Works2]"}},
-		{"GX Works2 newer", software("GX Works2", "1.610L", "MITSUBISHI ELECTRIC CORPORATION"), nil},
+			[]string{"ICSA-21-350-04 <= 1.606G [GX Works2]", "CVE-2023-6943 >= 1.11M [GX Works2]"}},
+		{"GX Works2 newer", software("GX Works2", "1.610L", "MITSUBISHI ELECTRIC CORPORATION"),
+			[]string{"CVE-2023-6943 >= 1.11M [GX Works2]"}},
+		{"GX Works3 before the fix", software("GX Works3", "1.106L", "MITSUBISHI ELECTRIC CORPORATION"),
+			[]string{"CVE-2023-6943 <= 1.106L [GX Works3]"}},
+		{"GX Works3 fixed", software("GX Works3", "1.107M", "MITSUBISHI ELECTRIC CORPORATION"), nil},
+		{"MX Component", software("MX Component", "5.007H", "MITSUBISHI ELECTRIC CORPORATION"),
+			[]string{"CVE-2023-6943 >= 4.00A, <= 5.007H [MX Component]"}},
+		{"RSLinx Classic", software("RSLinx Classic", "4.10.00", "Rockwell Automation, Inc."),
+			[]string{"CVE-2019-6553 <= 4.10.00 [RSLinx Classic]"}},
+		{"RSLinx Classic fixed", software("RSLinx Classic", "4.11.00", "Rockwell Automation, Inc."), nil},
+		{"ControlLogix controller", Subject{Vendor: Field{"vendor", "Rockwell Automation/Allen-Bradley"}, Products: []Field{{"product_name", "1756-L83E/B"}}, Version: Field{"revision", "33.011"}},
+			[]string{"CVE-2022-1161 * [1756-L83E/B]"}},
+		{"EN2T series A-C firmware 5.028", Subject{Vendor: Field{"vendor", "Rockwell Automation/Allen-Bradley"}, Products: []Field{{"product_name", "1756-EN2T/C"}}, Version: Field{"revision", "5.028"}},
+			[]string{"CVE-2023-3595 = 5.028 [1756-EN2T/C]"}},
+		{"EN2T series D firmware 11.002", Subject{Vendor: Field{"vendor", "Rockwell Automation/Allen-Bradley"}, Products: []Field{{"product_name", "1756-EN2T/D"}}, Version: Field{"revision", "11.002"}},
+			[]string{"CVE-2023-3595 > 5.008, <= 11.003 [1756-EN2T/D]"}},
+		{"EN2T fixed", Subject{Vendor: Field{"vendor", "Rockwell Automation/Allen-Bradley"}, Products: []Field{{"product_name", "1756-EN2T/D"}}, Version: Field{"revision", "11.004"}}, nil},
+		{"WinCC 7.5 before SP2 Update 18", software("SIMATIC WinCC V7.5", "V7.5 SP2 Update 17", "Siemens AG"),
+			[]string{"CVE-2024-35783 >= 7.5, < V7.5 SP2 Update 18 [SIMATIC WinCC V7.5]"}},
+		{"WinCC 7.5 SP2 Update 18", software("SIMATIC WinCC V7.5", "V7.5 SP2 Upd 18", "Siemens AG"), nil},
+		{"WinCC Runtime Professional V19", software("SIMATIC WinCC Runtime Professional V19", "V19 Update 2", "Siemens AG"),
+			[]string{"CVE-2024-35783 >= 19, < V19 Update 3 [SIMATIC WinCC Runtime Professional V19]"}},
+		{"STEP 7 Professional V15.1", software("SIMATIC STEP 7 Professional V15.1", "15.1", "Siemens AG"),
+			[]string{"CVE-2019-10929 < V16 [SIMATIC STEP 7 Professional V15.1]"}},
+		{"STEP 7 classic is not TIA Portal", software("SIMATIC STEP 7 V5.7", "5.7", "Siemens AG"), nil},
+		{"KEPServerEX before the fix", software("KEPServerEX 6", "6.9.572.0", "PTC"),
+			[]string{"ICSA-20-352-02 >= 6.9, < 6.9.584.0 [KEPServerEX 6]"}},
+		{"KEPServerEX fixed", software("KEPServerEX 6", "6.9.584.0", "PTC"), nil},
+		{"KEPServerEX over OPC UA", opcua("Kepware", "KEPServerEX", "6.6.350.0"),
+			[]string{"ICSA-20-352-02 >= 6.0, < 6.6.362.0 [KEPServerEX]"}},
+		{"ControlEdge UOC", opcua("Honeywell", "ControlEdge UOC", "R511.5 TCU4"),
+			[]string{"CVE-2023-5389 >= 511.1, <= 511.5 TCU4 HF3 [ControlEdge UOC]"}},
+		{"ControlEdge UOC fixed", opcua("Honeywell", "ControlEdge UOC", "R520.2 TCU5"), nil},
+		{"Experion C300", Subject{Vendor: Field{"vendor", "Honeywell"}, Products: []Field{{"model", "C300 Controller"}}},
+			[]string{"CVE-2021-38397 * [C300 Controller]"}},
+		{"AC500 V2 2.8.4", modbus("ABB", "PM573-ETH", "AC500", "2.8.4"),
+			at("PM573-ETH", "CVE-2020-24685 <= 2.8.4", "CVE-2020-24686 *")},
+		{"AC500 V2 2.5.2", modbus("ABB", "PM573-ETH", "AC500", "2.5.2"),
+			at("PM573-ETH", "ICSA-26-146-02 <= 2.5.2", "CVE-2020-24685 <= 2.8.4", "CVE-2020-24686 *")},
+		{"ControlLogix 5570 by family name", Subject{Vendor: Field{"vendor", "Rockwell Automation"}, Products: []Field{{"name", "ControlLogix 5570"}}, Version: Field{"version", "32.011"}},
+			at("ControlLogix 5570", "ICSA-22-354-02 >= 20, < 33.013", "CVE-2022-1161 *")},
+		{"iQ-R C Controller", modbus("MITSUBISHI ELECTRIC", "R12CCPU-V", "", "16"), at("R12CCPU-V", "ICSA-21-280-04 <= 16")},
+		{"iQ-R Safety CPU", modbus("MITSUBISHI ELECTRIC", "R08SFCPU", "", "26"), at("R08SFCPU", "ICSA-24-044-01 <= 26")},
+		{"Inovance AM401 over OPC UA", opcua("INOVANCE", "AM401_CPU1608TPTN", "1.3.0.0"), at("AM401_CPU1608TPTN", "CVE-2024-48453 *")},
+		{"CODESYS V2 PLCWinNT", software("CODESYS PLCWinNT", "2.4.7.56", "3S-Smart Software Solutions GmbH"),
+			[]string{"CVE-2022-31806 >= 2, < 2.4.7.57 [CODESYS PLCWinNT]"}},
 		{"a version the list cannot read matches all-versions entries only", modbus("Schneider Electric", "BMEP58 2040", "", "unknown"),
-			[]string{"CVE-2021-22779 * [BMEP58 2040]"}},
+			at("BMEP58 2040", "CVE-2021-22779 *", "CVE-2022-45788 *", "CVE-2022-45789 *")},
 		{"serial-conditioned range", modbus("MITSUBISHI ELECTRIC", "FX5U-32MT/ES", "", "1.200"),
 			[]string{"JVNVU#95926817 >= 1.073, < 1.270 [FX5U-32MT/ES]"}},
 		{"Omron NJ", opcua("OMRON Corporation", "NJ501-1500", "1.46"),
-			[]string{"ICSA-22-314-08 <= 1.48 [NJ501-1500]", "ICSA-22-314-07 <= 1.48 [NJ501-1500]"}},
+			[]string{"ICSA-22-314-08 <= 1.48 [NJ501-1500]", "ICSA-22-314-07 <= 1.48 [NJ501-1500]", "CVE-2023-27396 * [NJ501-1500]"}},
+		{"Omron CJ2M over FINS", Subject{Vendor: Field{"vendor", "OMRON"}, Products: []Field{{"model", "CJ2M-CPU31"}}},
+			[]string{"CVE-2023-27396 * [CJ2M-CPU31]"}},
+		{"Omron CP1L", Subject{Vendor: Field{"vendor", "OMRON"}, Products: []Field{{"model", "CP1L-EM40DR-D"}}},
+			[]string{"CVE-2023-27396 * [CP1L-EM40DR-D]"}},
+		{"a Siemens CP is no Omron CP", Subject{Vendor: Field{"vendor", "Siemens"}, Products: []Field{{"model", "CP 1543-1"}}}, nil},
 		{"nothing known", opcua("gopcua", "gopcua OPC/UA Server", "0.0.0-dev"), nil},
+		// Identities in ../shared/testdata/pcaps (read with tshark): open
+		// stacks, which no advisory names.
+		{"FreeOpcUa server of a real capture", Subject{Products: []Field{{"application_name", "FreeOpcUa Python Server"}, {"product_uri", "urn:freeopcua.github.io:python:server"}}}, nil},
+		{"Zeek test device of a real capture", modbus("Zeek Modbus Test", "Protocol Parsing is fun!", "", "1.2.3.6"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,6 +288,19 @@ func TestMatch(t *testing.T) {
 				t.Errorf("matches (-want +got):\n%s", diff)
 			}
 		})
+	}
+	// Every advisory of the list is matched by a subject written as its
+	// products identify themselves.
+	matched := map[string]bool{}
+	for _, tc := range tests {
+		for _, m := range l.Match(tc.s) {
+			matched[m.Advisory.ID] = true
+		}
+	}
+	for _, a := range l.Advisories {
+		if !matched[a.ID] {
+			t.Errorf("no case matches %s: add one with the identification strings its products report", a.ID)
+		}
 	}
 	if ms := l.Match(opcua("OMRON Corporation", "NJ501-1500", "1.46")); ms[0].Affected.Condition != "" || !strings.Contains(l.Match(modbus("MITSUBISHI ELECTRIC", "FX5U-32MT/ES", "", "1.200"))[0].Affected.Condition, "17X") {
 		t.Error("conditions are not carried into the matches")
