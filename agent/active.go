@@ -22,6 +22,12 @@ const (
 	activeEvery = 10 * time.Second
 	// maxUnitsPerServer bounds the Modbus units identified per server.
 	maxUnitsPerServer = 4
+	// findingRepeat is how long a finding about a server stays reported:
+	// the same finding (kind, severity, subject and detail) about the same
+	// server is reported again after it, whichever unit or path it was made
+	// through; maxFindingsSeen bounds the findings remembered.
+	findingRepeat   = 24 * time.Hour
+	maxFindingsSeen = 4096
 )
 
 // serverSource is what active identification needs of the passive
@@ -35,14 +41,18 @@ type serverSource interface {
 // servers the passive collector saw and the configured targets, and merges
 // the results into the passive collector's net.asset records. Without a
 // passive collector it keeps its own asset table and emits the net.asset
-// records itself.
+// records itself. The findings of an identification (probe.Finding: policy
+// None, anonymous tokens, cleartext passwords, certificates, readable
+// Modbus identity) are emitted as threat records with source "active", one
+// per server and kind until the finding changes or findingRepeat passes.
 type activeCollector struct {
-	ident   *probe.Identifier
-	targets []string
-	servers serverSource    // nil without a passive collector
-	own     *passive.Engine // the asset table when servers is nil
-	every   time.Duration
-	log     *slog.Logger
+	ident    *probe.Identifier
+	targets  []string
+	servers  serverSource    // nil without a passive collector
+	own      *passive.Engine // the asset table when servers is nil
+	reported *reportGate     // the findings reported, by server and kind
+	every    time.Duration
+	log      *slog.Logger
 }
 
 var _ collectors.Collector = (*activeCollector)(nil)
@@ -59,7 +69,10 @@ func newActiveCollector(s activeSettings, seen *passive.Collector, log *slog.Log
 			return nil, err
 		}
 	}
-	a := &activeCollector{ident: ident, targets: s.targets, every: activeEvery, log: log.With("collector", "active")}
+	a := &activeCollector{
+		ident: ident, targets: s.targets, reported: newReportGate(findingRepeat, maxFindingsSeen),
+		every: activeEvery, log: log.With("collector", "active"),
+	}
 	if seen != nil {
 		a.servers = seen
 	} else if a.own, err = passive.NewEngine(passive.DefaultConfig(), log); err != nil {
@@ -87,7 +100,8 @@ func (a *activeCollector) Run(ctx context.Context, emit collectors.Emitter) erro
 				continue
 			}
 			ids := activeIdentities(r)
-			a.log.Info("identified", "target", target, "identities", len(ids), "findings", len(r.Findings))
+			recs := a.findingRecords(r)
+			a.log.Info("identified", "target", target, "identities", len(ids), "findings", len(r.Findings), "reported", len(recs))
 			for _, id := range ids {
 				if a.servers != nil {
 					a.servers.MergeActive(id)
@@ -96,8 +110,11 @@ func (a *activeCollector) Run(ctx context.Context, emit collectors.Emitter) erro
 				}
 			}
 			if a.own != nil && len(ids) > 0 {
-				if err := emit.Emit(ctx, a.own.Records(time.Now())...); err != nil {
-					return fmt.Errorf("emit net.asset records: %w", err)
+				recs = append(a.own.Records(time.Now()), recs...)
+			}
+			if len(recs) > 0 {
+				if err := emit.Emit(ctx, recs...); err != nil {
+					return fmt.Errorf("emit active identification records: %w", err)
 				}
 			}
 		}
@@ -107,6 +124,26 @@ func (a *activeCollector) Run(ctx context.Context, emit collectors.Emitter) erro
 		case <-t.C:
 		}
 	}
+}
+
+// findingRecords returns the threat records of r's findings that are not
+// already reported about the same server (see findingRepeat).
+func (a *activeCollector) findingRecords(r probe.Result) []collectors.Record {
+	if len(r.Findings) == 0 {
+		return nil
+	}
+	server, err := probe.TargetServer(r.Target)
+	if err != nil {
+		return nil
+	}
+	var out []collectors.Record
+	for _, f := range r.Findings {
+		fp := string(f.Severity) + "|" + f.Subject + "|" + f.Detail
+		if ok, suppressed := a.reported.fresh(server+"|"+f.Kind, fp, r.Time); ok {
+			out = append(out, f.Record(server, r.Time, suppressed))
+		}
+	}
+	return out
 }
 
 // candidates returns the configured targets, then the servers seen: each

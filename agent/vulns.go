@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
@@ -74,13 +73,7 @@ type vulnEmitter struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]reported
-}
-
-type reported struct {
-	fingerprint string
-	at          time.Time
+	seen *reportGate
 }
 
 // vulnCheckpointer is a vulnEmitter over an Emitter that is also a
@@ -95,7 +88,7 @@ func newVulnEmitter(next collectors.Emitter, list *advisory.List, log *slog.Logg
 	if list == nil {
 		return next
 	}
-	v := &vulnEmitter{next: next, list: list, log: log, now: time.Now, seen: map[string]reported{}}
+	v := &vulnEmitter{next: next, list: list, log: log, now: time.Now, seen: newReportGate(vulnRepeat, maxVulnSeen)}
 	if cp, ok := next.(collectors.Checkpointer); ok {
 		return vulnCheckpointer{v, cp}
 	}
@@ -132,36 +125,13 @@ func (v *vulnEmitter) findings(recs []collectors.Record) []collectors.Record {
 	now := v.now()
 	for _, r := range recs {
 		for _, f := range v.match(r) {
-			if v.fresh(f, now) {
+			if ok, _ := v.seen.fresh(f.Key(), f.Fingerprint(), now); ok {
 				out = append(out, f.Record(now))
 			}
 		}
 	}
 	v.logFound(out)
 	return out
-}
-
-// fresh reports whether f is not yet reported (or not within vulnRepeat)
-// and remembers it.
-func (v *vulnEmitter) fresh(f advisory.Finding, now time.Time) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	k, fp := f.Key(), f.Fingerprint()
-	if old, ok := v.seen[k]; ok && old.fingerprint == fp && now.Sub(old.at) < vulnRepeat {
-		return false
-	}
-	if len(v.seen) >= maxVulnSeen {
-		for key, old := range v.seen {
-			if now.Sub(old.at) >= vulnRepeat {
-				delete(v.seen, key)
-			}
-		}
-		if len(v.seen) >= maxVulnSeen {
-			clear(v.seen) // at worst, findings are reported once more
-		}
-	}
-	v.seen[k] = reported{fingerprint: fp, at: now}
-	return true
 }
 
 // match returns the findings of one record.

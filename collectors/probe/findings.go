@@ -41,6 +41,41 @@ type Finding struct {
 	Detail string `json:"detail"`
 }
 
+// SourceActive is the source of a finding's threat record: active
+// identification made it (passive events carry no source).
+const SourceActive = "active"
+
+// Threat is the body of the threat record of a Finding that active
+// identification made in run: the finding, the server it is about and
+// when it was made.
+type Threat struct {
+	Kind     string              `json:"kind"`
+	Severity collectors.Severity `json:"severity"`
+	Time     time.Time           `json:"time"`
+	// Source is SourceActive.
+	Source  string `json:"source"`
+	Message string `json:"message"`
+	// Server is the server's ip:port; Target the probed URL.
+	Server  string `json:"server"`
+	Target  string `json:"target"`
+	Subject string `json:"subject,omitempty"`
+	// Suppressed counts the same findings about the server that were made
+	// but not reported since the previous record.
+	Suppressed uint64 `json:"suppressed"`
+}
+
+// Record wraps f, made at t about the server at addr (ip:port), in a
+// threat record keyed by server and kind.
+func (f Finding) Record(addr string, t time.Time, suppressed uint64) collectors.Record {
+	return collectors.Record{
+		Class: collectors.ClassThreat, Kind: f.Kind, Time: t.UTC(), Severity: f.Severity, Key: SourceActive + "|" + addr + "|" + f.Kind,
+		Body: Threat{
+			Kind: f.Kind, Severity: f.Severity, Time: t.UTC(), Source: SourceActive, Message: f.Detail,
+			Server: addr, Target: f.Target, Subject: f.Subject, Suppressed: suppressed,
+		},
+	}
+}
+
 // maxSubjects bounds the endpoints a Finding's Subject names.
 const maxSubjects = 8
 

@@ -76,3 +76,13 @@ func parseOPCUATarget(s string) (addr string, err error) {
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
 }
+
+// TargetServer returns the host:port a modbus:// or opc.tcp:// target
+// reaches (its scheme's default port when it names none).
+func TargetServer(target string) (string, error) {
+	if strings.HasPrefix(target, "modbus://") {
+		addr, _, err := parseModbusTarget(target)
+		return addr, err
+	}
+	return parseOPCUATarget(target)
+}
