@@ -133,7 +133,7 @@ func TestEmbedded(t *testing.T) {
 			t.Errorf("%s: no CVSS score", a.ID)
 		}
 	}
-	for _, v := range []string{"Siemens", "Schneider Electric", "Rockwell Automation", "Mitsubishi Electric", "Omron", "ABB", "Honeywell", "Inovance"} {
+	for _, v := range []string{"Siemens", "Schneider Electric", "Rockwell Automation", "Mitsubishi Electric", "Omron", "ABB", "Honeywell", "Inovance", "SUPCON"} {
 		if !vendors[v] {
 			t.Errorf("no advisory of %s", v)
 		}
@@ -258,6 +258,7 @@ func TestMatch(t *testing.T) {
 		{"iQ-R C Controller", modbus("MITSUBISHI ELECTRIC", "R12CCPU-V", "", "16"), at("R12CCPU-V", "ICSA-21-280-04 <= 16")},
 		{"iQ-R Safety CPU", modbus("MITSUBISHI ELECTRIC", "R08SFCPU", "", "26"), at("R08SFCPU", "ICSA-24-044-01 <= 26")},
 		{"Inovance AM401 over OPC UA", opcua("INOVANCE", "AM401_CPU1608TPTN", "1.3.0.0"), at("AM401_CPU1608TPTN", "CVE-2024-48453 *")},
+		{"SUPCON SimField", software("SimField", "1.80.00.00", "Zhejiang SUPCON Technology Co., Ltd."), at("SimField", "CVE-2023-2924 <= 1.80.00.00")},
 		{"CODESYS V2 PLCWinNT", software("CODESYS PLCWinNT", "2.4.7.56", "3S-Smart Software Solutions GmbH"),
 			[]string{"CVE-2022-31806 >= 2, < 2.4.7.57 [CODESYS PLCWinNT]"}},
 		{"a version the list cannot read matches all-versions entries only", modbus("Schneider Electric", "BMEP58 2040", "", "unknown"),
