@@ -59,8 +59,9 @@ type Threat struct {
 	Server  string `json:"server"`
 	Target  string `json:"target"`
 	Subject string `json:"subject,omitempty"`
-	// Suppressed counts the same findings about the server that were made
-	// but not reported since the previous record.
+	// Suppressed counts the findings of this kind about the server that
+	// were made but not reported (unchanged, within a day) since the
+	// previous record.
 	Suppressed uint64 `json:"suppressed"`
 }
 
