@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,14 +125,16 @@ func (p *winePrefix) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // run runs `wine64 args...` to completion and returns its stdout, its
-// stderr without Wine's noise and the exit code.
+// stderr without Wine's noise and the exit code. The output goes through
+// files, not pipes: Wine processes that a call starts (services.exe,
+// winedevice.exe) inherit its handles and would hold a pipe open.
 func (p *winePrefix) run(args ...string) (stdout, stderr string, code int) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var o, e bytes.Buffer
+	o, e := p.outFile(), p.outFile()
 	cmd := p.command(ctx, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
+	cmd.Stdout, cmd.Stderr = o, e
 	err := cmd.Run()
 	var exit *exec.ExitError
 	switch {
@@ -140,7 +144,24 @@ func (p *winePrefix) run(args ...string) (stdout, stderr string, code int) {
 	default:
 		p.t.Fatalf("wine64 %s: %v", strings.Join(args, " "), err)
 	}
-	return o.String(), dropWineNoise(e.String()), code
+	return readOut(o), dropWineNoise(readOut(e)), code
+}
+
+// outFile is a temp file for a command's output.
+func (p *winePrefix) outFile() *os.File {
+	p.t.Helper()
+	f, err := os.CreateTemp(p.t.TempDir(), "out-")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// readOut reads what was written to f so far.
+func readOut(f *os.File) string {
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
 }
 
 // mustRun is run that fails the test on a non-zero exit.
@@ -303,9 +324,9 @@ log: {level: debug}
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var logs syncBuffer
+	logs := p.outFile()
 	cmd := p.command(ctx, exe, "run")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -314,12 +335,12 @@ log: {level: debug}
 
 	// Wait for the inventory, the baseline results and a heartbeat (the
 	// collectors log each emit at debug level).
-	for !strings.Contains(logs.String(), "host inventory emitted") || !strings.Contains(logs.String(), "baseline scan") {
+	for !strings.Contains(readOut(logs), "host inventory emitted") || !strings.Contains(readOut(logs), "baseline scan") {
 		select {
 		case err := <-done:
-			t.Fatalf("agent exited early (%v); log:\n%s", err, logs.String())
+			t.Fatalf("agent exited early (%v); log:\n%s", err, readOut(logs))
 		case <-ctx.Done():
-			t.Fatalf("no inventory or baseline scan logged; log:\n%s", logs.String())
+			t.Fatalf("no inventory or baseline scan logged; log:\n%s", readOut(logs))
 		case <-time.After(time.Second):
 		}
 	}
@@ -336,18 +357,18 @@ log: {level: debug}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, logs.String())
+			t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, readOut(logs))
 		}
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("agent did not stop within 2 minutes of Ctrl-C; log:\n%s", logs.String())
+		t.Fatalf("agent did not stop within 2 minutes of Ctrl-C; log:\n%s", readOut(logs))
 	}
 	for _, want := range []string{"edgeward starting", "stopped"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("agent log lacks %q:\n%s", want, logs.String())
+		if !strings.Contains(readOut(logs), want) {
+			t.Errorf("agent log lacks %q:\n%s", want, readOut(logs))
 		}
 	}
-	if strings.Contains(logs.String(), "panic") {
-		t.Errorf("agent log mentions a panic:\n%s", logs.String())
+	if strings.Contains(readOut(logs), "panic") {
+		t.Errorf("agent log mentions a panic:\n%s", readOut(logs))
 	}
 	q := winBufferStats(t, p, exe)
 	if q.Queued < 48 || q.Delivered != 0 {
@@ -476,4 +497,286 @@ func serviceLog(p *winePrefix) string {
 		fmt.Fprintf(&b, "== %s\n%s", filepath.Base(f), body)
 	}
 	return b.String()
+}
+
+// TestWineBaselineRegistry seeds registry values with reg.exe to drive
+// chosen Windows checks to PASS and then to FAIL, and reads the verdicts
+// from `edgeward scan --format json`: the probes read the real registry
+// through the real Win32 API.
+func TestWineBaselineRegistry(t *testing.T) {
+	t.Parallel()
+	exe := edgewardExe(t)
+	p := newWinePrefix(t)
+	p.keepAlive()
+	const (
+		explorerPol = `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\Explorer`
+		lsa         = `HKLM\SYSTEM\CurrentControlSet\Control\Lsa`
+		curVer      = `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`
+		winlogon    = `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Winlogon`
+		polSystem   = `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System`
+	)
+	type value struct{ key, name, typ, data string }
+	scan := func() map[string]string {
+		t.Helper()
+		out := p.mustRun(exe, "scan", "--format", "json")
+		var rep struct {
+			Results []struct {
+				ID, State string
+				Evidence  []string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("scan output is not JSON: %v", err)
+		}
+		got := map[string]string{}
+		for _, r := range rep.Results {
+			got[r.ID] = r.State + ": " + strings.Join(r.Evidence, "; ")
+		}
+		return got
+	}
+	for _, step := range []struct {
+		want   string
+		values []value
+	}{
+		{"PASS", []value{
+			{`HKLM\SYSTEM\CurrentControlSet\Services\USBSTOR`, "Start", "REG_DWORD", "4"},
+			{explorerPol, "NoAutorun", "REG_DWORD", "1"},
+			{explorerPol, "NoDriveTypeAutoRun", "REG_DWORD", "255"},
+			{`HKLM\SOFTWARE\Policies\Microsoft\Windows\Explorer`, "NoAutoplayfornonVolume", "REG_DWORD", "1"},
+			{`HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services`, "fDenyTSConnections", "REG_DWORD", "1"},
+			{lsa, "LMCompatibilityLevel", "REG_DWORD", "5"},
+			{lsa, "NoLMHash", "REG_DWORD", "1"},
+			{polSystem, "InactivityTimeoutSecs", "REG_DWORD", "600"},
+			{curVer, "ProductName", "REG_SZ", "Windows 10 Enterprise LTSC 2019"},
+			{curVer, "CurrentBuild", "REG_SZ", "17763"},
+			{curVer, "EditionID", "REG_SZ", "EnterpriseS"},
+			{curVer, "InstallationType", "REG_SZ", "Client"},
+			{winlogon, "AutoAdminLogon", "REG_SZ", "0"},
+		}},
+		{"FAIL", []value{
+			{`HKLM\SYSTEM\CurrentControlSet\Services\USBSTOR`, "Start", "REG_DWORD", "3"},
+			{explorerPol, "NoAutorun", "REG_DWORD", "0"},
+			{`HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services`, "fDenyTSConnections", "REG_DWORD", "0"},
+			{lsa, "LMCompatibilityLevel", "REG_DWORD", "2"},
+			{polSystem, "InactivityTimeoutSecs", "REG_DWORD", "3600"},
+			{curVer, "ProductName", "REG_SZ", "Windows 8.1 Pro"},
+			{curVer, "CurrentBuild", "REG_SZ", "9600"},
+			{curVer, "EditionID", "REG_SZ", "Professional"},
+			{winlogon, "AutoAdminLogon", "REG_SZ", "1"},
+			{winlogon, "DefaultUserName", "REG_SZ", "operator"},
+			{winlogon, "DefaultPassword", "REG_SZ", "plain"},
+		}},
+	} {
+		for _, v := range step.values {
+			p.regAdd(v.key, v.name, v.typ, v.data)
+		}
+		got := scan()
+		for _, id := range []string{"WIN-USB-001", "WIN-USB-002", "WIN-RMT-001", "WIN-AUT-001", "WIN-LCK-001", "WIN-PAT-001", "WIN-ACC-007"} {
+			if !strings.HasPrefix(got[id], step.want+":") {
+				t.Errorf("%s with the %s values = %s", id, step.want, got[id])
+			}
+		}
+	}
+}
+
+// TestWineWpcap: edgeward.exe never needs wpcap.dll to start, and a live
+// capture loads it only when asked. With Wine's builtin wpcap.dll enabled
+// (it wraps the host's libpcap and lacks functions gopacket's init insisted
+// on) every command works and a capture on the loopback interface records
+// the Modbus traffic it sees; with no wpcap.dll, or an incomplete one, the
+// capture alone fails with a clear error while the rest of the agent runs.
+func TestWineWpcap(t *testing.T) {
+	t.Parallel()
+	exe := edgewardExe(t)
+	modbus := modbusLoopback(t)
+	cfg := fmt.Sprintf(`agent: {id: wine-cap, enterprise: acme, site: plant-1}
+uplink: {brokers: [], heartbeat: 1s}
+collectors:
+  host: {enabled: true, interval: 1h}
+  baseline: {enabled: false}
+  passive:
+    enabled: true
+    interfaces: [lo]
+    ports: {modbus: [%d]}
+    summary_interval: 1s
+log: {level: debug}
+`, modbus.port)
+
+	// run starts the agent, waits until wait(log) holds, stops it with
+	// Ctrl-C and returns its log.
+	run := func(t *testing.T, p *winePrefix, wait func(log string) bool) string {
+		t.Helper()
+		p.writeFile(`C:\ProgramData\edgeward\edgeward.yaml`, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		logs := p.outFile()
+		cmd := p.command(ctx, exe, "run")
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		for !wait(readOut(logs)) {
+			select {
+			case err := <-done:
+				t.Fatalf("agent exited early (%v); log:\n%s", err, readOut(logs))
+			case <-ctx.Done():
+				t.Fatalf("timed out; log:\n%s", readOut(logs))
+			case <-time.After(time.Second):
+			}
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, readOut(logs))
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("agent did not stop after Ctrl-C; log:\n%s", readOut(logs))
+		}
+		return readOut(logs)
+	}
+
+	t.Run("builtin", func(t *testing.T) {
+		t.Parallel()
+		p := newWinePrefix(t)
+		p.env = []string{"WINEDLLOVERRIDES=wpcap=b"}
+		if out := p.mustRun(exe, "version"); !strings.Contains(out, "windows/amd64") {
+			t.Fatalf("version with Wine's wpcap.dll = %q", out)
+		}
+		log := run(t, p, func(log string) bool {
+			return strings.Contains(log, "collector stopped") || (strings.Contains(log, "host inventory emitted") && modbus.exchanges() >= 3)
+		})
+		if strings.Contains(log, "collector stopped") {
+			if strings.Contains(log, "ermission") {
+				t.Skipf("capture on lo needs root under Wine: %s", log)
+			}
+			t.Fatalf("live capture through Wine's wpcap.dll failed; log:\n%s", log)
+		}
+		dump := p.mustRun(exe, "buffer", "dump", "--format", "json")
+		for _, want := range []string{`"net.flow"`, `"modbus"`, fmt.Sprintf(":%d", modbus.port)} {
+			if !strings.Contains(dump, want) {
+				t.Errorf("buffer dump lacks %s after capturing Modbus on lo; log:\n%s", want, log)
+			}
+		}
+		winBufferStats(t, p, exe)
+	})
+
+	t.Run("missing", func(t *testing.T) {
+		t.Parallel()
+		p := newWinePrefix(t) // setup.sh disables the builtin wpcap.dll
+		log := run(t, p, func(log string) bool {
+			return strings.Contains(log, "collector stopped") && strings.Contains(log, "host inventory emitted")
+		})
+		if !strings.Contains(log, "Npcap is not installed") || !strings.Contains(log, "https://npcap.com/") {
+			t.Errorf("capture without wpcap.dll: log does not say Npcap is missing and where to get it:\n%s", log)
+		}
+	})
+
+	t.Run("incomplete", func(t *testing.T) {
+		t.Parallel()
+		cc, err := exec.LookPath("x86_64-w64-mingw32-gcc")
+		if err != nil {
+			t.Skipf("building a stand-in for an old wpcap.dll needs gcc-mingw-w64-x86-64: %v", err)
+		}
+		p := newWinePrefix(t)
+		p.env = []string{"WINEDLLOVERRIDES=wpcap=n"} // the prefix disables every wpcap.dll otherwise
+		src := filepath.Join(t.TempDir(), "wpcap.c")
+		// WinPcap 3.x had neither pcap_create nor pcap_activate.
+		code := `const char *pcap_lib_version(void) { return "WinPcap version 3.1 (stand-in)"; }
+void *pcap_open_live(const char *d, int s, int p, int t, char *e) { return 0; }
+`
+		if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dll := p.file(`C:\windows\system32\Npcap\wpcap.dll`)
+		if err := os.MkdirAll(filepath.Dir(dll), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(cc, "-shared", "-o", dll, src).CombinedOutput(); err != nil {
+			t.Fatalf("build the stand-in wpcap.dll: %v\n%s", err, out)
+		}
+		log := run(t, p, func(log string) bool {
+			return strings.Contains(log, "collector stopped") && strings.Contains(log, "host inventory emitted")
+		})
+		for _, want := range []string{"WinPcap version 3.1", "too old or incomplete", "pcap_create", "https://npcap.com/"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("capture with an old wpcap.dll: log lacks %q:\n%s", want, log)
+			}
+		}
+	})
+}
+
+// modbusServer answers Modbus read requests on a loopback port while a
+// client keeps sending them, so that a capture on lo sees traffic.
+type modbusServer struct {
+	port int
+	mu   sync.Mutex
+	n    int
+}
+
+func (m *modbusServer) exchanges() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n
+}
+
+// modbusLoopback starts the server and a client that sends a request
+// every 200 ms until the test ends.
+func modbusLoopback(t *testing.T) *modbusServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &modbusServer{port: ln.Addr().(*net.TCPAddr).Port}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req := make([]byte, 12)
+				for {
+					if _, err := io.ReadFull(c, req); err != nil {
+						return
+					}
+					// Same transaction id, unit 1, FC 3, two registers.
+					resp := append(append([]byte{}, req[:2]...), 0, 0, 0, 7, 1, 3, 4, 0, 10, 0, 11)
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	go func() {
+		for ctx.Err() == nil {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return
+			}
+			resp := make([]byte, 13)
+			for id := uint16(1); ctx.Err() == nil; id++ {
+				req := []byte{byte(id >> 8), byte(id), 0, 0, 0, 6, 1, 3, 0, 0, 0, 2}
+				if _, err := c.Write(req); err != nil {
+					break
+				}
+				if _, err := io.ReadFull(c, resp); err != nil {
+					break
+				}
+				m.mu.Lock()
+				m.n++
+				m.mu.Unlock()
+				time.Sleep(200 * time.Millisecond)
+			}
+			c.Close()
+		}
+	}()
+	return m
 }
