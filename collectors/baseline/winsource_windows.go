@@ -300,6 +300,13 @@ var (
 	procSamCloseHandle             = modSamlib.NewProc("SamCloseHandle")
 )
 
+// underWine reports whether the program runs under Wine, whose ntdll has
+// wine_get_version. Some Wine exports are stubs that abort the process when
+// called; those calls are skipped there.
+func underWine() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+}
+
 // domainPasswordInformation is DOMAIN_PASSWORD_INFORMATION (ntsecapi.h).
 type domainPasswordInformation struct {
 	MinPasswordLength     uint16
@@ -320,6 +327,11 @@ func samPasswordProperties() (uint32, error) {
 		domainReadPasswordParameters = 0x1
 		domainPasswordInformationCls = 1
 	)
+	if underWine() {
+		// Wine's samlib exports SamConnect as a stub that aborts the
+		// process when called.
+		return 0, fmt.Errorf("read SAM password properties: samlib.dll is not implemented by Wine: %w", ErrUnsupported)
+	}
 	for _, p := range []*windows.LazyProc{procSamConnect, procSamLookupDomainInSamServer, procSamOpenDomain, procSamQueryInformationDomain} {
 		if err := p.Find(); err != nil {
 			return 0, fmt.Errorf("read SAM password properties: %w", err)
@@ -569,7 +581,7 @@ func (w *winLive) BitLocker(drive string) (int, error) {
 	err := wmi.Query("SELECT DriveLetter, ProtectionStatus FROM Win32_EncryptableVolume WHERE DriveLetter = '"+drive+"'", &vols,
 		".", `root\CIMV2\Security\MicrosoftVolumeEncryption`)
 	if err != nil {
-		return 0, fmt.Errorf("query Win32_EncryptableVolume (needs administrator rights): %w", err)
+		return 0, fmt.Errorf("query Win32_EncryptableVolume (root\\CIMV2\\Security\\MicrosoftVolumeEncryption, administrators only): %w", err)
 	}
 	if len(vols) == 0 {
 		return blOff, nil // not an encryptable volume: not protected
