@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	ole "github.com/go-ole/go-ole"
@@ -30,12 +31,18 @@ func (w *winLive) LastPatch() (patchRecord, error) {
 	}
 	s, err := w.RegString(`HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\Results\Install`, "LastSuccessTime")
 	if err == nil {
-		if t, perr := time.Parse("2006-01-02 15:04:05", s); perr == nil {
+		t, perr := time.Parse("2006-01-02 15:04:05", s)
+		if perr == nil {
 			return patchRecord{Time: t, Source: `WindowsUpdate\Auto Update\Results\Install`}, nil
 		}
+		err = perr
 	}
 	errs = append(errs, fmt.Errorf(`WindowsUpdate\Auto Update\Results\Install\LastSuccessTime: %w`, err))
-	return patchRecord{}, errors.Join(errs...)
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return patchRecord{}, errors.New(strings.Join(msgs, "; "))
 }
 
 // wuaLastInstall walks the Windows Update Agent history
