@@ -473,7 +473,10 @@ collectors:
 		t.Errorf("after stop: %+v, want the service's records queued", q)
 	}
 	log := serviceLog(p)
-	for _, want := range []string{"edgeward starting", "stopped"} {
+	// agent_id from C:\ProgramData\edgeward\edgeward.yaml: the service,
+	// which runs without the installing user's environment, found the
+	// default config.
+	for _, want := range []string{"edgeward starting", "agent_id=wine-svc", "stopped"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("service log lacks %q:\n%s", want, log)
 		}
