@@ -374,7 +374,7 @@ log: {level: debug}
 	if q.Queued < 48 || q.Delivered != 0 {
 		t.Errorf("after the stop: %+v, want >= 48 queued (inventory, 46+ baseline results, score, heartbeat), none delivered", q)
 	}
-	dump := p.mustRun(exe, "buffer", "dump", "--format", "json")
+	dump := p.mustRun(exe, "buffer", "dump")
 	for _, kind := range []string{`"host.inventory"`, `"baseline.result"`, `"baseline.score"`, `"agent.heartbeat"`} {
 		if !strings.Contains(dump, kind) {
 			t.Errorf("buffer dump lacks a %s record:\n%.3000s", kind, dump)
@@ -657,7 +657,7 @@ log: {level: debug}
 			}
 			t.Fatalf("live capture through Wine's wpcap.dll failed; log:\n%s", log)
 		}
-		dump := p.mustRun(exe, "buffer", "dump", "--format", "json")
+		dump := p.mustRun(exe, "buffer", "dump")
 		for _, want := range []string{`"net.flow"`, `"modbus"`, fmt.Sprintf(":%d", modbus.port)} {
 			if !strings.Contains(dump, want) {
 				t.Errorf("buffer dump lacks %s after capturing Modbus on lo; log:\n%s", want, log)
