@@ -308,6 +308,48 @@ func TestWineCommands(t *testing.T) {
 	}
 }
 
+// runAgent starts `edgeward.exe run` with the prefix's default config,
+// waits until wait(log) holds, calls during (if any) while the agent runs,
+// stops it with Ctrl-C (SIGINT, which Wine delivers as CTRL_C_EVENT),
+// checks that it exits 0, and returns its log.
+func (p *winePrefix) runAgent(t *testing.T, exe string, wait func(log string) bool, during func()) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	logs := p.outFile()
+	cmd := p.command(ctx, exe, "run")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for !wait(readOut(logs)) {
+		select {
+		case err := <-done:
+			t.Fatalf("agent exited early (%v); log:\n%s", err, readOut(logs))
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for the agent; log:\n%s", readOut(logs))
+		case <-time.After(time.Second):
+		}
+	}
+	if during != nil {
+		during()
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, readOut(logs))
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("agent did not stop within 2 minutes of Ctrl-C; log:\n%s", readOut(logs))
+	}
+	return readOut(logs)
+}
+
 // TestWineRunCtrlC runs the agent without a broker, stops it with Ctrl-C
 // (SIGINT, which Wine delivers as CTRL_C_EVENT) and checks the graceful
 // stop: exit 0, records in the buffer, `buffer stats` balancing.
@@ -322,53 +364,26 @@ collectors:
   baseline: {enabled: true, interval: 1h}
 log: {level: debug}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	logs := p.outFile()
-	cmd := p.command(ctx, exe, "run")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-
-	// Wait for the inventory, the baseline results and a heartbeat (the
-	// collectors log each emit at debug level).
-	for !strings.Contains(readOut(logs), "host inventory emitted") || !strings.Contains(readOut(logs), "baseline scan") {
-		select {
-		case err := <-done:
-			t.Fatalf("agent exited early (%v); log:\n%s", err, readOut(logs))
-		case <-ctx.Done():
-			t.Fatalf("no inventory or baseline scan logged; log:\n%s", readOut(logs))
-		case <-time.After(time.Second):
+	// Wait for the inventory and the baseline results (the collectors log
+	// each emit at debug level), and read the running agent's statistics.
+	log := p.runAgent(t, exe, func(log string) bool {
+		return strings.Contains(log, "host inventory emitted") && strings.Contains(log, "baseline scan")
+	}, func() {
+		var st queueBody
+		if out, _, code := p.run(exe, "buffer", "stats", "--format", "json"); code == 0 {
+			_ = json.Unmarshal([]byte(out), &st) // from the running agent's snapshot
 		}
-	}
-	var st queueBody
-	if out, _, code := p.run(exe, "buffer", "stats", "--format", "json"); code == 0 {
-		_ = json.Unmarshal([]byte(out), &st) // from the running agent's snapshot
-	}
-	if st.Queued < 48 {
-		t.Errorf("running agent's buffer stats: %+v, want >= 48 queued", st)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, readOut(logs))
+		if st.Queued < 48 {
+			t.Errorf("running agent's buffer stats: %+v, want >= 48 queued", st)
 		}
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("agent did not stop within 2 minutes of Ctrl-C; log:\n%s", readOut(logs))
-	}
+	})
 	for _, want := range []string{"edgeward starting", "stopped"} {
-		if !strings.Contains(readOut(logs), want) {
-			t.Errorf("agent log lacks %q:\n%s", want, readOut(logs))
+		if !strings.Contains(log, want) {
+			t.Errorf("agent log lacks %q:\n%s", want, log)
 		}
 	}
-	if strings.Contains(readOut(logs), "panic") {
-		t.Errorf("agent log mentions a panic:\n%s", readOut(logs))
+	if strings.Contains(log, "panic") {
+		t.Errorf("agent log mentions a panic:\n%s", log)
 	}
 	q := winBufferStats(t, p, exe)
 	if q.Queued < 48 || q.Delivered != 0 {
@@ -605,40 +620,10 @@ collectors:
 log: {level: debug}
 `, modbus.port)
 
-	// run starts the agent, waits until wait(log) holds, stops it with
-	// Ctrl-C and returns its log.
 	run := func(t *testing.T, p *winePrefix, wait func(log string) bool) string {
 		t.Helper()
 		p.writeFile(`C:\ProgramData\edgeward\edgeward.yaml`, cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		logs := p.outFile()
-		cmd := p.command(ctx, exe, "run")
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		for !wait(readOut(logs)) {
-			select {
-			case err := <-done:
-				t.Fatalf("agent exited early (%v); log:\n%s", err, readOut(logs))
-			case <-ctx.Done():
-				t.Fatalf("timed out; log:\n%s", readOut(logs))
-			case <-time.After(time.Second):
-			}
-		}
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("agent exited with %v after Ctrl-C; log:\n%s", err, readOut(logs))
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("agent did not stop after Ctrl-C; log:\n%s", readOut(logs))
-		}
-		return readOut(logs)
+		return p.runAgent(t, exe, wait, nil)
 	}
 
 	t.Run("builtin", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -227,16 +228,8 @@ func TestMochiReconnect(t *testing.T) {
 	b.got.waitDistinct(t, n)
 	waitEmpty(t, src)
 	for _, class := range classes {
-		got := b.got.firstOrder(class)
-		if len(got) != len(want[class]) {
-			t.Errorf("class %s: %d records arrived, want %d", class, len(got), len(want[class]))
-			continue
-		}
-		for i := range got {
-			if got[i] != want[class][i] {
-				t.Errorf("class %s: record %d is %s, want %s (first-arrival order)", class, i, got[i], want[class][i])
-				break
-			}
+		if diff := cmp.Diff(want[class], b.got.firstOrder(class)); diff != "" {
+			t.Errorf("class %s first-arrival order (-want +got):\n%s", class, diff)
 		}
 	}
 	st := c.Stats()
