@@ -49,7 +49,7 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
-	device, err := npcapDevice(lib, iface)
+	device, err := npcapDevice(iface, lib.findAllDevs)
 	if err != nil {
 		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
@@ -121,10 +121,36 @@ func dltLinkType(dlt int) layers.LinkType {
 	return layers.LinkType(dlt)
 }
 
+// CheckInterface reports whether iface names a capture adapter of this
+// host, as OpenLive would resolve it, without opening it. Adapters are
+// looked up in Windows' own list first; wpcap.dll is loaded only for a name
+// that is none of them (an Npcap description). The error starts with
+// `no network interface "NAME"`.
+func CheckInterface(iface string) error {
+	_, err := npcapDevice(iface, npcapDescriptions)
+	if errors.Is(err, errNoAdapter) {
+		return fmt.Errorf("no network interface %s on this host (list them with \"Get-NetAdapter\")%s", quoteName(iface),
+			strings.TrimPrefix(err.Error(), errNoAdapter.Error()))
+	}
+	return err
+}
+
+// errNoAdapter is npcapDevice's error for a name that is no adapter.
+var errNoAdapter = errors.New(`no such adapter on this host (list them with "Get-NetAdapter")`)
+
+// npcapDescriptions lists Npcap's devices (name → description).
+func npcapDescriptions() (map[string]string, error) {
+	lib, err := loadNpcap(npcapPaths())
+	if err != nil {
+		return nil, err
+	}
+	return lib.findAllDevs()
+}
+
 // npcapDevice maps a friendly adapter name, a GUID or an Npcap description
-// to its NPF device name; "loopback" is Npcap's loopback adapter unless an
-// adapter has that name.
-func npcapDevice(lib *npcapLib, iface string) (string, error) {
+// (from devs, asked only when needed) to its NPF device name; "loopback" is
+// Npcap's loopback adapter unless an adapter has that name.
+func npcapDevice(iface string, devs func() (map[string]string, error)) (string, error) {
 	if strings.HasPrefix(strings.ToLower(iface), `\device\`) {
 		return iface, nil
 	}
@@ -147,20 +173,20 @@ func npcapDevice(lib *npcapLib, iface string) (string, error) {
 		}
 		break
 	}
-	// Npcap's own descriptions ("Intel(R) Ethernet Connection ...") also work.
-	devs, err := lib.findAllDevs()
-	if err != nil {
-		return "", fmt.Errorf("list Npcap devices: %w", err)
+	if strings.EqualFold(iface, "loopback") {
+		return `\Device\NPF_Loopback`, nil
 	}
-	for name, desc := range devs {
+	// Npcap's own descriptions ("Intel(R) Ethernet Connection ...") also work.
+	all, err := devs()
+	if err != nil {
+		return "", fmt.Errorf("%w; Npcap's adapter descriptions not readable: %w", errNoAdapter, err)
+	}
+	for name, desc := range all {
 		if desc == iface {
 			return name, nil
 		}
 	}
-	if strings.EqualFold(iface, "loopback") {
-		return `\Device\NPF_Loopback`, nil
-	}
-	return "", errors.New(`interface not found (list them with "Get-NetAdapter")`)
+	return "", errNoAdapter
 }
 
 // liveSource is the Windows Source: an Npcap handle.

@@ -160,3 +160,21 @@ func listenLoopback(t *testing.T) net.Listener {
 	}()
 	return ln
 }
+
+// TestCheckInterface resolves the host's adapters by their friendly names
+// (as net.Interfaces lists them) and refuses a name that is none.
+func TestCheckInterface(t *testing.T) {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		t.Fatalf("net.Interfaces = %v, %v", ifs, err)
+	}
+	for _, ifc := range ifs {
+		if err := CheckInterface(ifc.Name); err != nil {
+			t.Errorf("CheckInterface(%q): %v", ifc.Name, err)
+		}
+	}
+	err = CheckInterface("edgeward-no-such-if0")
+	if err == nil || !strings.HasPrefix(err.Error(), `no network interface "edgeward-no-such-if0" on this host`) {
+		t.Errorf("CheckInterface of a missing adapter = %v", err)
+	}
+}
