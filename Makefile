@@ -8,7 +8,7 @@ TARGETS := linux/amd64 linux/arm64 linux/arm windows/amd64
 FUZZTIME ?= 10s
 CONFIG ?= configs/local.yaml
 
-.PHONY: help build cross package test test-short soak bench fuzz run lint clean
+.PHONY: help build cross package test test-windows test-short soak bench fuzz run lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ test: ## run every test with the race detector (needs mosquitto and gcc; .ci/run
 soak: ## the fault soak (<= 30 min): kills, link flaps, outages, caps, corruption, disk full, flow storm; prints the results table
 	EDGEWARD_SOAK=1 EDGEWARD_SOAK_REPORT=$(CURDIR)/soak-report.txt $(GO) test -count=1 -timeout 35m -run '^TestSoak$$' -v ./agent/ 2>&1 \
 		| grep --line-buffered -vE '^=== (RUN|PAUSE|CONT)'; test $${PIPESTATUS[0]} -eq 0
+
+test-windows: ## the Windows lane: every test built for windows/amd64 run under Wine, plus edgeward.exe end-to-end (needs ../shared/tools/wine-go)
+	GO=$(GO) scripts/test-windows.sh
 
 test-short: ## the quick tests only
 	$(GO) test -short -count=1 ./...

@@ -15,6 +15,7 @@ const module = "github.com/edgeward/edgeward"
 // nothing but the main package imports agent.
 func TestImportGraph(t *testing.T) {
 	t.Parallel()
+	needGoTool(t)
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

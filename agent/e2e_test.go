@@ -39,6 +39,7 @@ var buildOnce struct {
 
 func edgewardBinary(t testing.TB) string {
 	t.Helper()
+	needGoTool(t)
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "edgeward-bin-")
 		if err != nil {

@@ -1,6 +1,10 @@
 package agent
 
-// checkInterface accepts every name on Windows: capture interfaces are Npcap
-// devices, which the capture resolves (and names in its error) when it
-// opens them; resolving them here would load wpcap.dll for every command.
-func checkInterface(string) error { return nil }
+import "github.com/edgeward/edgeward/collectors/passive"
+
+// checkInterface checks that a capture interface names an adapter of this
+// host as the capture will resolve it: Windows' adapter list first (friendly
+// name, GUID, NPF device name), then Npcap's descriptions, so wpcap.dll is
+// loaded only when a capture interface is configured and is not a Windows
+// adapter name.
+func checkInterface(name string) error { return passive.CheckInterface(name) }

@@ -142,6 +142,8 @@ func runUnderManager(c config.Config, cfgPath string, log *slog.Logger) (bool, e
 	if service.Interactive() {
 		return false, nil
 	}
+	log, closeLog := serviceLogger(c, log)
+	defer closeLog()
 	prg := &serviceProgram{cfg: c, cfgPath: cfgPath, log: log}
 	s, err := newService(prg, cfgPath)
 	if err != nil {

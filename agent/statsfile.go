@@ -103,7 +103,7 @@ func readStats(bufPath string) (statsSnapshot, error) {
 	}
 	var snap statsSnapshot
 	if jerr := json.Unmarshal(b, &snap); jerr != nil {
-		return statsSnapshot{}, fmt.Errorf("%w (and the running agent's snapshot %q is unreadable: %w)", err, statsFile(bufPath), jerr)
+		return statsSnapshot{}, fmt.Errorf("%w (and the running agent's snapshot \"%s\" is unreadable: %w)", err, statsFile(bufPath), jerr)
 	}
 	return snap, nil
 }

@@ -199,7 +199,7 @@ type Buffer struct {
 func Open(path string, opts Options) (*Buffer, error) {
 	o, err := normalise(opts)
 	if err != nil {
-		return nil, fmt.Errorf("open buffer %q: %w", path, err)
+		return nil, fmt.Errorf("open buffer \"%s\": %w", path, err)
 	}
 	b := &Buffer{
 		path:       path,
@@ -226,16 +226,16 @@ func Open(path string, opts Options) (*Buffer, error) {
 		b.tick = min(max(o.MaxAge/10, time.Second), time.Minute)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open buffer %q: create directory: %w", path, err)
+		return nil, fmt.Errorf("open buffer \"%s\": create directory: %w", path, err)
 	}
 	// A leftover from a compaction interrupted before its rename: the
 	// original file is intact, so the copy is garbage.
 	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open buffer %q: remove stale compaction file: %w", path, err)
+		return nil, fmt.Errorf("open buffer \"%s\": remove stale compaction file: %w", path, err)
 	}
 	db, err := b.openRecovering()
 	if err != nil {
-		return nil, fmt.Errorf("open buffer %q: %w", path, err)
+		return nil, fmt.Errorf("open buffer \"%s\": %w", path, err)
 	}
 	b.db = db
 	b.makeBallast()
@@ -322,7 +322,7 @@ func (b *Buffer) Close() error {
 		b.dbmu.Lock()
 		if b.db != nil {
 			if err := guard("close", b.db.Close); err != nil {
-				b.closeErr = fmt.Errorf("close buffer %q: %w", b.path, err)
+				b.closeErr = fmt.Errorf("close buffer \"%s\": %w", b.path, err)
 			}
 			b.db = nil
 		}

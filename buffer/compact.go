@@ -26,7 +26,7 @@ func (w *writer) compact() error {
 	}
 	tmp := b.path + compactSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("compact buffer %q: %w", b.path, err)
+		return fmt.Errorf("compact buffer \"%s\": %w", b.path, err)
 	}
 	before := fileSize(b.path)
 	if err := guard("compact", func() error { return copyTo(tmp, b.db) }); err != nil {
@@ -36,7 +36,7 @@ func (w *writer) compact() error {
 			// leaves a compact file too.
 			return w.recover(err)
 		}
-		return fmt.Errorf("compact buffer %q: %w", b.path, err)
+		return fmt.Errorf("compact buffer \"%s\": %w", b.path, err)
 	}
 
 	b.dbmu.Lock()
@@ -56,13 +56,13 @@ func (w *writer) compact() error {
 	b.gen++
 	db, err := b.openChecked()
 	if err != nil {
-		b.unavail = fmt.Errorf("buffer %q unavailable: reopen after compaction: %w", b.path, err)
+		b.unavail = fmt.Errorf("buffer \"%s\" unavailable: reopen after compaction: %w", b.path, err)
 		b.log.Error("buffer reopen after compaction failed; retrying every minute", "path", b.path, "err", err)
 		return b.unavail
 	}
 	b.db = db
 	if renameErr != nil {
-		return fmt.Errorf("compact buffer %q: swap: %w", b.path, renameErr)
+		return fmt.Errorf("compact buffer \"%s\": swap: %w", b.path, renameErr)
 	}
 	b.log.Info("buffer compacted", "path", b.path, "before_bytes", before, "after_bytes", fileSize(b.path))
 	return nil

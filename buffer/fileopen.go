@@ -40,7 +40,7 @@ func (b *Buffer) openRecovering() (*bolt.DB, error) {
 	}
 	db, err = b.openChecked()
 	if err != nil {
-		return nil, fmt.Errorf("open fresh file after moving the damaged one to %q: %w", rep.MovedTo, err)
+		return nil, fmt.Errorf("open fresh file after moving the damaged one to \"%s\": %w", rep.MovedTo, err)
 	}
 	return db, nil
 }

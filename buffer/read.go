@@ -105,7 +105,7 @@ func (b *Buffer) Next(ctx context.Context, after uint64, max int, maxBytes int) 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read buffer %q: %w", b.path, err)
+		return nil, fmt.Errorf("read buffer \"%s\": %w", b.path, err)
 	}
 	if len(bad) > 0 {
 		if err := b.Drop(ctx, ReasonCorrupt, bad...); err != nil {
@@ -255,7 +255,7 @@ func ReadStats(path string) (Stats, error) {
 		err = fmt.Errorf("%w; %s", err, salvageSummary(path))
 	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("read buffer stats %q: %w", path, firstLineErr(err))
+		return Stats{}, fmt.Errorf("read buffer stats \"%s\": %w", path, firstLineErr(err))
 	}
 	st.FileBytes = fileSize(path)
 	return st, nil
@@ -359,7 +359,7 @@ func Dump(path string, w io.Writer, limit int) error {
 		err = fmt.Errorf("%w: %d records fail their checksum and were not written", ErrCorrupt, bad)
 	}
 	if err != nil {
-		return fmt.Errorf("dump buffer %q: %w", path, firstLineErr(err))
+		return fmt.Errorf("dump buffer \"%s\": %w", path, firstLineErr(err))
 	}
 	return nil
 }

@@ -499,7 +499,7 @@ func (w *writer) update(fn func(*txn) error) error {
 		})
 	})
 	if err != nil {
-		err = fmt.Errorf("commit buffer %q: %w", b.path, err)
+		err = fmt.Errorf("commit buffer \"%s\": %w", b.path, err)
 		if errors.Is(err, ErrCorrupt) {
 			// Never use this handle again: after a panic inside a write
 			// transaction bbolt may still hold its writer lock. Salvage

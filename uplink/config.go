@@ -330,18 +330,18 @@ func loadTLS(t TLSConfig) (*tls.Config, error) {
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: read ca_file %q: %w", ErrTLSFiles, t.CAFile, err)
+			return nil, fmt.Errorf("%w: read ca_file \"%s\": %w", ErrTLSFiles, t.CAFile, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: ca_file %q: no PEM certificate found", ErrTLSFiles, t.CAFile)
+			return nil, fmt.Errorf("%w: ca_file \"%s\": no PEM certificate found", ErrTLSFiles, t.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: load cert_file %q and key_file %q: %w", ErrTLSFiles, t.CertFile, t.KeyFile, err)
+			return nil, fmt.Errorf("%w: load cert_file \"%s\" and key_file \"%s\": %w", ErrTLSFiles, t.CertFile, t.KeyFile, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

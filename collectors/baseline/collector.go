@@ -134,7 +134,7 @@ func (c *Collector) scan(ctx context.Context, prev map[string]prevResult) (*Repo
 			if !ok {
 				return outcome{}, false
 			}
-			return p(w), true
+			return runProbe(func() outcome { return p(w) }), true
 		}
 	default:
 		probes := linuxProbes()
@@ -143,7 +143,7 @@ func (c *Collector) scan(ctx context.Context, prev map[string]prevResult) (*Repo
 			if !ok {
 				return outcome{}, false
 			}
-			return p(e), true
+			return runProbe(func() outcome { return p(e) }), true
 		}
 	}
 	for _, k := range checks {
@@ -177,6 +177,17 @@ func (c *Collector) scan(ctx context.Context, prev map[string]prevResult) (*Repo
 	}
 	rep.DurationMS = float64(c.now().Sub(start).Microseconds()) / 1000
 	return rep, nil
+}
+
+// runProbe runs one probe. A probe that panics (an API answer it did not
+// expect, a bug) yields ERROR for its own check, never a crashed agent.
+func runProbe(p func() outcome) (o outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o = errOut(fmt.Sprintf("probe failed: %v", r))
+		}
+	}()
+	return p()
 }
 
 // newResult fills a Result from the catalog row and the probe's outcome.

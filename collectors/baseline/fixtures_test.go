@@ -144,6 +144,7 @@ type expected struct {
 
 func TestFixtures(t *testing.T) {
 	t.Parallel()
+	needUnixModes(t)
 	for _, name := range fixtureNames() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

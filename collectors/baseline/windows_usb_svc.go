@@ -28,7 +28,11 @@ func winUSBStorage(w *winEnv) outcome {
 			return pass("device-control service " + s + " running")
 		}
 	}
-	return fail(fmt.Sprintf("USBSTOR Start = %d (%s)", start, startName(start)), "Deny_All not set", "no listed device-control service running (device_control_services: "+joinList(w.site.DeviceControlServices)+")")
+	usbstor := "USBSTOR driver key absent"
+	if ok {
+		usbstor = fmt.Sprintf("USBSTOR Start = %d (%s)", start, startName(start))
+	}
+	return fail(usbstor, "Deny_All not set", "no listed device-control service running (device_control_services: "+joinList(w.site.DeviceControlServices)+")")
 }
 
 // winAutoRun is WIN-USB-002: NoAutorun = 1, NoDriveTypeAutoRun = 255,

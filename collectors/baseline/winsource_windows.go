@@ -6,17 +6,24 @@ import (
 	"io/fs"
 	"net/netip"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/yusufpapurcu/wmi"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
-	"golang.org/x/sys/windows/svc/mgr"
 )
 
-// winLive reads the local registry, service manager and security APIs.
+// winLive reads the local registry, service manager and security APIs with
+// the least rights each needs, so that a standard user or a service account
+// reads everything the OS lets it read, and LocalSystem reads protected
+// services (WinDefend, mpssvc) that deny SC_MANAGER_ALL_ACCESS and
+// SERVICE_ALL_ACCESS even to it.
 type winLive struct {
-	m *mgr.Mgr // nil when the service manager could not be opened
+	scm    windows.Handle // 0 when the service manager could not be opened
+	scmErr error
 }
 
 var _ winSource = (*winLive)(nil)
@@ -28,24 +35,26 @@ var (
 	modAdvapi32                 = windows.NewLazySystemDLL("advapi32.dll")
 	procAuditQuerySystemPolicy  = modAdvapi32.NewProc("AuditQuerySystemPolicy")
 	procAuditFree               = modAdvapi32.NewProc("AuditFree")
+	procAdjustTokenPrivileges   = modAdvapi32.NewProc("AdjustTokenPrivileges")
 	modIphlpapi                 = windows.NewLazySystemDLL("iphlpapi.dll")
 	procGetExtendedTcpTable     = modIphlpapi.NewProc("GetExtendedTcpTable")
 	procGetExtendedUdpTable     = modIphlpapi.NewProc("GetExtendedUdpTable")
 )
 
-// openWinSource connects to the service manager (read-only use).
+// openWinSource connects to the service manager with SC_MANAGER_CONNECT,
+// the right every authenticated user has.
 func openWinSource() (winSource, error) {
-	m, err := mgr.ConnectRemote("") // local SCM
+	h, err := windows.OpenSCManager(nil, nil, windows.SC_MANAGER_CONNECT)
 	if err != nil {
-		return &winLive{}, nil // services then report errors per check
+		return &winLive{scmErr: fmt.Errorf("open service manager: %w", regErr(err))}, nil // services then report errors per check
 	}
-	return &winLive{m: m}, nil
+	return &winLive{scm: h}, nil
 }
 
 // Close disconnects from the service manager.
 func (w *winLive) Close() error {
-	if w.m != nil {
-		return w.m.Disconnect()
+	if w.scm != 0 {
+		return windows.CloseServiceHandle(w.scm)
 	}
 	return nil
 }
@@ -166,28 +175,64 @@ func (w *winLive) RegValues(key string) (map[string]string, error) {
 	return out, nil
 }
 
-// Service returns a service's start type and whether it runs.
+// Service returns a service's start type, whether it runs and its number
+// of start triggers, opening it with SERVICE_QUERY_CONFIG and
+// SERVICE_QUERY_STATUS only.
 func (w *winLive) Service(name string) (winService, error) {
-	if w.m == nil {
-		return winService{}, fmt.Errorf("service manager: %w", fs.ErrPermission)
+	if w.scm == 0 {
+		return winService{}, w.scmErr
 	}
-	s, err := w.m.OpenService(name)
+	n, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return winService{}, err
+	}
+	h, err := windows.OpenService(w.scm, n, windows.SERVICE_QUERY_CONFIG|windows.SERVICE_QUERY_STATUS)
 	if err != nil {
 		if err == windows.ERROR_SERVICE_DOES_NOT_EXIST {
 			return winService{}, fs.ErrNotExist
 		}
 		return winService{}, regErr(err)
 	}
-	defer s.Close()
-	c, err := s.Config()
-	if err != nil {
-		return winService{}, err
+	defer windows.CloseServiceHandle(h)
+	var cfg *windows.QUERY_SERVICE_CONFIG
+	for size := uint32(1024); ; {
+		buf := make([]byte, size)
+		cfg = (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&buf[0]))
+		err := windows.QueryServiceConfig(h, cfg, size, &size)
+		if err == nil {
+			break
+		}
+		if err != windows.ERROR_INSUFFICIENT_BUFFER || size <= uint32(len(buf)) {
+			return winService{}, fmt.Errorf("query service %s configuration: %w", name, regErr(err))
+		}
 	}
-	st, err := s.Query()
-	if err != nil {
-		return winService{}, err
+	var st windows.SERVICE_STATUS
+	if err := windows.QueryServiceStatus(h, &st); err != nil {
+		return winService{}, fmt.Errorf("query service %s status: %w", name, regErr(err))
 	}
-	return winService{StartType: c.StartType, Running: st.State == windows.SERVICE_RUNNING}, nil
+	return winService{StartType: cfg.StartType, Running: st.CurrentState == windows.SERVICE_RUNNING, Triggers: serviceTriggers(h)}, nil
+}
+
+// serviceTriggerInfo is SERVICE_TRIGGER_INFO.
+type serviceTriggerInfo struct {
+	Count    uint32
+	Triggers uintptr
+	Reserved uintptr
+}
+
+// serviceTriggers is the number of start triggers of a service
+// (QueryServiceConfig2 SERVICE_CONFIG_TRIGGER_INFO), -1 when unknown.
+func serviceTriggers(h windows.Handle) int {
+	var need uint32
+	err := windows.QueryServiceConfig2(h, windows.SERVICE_CONFIG_TRIGGER_INFO, nil, 0, &need)
+	if err != windows.ERROR_INSUFFICIENT_BUFFER || need < uint32(unsafe.Sizeof(serviceTriggerInfo{})) {
+		return -1
+	}
+	buf := make([]byte, need)
+	if err := windows.QueryServiceConfig2(h, windows.SERVICE_CONFIG_TRIGGER_INFO, &buf[0], need, &need); err != nil {
+		return -1
+	}
+	return int((*serviceTriggerInfo)(unsafe.Pointer(&buf[0])).Count)
 }
 
 // userModals0 is USER_MODALS_INFO_0; userModals3 is USER_MODALS_INFO_3.
@@ -207,9 +252,9 @@ func netUserModals(level uint32) (unsafe.Pointer, error) {
 	return unsafe.Pointer(buf), nil
 }
 
-// AccountPolicy reads the password and lockout policy. Complexity and
-// reversible storage live in the SAM domain policy, which this build does not
-// read (reported as unknown).
+// AccountPolicy reads the password and lockout policy (NetUserModalsGet,
+// what "net accounts" shows) and the password properties that only the SAM
+// domain holds: complexity and reversible encryption.
 func (w *winLive) AccountPolicy() (accountPolicy, error) {
 	if err := procNetUserModalsGet.Find(); err != nil {
 		return accountPolicy{}, ErrUnsupported
@@ -232,11 +277,99 @@ func (w *winLive) AccountPolicy() (accountPolicy, error) {
 		}
 		return time.Duration(s) * time.Second
 	}
-	return accountPolicy{
+	p := accountPolicy{
 		MinLength: int(m0.MinPasswdLen), MaxAge: sec(m0.MaxPasswdAge), MinAge: sec(m0.MinPasswdAge), History: int(m0.PasswordHistLen),
 		Complexity: -1, ReversibleStorage: -1,
 		LockoutThreshold: int(m3.LockoutThreshold), LockoutDuration: sec(m3.LockoutDuration), LockoutObservation: sec(m3.LockoutObservationWindow),
-	}, nil
+	}
+	if props, err := samPasswordProperties(); err != nil {
+		p.PropertiesErr = err.Error()
+	} else {
+		p.Complexity, p.ReversibleStorage = passwordProperties(props)
+	}
+	return p, nil
+}
+
+var (
+	modSamlib                      = windows.NewLazySystemDLL("samlib.dll")
+	procSamConnect                 = modSamlib.NewProc("SamConnect")
+	procSamLookupDomainInSamServer = modSamlib.NewProc("SamLookupDomainInSamServer")
+	procSamOpenDomain              = modSamlib.NewProc("SamOpenDomain")
+	procSamQueryInformationDomain  = modSamlib.NewProc("SamQueryInformationDomain")
+	procSamFreeMemory              = modSamlib.NewProc("SamFreeMemory")
+	procSamCloseHandle             = modSamlib.NewProc("SamCloseHandle")
+)
+
+// underWine reports whether the program runs under Wine, whose ntdll has
+// wine_get_version. Some Wine exports are stubs that abort the process when
+// called; those calls are skipped there.
+func underWine() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+}
+
+// domainPasswordInformation is DOMAIN_PASSWORD_INFORMATION (ntsecapi.h).
+type domainPasswordInformation struct {
+	MinPasswordLength     uint16
+	PasswordHistoryLength uint16
+	PasswordProperties    uint32
+	MaxPasswordAge        int64
+	MinPasswordAge        int64
+}
+
+// samPasswordProperties reads PasswordProperties of the local account
+// domain (MS-SAMR SamrQueryInformationDomain, DomainPasswordInformation),
+// as "net accounts" and secedit do; DOMAIN_READ_PASSWORD_PARAMETERS is
+// granted to every authenticated user.
+func samPasswordProperties() (uint32, error) {
+	const (
+		samServerConnect             = 0x1
+		samServerLookupDomain        = 0x20
+		domainReadPasswordParameters = 0x1
+		domainPasswordInformationCls = 1
+	)
+	if underWine() {
+		// Wine's samlib exports SamConnect as a stub that aborts the
+		// process when called.
+		return 0, fmt.Errorf("read SAM password properties: samlib.dll is not implemented by Wine: %w", ErrUnsupported)
+	}
+	for _, p := range []*windows.LazyProc{procSamConnect, procSamLookupDomainInSamServer, procSamOpenDomain, procSamQueryInformationDomain} {
+		if err := p.Find(); err != nil {
+			return 0, fmt.Errorf("read SAM password properties: %w", err)
+		}
+	}
+	fail := func(what string, st uintptr) error {
+		return fmt.Errorf("read SAM password properties: %s: %w", what, windows.NTStatus(st))
+	}
+	var server uintptr
+	oa := windows.OBJECT_ATTRIBUTES{Length: uint32(unsafe.Sizeof(windows.OBJECT_ATTRIBUTES{}))}
+	if st, _, _ := procSamConnect.Call(0, uintptr(unsafe.Pointer(&server)), samServerConnect|samServerLookupDomain, uintptr(unsafe.Pointer(&oa))); st != 0 {
+		return 0, fail("SamConnect", st)
+	}
+	defer procSamCloseHandle.Call(server)
+	host, err := windows.ComputerName()
+	if err != nil {
+		return 0, fmt.Errorf("read SAM password properties: %w", err)
+	}
+	name, err := windows.NewNTUnicodeString(host)
+	if err != nil {
+		return 0, err
+	}
+	var sid *windows.SID
+	if st, _, _ := procSamLookupDomainInSamServer.Call(server, uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(&sid))); st != 0 {
+		return 0, fail("SamLookupDomainInSamServer "+host, st)
+	}
+	defer procSamFreeMemory.Call(uintptr(unsafe.Pointer(sid)))
+	var domain uintptr
+	if st, _, _ := procSamOpenDomain.Call(server, domainReadPasswordParameters, uintptr(unsafe.Pointer(sid)), uintptr(unsafe.Pointer(&domain))); st != 0 {
+		return 0, fail("SamOpenDomain", st)
+	}
+	defer procSamCloseHandle.Call(domain)
+	var info *domainPasswordInformation
+	if st, _, _ := procSamQueryInformationDomain.Call(domain, domainPasswordInformationCls, uintptr(unsafe.Pointer(&info))); st != 0 {
+		return 0, fail("SamQueryInformationDomain", st)
+	}
+	defer procSamFreeMemory.Call(uintptr(unsafe.Pointer(info)))
+	return info.PasswordProperties, nil
 }
 
 // auditSubcategories maps the subcategories the checks read to their GUIDs.
@@ -261,28 +394,76 @@ type auditPolicyInfo struct {
 	CategoryGUID windows.GUID
 }
 
-// AuditPolicy reads the advanced audit policy (needs SeSecurityPrivilege:
-// run as an administrator or as LocalSystem).
+// securityPrivilege enables SeSecurityPrivilege once per process; the
+// error is kept.
+var securityPrivilege struct {
+	once sync.Once
+	err  error
+}
+
+// enablePrivilege enables a privilege the process token holds.
+// AdjustTokenPrivileges succeeds with ERROR_NOT_ALL_ASSIGNED when the token
+// does not hold it, so the last error is checked too.
+func enablePrivilege(name string) error {
+	var tok windows.Token
+	if err := windows.OpenProcessToken(windows.CurrentProcess(), windows.TOKEN_ADJUST_PRIVILEGES|windows.TOKEN_QUERY, &tok); err != nil {
+		return fmt.Errorf("open process token: %w", err)
+	}
+	defer tok.Close()
+	var tp windows.Tokenprivileges
+	n, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if err := windows.LookupPrivilegeValue(nil, n, &tp.Privileges[0].Luid); err != nil {
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	tp.PrivilegeCount = 1
+	tp.Privileges[0].Attributes = windows.SE_PRIVILEGE_ENABLED
+	r, _, e := procAdjustTokenPrivileges.Call(uintptr(tok), 0, uintptr(unsafe.Pointer(&tp)), 0, 0, 0)
+	switch {
+	case r == 0:
+		return fmt.Errorf("enable %s: %w", name, e)
+	case e == windows.ERROR_NOT_ALL_ASSIGNED:
+		return fmt.Errorf("enable %s: not held (run as an administrator or as LocalSystem): %w", name, fs.ErrPermission)
+	}
+	return nil
+}
+
+// AuditPolicy reads the advanced audit policy of the subcategories the
+// checks use. AuditQuerySystemPolicy needs SeSecurityPrivilege enabled (an
+// administrator or LocalSystem holds it, disabled) and returns a BOOLEAN:
+// only its low byte is the result.
 func (w *winLive) AuditPolicy() (map[string]auditSetting, error) {
 	if err := procAuditQuerySystemPolicy.Find(); err != nil {
 		return nil, ErrUnsupported
 	}
-	out := map[string]auditSetting{}
-	for name, g := range auditSubcategories() {
-		guid, err := windows.GUIDFromString(g)
+	securityPrivilege.once.Do(func() { securityPrivilege.err = enablePrivilege("SeSecurityPrivilege") })
+	if err := securityPrivilege.err; err != nil {
+		return nil, fmt.Errorf("query audit policy: %w", err)
+	}
+	subs := auditSubcategories()
+	names := sortedKeys(subs)
+	guids := make([]windows.GUID, len(names))
+	for i, name := range names {
+		g, err := windows.GUIDFromString(subs[name])
 		if err != nil {
 			return nil, err
 		}
-		var p *auditPolicyInfo
-		r, _, e := procAuditQuerySystemPolicy.Call(uintptr(unsafe.Pointer(&guid)), 1, uintptr(unsafe.Pointer(&p)))
-		if r == 0 {
-			if e == windows.ERROR_ACCESS_DENIED || e == windows.ERROR_PRIVILEGE_NOT_HELD {
-				return nil, fmt.Errorf("query audit policy: %w", fs.ErrPermission)
-			}
-			return nil, fmt.Errorf("query audit policy %s: %w", name, e)
+		guids[i] = g
+	}
+	var p *auditPolicyInfo
+	r, _, e := procAuditQuerySystemPolicy.Call(uintptr(unsafe.Pointer(&guids[0])), uintptr(len(guids)), uintptr(unsafe.Pointer(&p)))
+	if byte(r) == 0 {
+		if e == windows.ERROR_ACCESS_DENIED || e == windows.ERROR_PRIVILEGE_NOT_HELD {
+			return nil, fmt.Errorf("query audit policy: %w", fs.ErrPermission)
 		}
-		out[name] = auditSetting{Success: p.AuditingInfo&1 != 0, Failure: p.AuditingInfo&2 != 0}
-		procAuditFree.Call(uintptr(unsafe.Pointer(p)))
+		return nil, fmt.Errorf("query audit policy: %w", e)
+	}
+	defer procAuditFree.Call(uintptr(unsafe.Pointer(p)))
+	out := make(map[string]auditSetting, len(names))
+	for i, info := range unsafe.Slice(p, len(guids)) {
+		out[names[i]] = auditSetting{Success: info.AuditingInfo&1 != 0, Failure: info.AuditingInfo&2 != 0}
 	}
 	return out, nil
 }
@@ -331,8 +512,18 @@ func (w *winLive) LocalUsers() ([]localUser, error) {
 	return out, nil
 }
 
-// GroupMembers lists a local group's members as DOMAIN\name.
-func (w *winLive) GroupMembers(group string) ([]string, error) {
+// GroupMembers lists the members of the local group with the given SID
+// as DOMAIN\name. The group is looked up by SID, so a localised name
+// ("Administratoren", "Администраторы") is found too.
+func (w *winLive) GroupMembers(sid string) ([]string, error) {
+	s, err := windows.StringToSid(sid)
+	if err != nil {
+		return nil, fmt.Errorf("group %s: %w", sid, err)
+	}
+	group, _, _, err := s.LookupAccount("")
+	if err != nil {
+		return nil, fmt.Errorf("look up group %s: %w", sid, err)
+	}
 	g, err := windows.UTF16PtrFromString(group)
 	if err != nil {
 		return nil, err
@@ -343,7 +534,7 @@ func (w *winLive) GroupMembers(group string) ([]string, error) {
 	r, _, _ := procNetLocalGroupGetMembers.Call(0, uintptr(unsafe.Pointer(g)), 3, uintptr(unsafe.Pointer(&buf)), 0xFFFFFFFF,
 		uintptr(unsafe.Pointer(&read)), uintptr(unsafe.Pointer(&total)), uintptr(unsafe.Pointer(&resume)))
 	if r != 0 {
-		return nil, fmt.Errorf("NetLocalGroupGetMembers %s: error %d", group, r)
+		return nil, fmt.Errorf("NetLocalGroupGetMembers %s (%s): %w", group, sid, syscall.Errno(r))
 	}
 	defer windows.NetApiBufferFree(buf)
 	names := unsafe.Slice((**uint16)(unsafe.Pointer(buf)), read)
@@ -352,6 +543,50 @@ func (w *winLive) GroupMembers(group string) ([]string, error) {
 		out = append(out, windows.UTF16PtrToString(n))
 	}
 	return out, nil
+}
+
+// DomainJoin asks NetGetJoinInformation whether the machine is joined to a
+// domain (a DNS suffix or a workgroup named like a domain is not a join).
+func (w *winLive) DomainJoin() (domainJoin, error) {
+	var name *uint16
+	var typ uint32
+	if err := windows.NetGetJoinInformation(nil, &name, &typ); err != nil {
+		return domainJoin{}, fmt.Errorf("NetGetJoinInformation: %w", err)
+	}
+	defer windows.NetApiBufferFree((*byte)(unsafe.Pointer(name)))
+	return domainJoin{Name: windows.UTF16PtrToString(name), Joined: typ == windows.NetSetupDomainName}, nil
+}
+
+// CodeIntegrity reads Win32_DeviceGuard.CodeIntegrityPolicyEnforcementStatus
+// (0 off, 1 audit, 2 enforced): whether a WDAC policy is enforced.
+func (w *winLive) CodeIntegrity() (int, error) {
+	var dg []struct{ CodeIntegrityPolicyEnforcementStatus uint32 }
+	err := wmi.Query("SELECT CodeIntegrityPolicyEnforcementStatus FROM Win32_DeviceGuard", &dg, ".", `root\Microsoft\Windows\DeviceGuard`)
+	if err != nil {
+		return 0, fmt.Errorf("query Win32_DeviceGuard: %w", err)
+	}
+	if len(dg) == 0 {
+		return 0, fmt.Errorf("query Win32_DeviceGuard: no instance: %w", fs.ErrNotExist)
+	}
+	return int(dg[0].CodeIntegrityPolicyEnforcementStatus), nil
+}
+
+// BitLocker reads Win32_EncryptableVolume.ProtectionStatus of a drive (0
+// off, 1 on, 2 unknown). The class answers administrators only.
+func (w *winLive) BitLocker(drive string) (int, error) {
+	var vols []struct {
+		DriveLetter      string
+		ProtectionStatus uint32
+	}
+	err := wmi.Query("SELECT DriveLetter, ProtectionStatus FROM Win32_EncryptableVolume WHERE DriveLetter = '"+drive+"'", &vols,
+		".", `root\CIMV2\Security\MicrosoftVolumeEncryption`)
+	if err != nil {
+		return 0, fmt.Errorf("query Win32_EncryptableVolume (root\\CIMV2\\Security\\MicrosoftVolumeEncryption, administrators only): %w", err)
+	}
+	if len(vols) == 0 {
+		return blOff, nil // not an encryptable volume: not protected
+	}
+	return int(vols[0].ProtectionStatus), nil
 }
 
 // Listeners lists TCP listeners and UDP endpoints (IPv4 and IPv6).

@@ -4,13 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"syscall"
 	"unsafe"
 
+	gonet "github.com/shirou/gopsutil/v3/net"
+	"github.com/yusufpapurcu/wmi"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc/mgr"
 )
+
+// socketTable lists the inet sockets with their owning process. gopsutil's
+// ConnectionsWithoutUids is a stub on Windows; Connections reads
+// GetExtendedTcpTable / GetExtendedUdpTable with the owning PIDs.
+func socketTable(ctx context.Context) ([]gonet.ConnectionStat, error) {
+	return gonet.ConnectionsWithContext(ctx, "inet")
+}
 
 // uninstallKey is the machine-wide list of installed programs.
 const uninstallKey = `SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall`
@@ -22,6 +33,7 @@ func (c *Collector) osParts() []part {
 		{"users", readUsersWindows},
 		{"software", c.readSoftware},
 		{"services", c.readServices},
+		{"hotfixes", readHotfixes},
 	}
 }
 
@@ -36,6 +48,11 @@ func readUsersWindows(_ context.Context, inv *Inventory) error {
 		return fmt.Errorf("enumerate sessions: %w", err)
 	}
 	defer windows.WTSFreeMemory(uintptr(unsafe.Pointer(infos)))
+	if count == 0 {
+		// Windows always has session 0 (services); an empty list means the
+		// session manager did not answer, not that nobody is logged on.
+		return errors.New("enumerate sessions: no session listed, not even session 0: logged-on users unknown")
+	}
 	query := windows.NewLazySystemDLL("wtsapi32.dll").NewProc("WTSQuerySessionInformationW")
 	if err := query.Find(); err != nil {
 		return fmt.Errorf("find WTSQuerySessionInformationW: %w", err)
@@ -69,54 +86,178 @@ func readUsersWindows(_ context.Context, inv *Inventory) error {
 }
 
 // readSoftware reads the Uninstall keys of the 64-bit and the 32-bit
-// (WOW6432Node) registry views.
+// (WOW6432Node) registry views, then those of every user whose hive is
+// loaded (per-user installations). Profiles whose hive is not loaded (the
+// user is logged off) or not readable by the agent are listed in
+// Unavailable as software.per_user.
 func (c *Collector) readSoftware(ctx context.Context, inv *Inventory) error {
-	views := []struct {
-		access uint32
-		arch   string
-	}{{registry.WOW64_64KEY, "x64"}, {registry.WOW64_32KEY, "x86"}}
 	var (
 		all    []Software
 		opened bool
 		first  error
 	)
 	seen := make(map[Software]bool)
-	for _, v := range views {
-		k, err := registry.OpenKey(registry.LOCAL_MACHINE, uninstallKey, registry.ENUMERATE_SUB_KEYS|registry.QUERY_VALUE|v.access)
-		if err != nil {
-			if first == nil {
-				first = err
-			}
-			continue
+	add := func(sw Software) {
+		if !seen[sw] {
+			seen[sw] = true
+			all = append(all, sw)
 		}
-		opened = true
-		names, err := k.ReadSubKeyNames(-1)
-		if err != nil {
-			inv.unavailable("software."+v.arch, err.Error())
+	}
+	for _, v := range []struct {
+		access uint32
+		arch   string
+	}{{registry.WOW64_64KEY, "x64"}, {registry.WOW64_32KEY, "x86"}} {
+		err := readUninstall(ctx, registry.LOCAL_MACHINE, uninstallKey, v.access, v.arch, "", add)
+		if err == nil {
+			opened = true
+		} else if first == nil {
+			first = err
 		}
-		for _, n := range names {
-			if ctx.Err() != nil {
-				k.Close()
-				return ctx.Err()
-			}
-			sk, err := registry.OpenKey(k, n, registry.QUERY_VALUE|v.access)
-			if err != nil {
-				continue
-			}
-			sw, ok := softwareFromUninstallKey(sk, v.arch)
-			sk.Close()
-			if ok && !seen[sw] {
-				seen[sw] = true
-				all = append(all, sw)
-			}
-		}
-		k.Close()
 	}
 	if !opened {
 		return fmt.Errorf("open uninstall key: %w", first)
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := readUserSoftware(ctx, inv, add); err != nil {
+		inv.unavailable("software.per_user", err.Error())
+	}
 	sortSoftware(all)
 	inv.Software = capList(inv, "software", all, MaxSoftware)
+	return nil
+}
+
+// readUninstall hands every program of one Uninstall key to add. It fails
+// only when the key cannot be opened.
+func readUninstall(ctx context.Context, root registry.Key, path string, access uint32, arch, user string, add func(Software)) error {
+	k, err := registry.OpenKey(root, path, registry.ENUMERATE_SUB_KEYS|registry.QUERY_VALUE|access)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	names, err := k.ReadSubKeyNames(-1)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		sk, err := registry.OpenKey(k, n, registry.QUERY_VALUE|access)
+		if err != nil {
+			continue
+		}
+		sw, ok := softwareFromUninstallKey(sk, arch)
+		sk.Close()
+		if ok {
+			sw.User = user
+			add(sw)
+		}
+	}
+	return nil
+}
+
+// readUserSoftware reads the Uninstall key of each loaded user hive. The
+// error lists the profiles it could not read.
+func readUserSoftware(ctx context.Context, inv *Inventory, add func(Software)) error {
+	profiles, err := subKeyNames(registry.LOCAL_MACHINE, `SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList`)
+	if err != nil {
+		return fmt.Errorf("list user profiles: %w", err)
+	}
+	loaded, err := subKeyNames(registry.USERS, "")
+	if err != nil {
+		return fmt.Errorf("list loaded user hives: %w", err)
+	}
+	readable, unloaded := userHives(profiles, loaded)
+	var denied []string
+	for _, sid := range readable {
+		err := readUninstall(ctx, registry.USERS, sid+`\`+uninstallKey, 0, "", accountName(sid), add)
+		switch {
+		case err == nil, errors.Is(err, registry.ErrNotExist):
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			denied = append(denied, accountName(sid)+" ("+err.Error()+")")
+		}
+	}
+	var why []string
+	if len(unloaded) > 0 {
+		names := make([]string, len(unloaded))
+		for i, sid := range unloaded {
+			names[i] = accountName(sid)
+		}
+		why = append(why, fmt.Sprintf("%d profiles not loaded (logged off; a hive is read only while loaded): %s", len(unloaded), strings.Join(names, ", ")))
+	}
+	if len(denied) > 0 {
+		why = append(why, fmt.Sprintf("%d loaded profiles not readable by the agent: %s", len(denied), strings.Join(denied, ", ")))
+	}
+	if len(why) > 0 {
+		return errors.New(strings.Join(why, "; "))
+	}
+	return nil
+}
+
+// subKeyNames lists the subkeys of root\path.
+func subKeyNames(root registry.Key, path string) ([]string, error) {
+	k, err := registry.OpenKey(root, path, registry.ENUMERATE_SUB_KEYS)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Close()
+	return k.ReadSubKeyNames(-1)
+}
+
+// accountName is DOMAIN\user for a SID string, else the SID itself.
+func accountName(sid string) string {
+	s, err := windows.StringToSid(sid)
+	if err != nil {
+		return sid
+	}
+	user, domain, _, err := s.LookupAccount("")
+	if err != nil {
+		return sid
+	}
+	if domain != "" {
+		return domain + `\` + user
+	}
+	return user
+}
+
+// win32QuickFixEngineering is the part of the WMI class that is read.
+type win32QuickFixEngineering struct {
+	HotFixID    string
+	Description string
+	InstalledOn string
+	InstalledBy string
+}
+
+// readHotfixes lists the installed updates from WMI, as Get-HotFix does.
+func readHotfixes(_ context.Context, inv *Inventory) error {
+	var qfe []win32QuickFixEngineering
+	if err := wmi.Query("SELECT HotFixID, Description, InstalledOn, InstalledBy FROM Win32_QuickFixEngineering", &qfe, ".", `root\CIMV2`); err != nil {
+		return fmt.Errorf("query Win32_QuickFixEngineering: %w", err)
+	}
+	out := make([]Hotfix, 0, len(qfe))
+	undated := 0
+	for _, q := range qfe {
+		id := strings.TrimSpace(q.HotFixID)
+		if id == "" || strings.EqualFold(id, "File 1") { // placeholder rows of old systems
+			continue
+		}
+		h := Hotfix{ID: id, Description: strings.TrimSpace(q.Description), InstalledBy: strings.TrimSpace(q.InstalledBy)}
+		if d, ok := qfeDate(q.InstalledOn); ok {
+			h.InstalledOn = d
+		} else {
+			undated++
+		}
+		out = append(out, h)
+	}
+	if undated > 0 {
+		inv.unavailable("hotfixes.installed_on", fmt.Sprintf("install date not recorded for %d of %d updates", undated, len(out)))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	inv.Hotfixes = capList(inv, "hotfixes", out, MaxHotfixes)
 	return nil
 }
 

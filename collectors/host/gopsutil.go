@@ -163,7 +163,7 @@ func (c *Collector) readInterfaces(ctx context.Context, inv *Inventory) error {
 }
 
 func (c *Collector) readListening(ctx context.Context, inv *Inventory) error {
-	conns, err := gonet.ConnectionsWithoutUidsWithContext(ctx, "inet")
+	conns, err := socketTable(ctx)
 	if err != nil {
 		return fmt.Errorf("read sockets: %w", err)
 	}

@@ -61,14 +61,14 @@ func New(cfg Config, log *slog.Logger) (*Collector, error) {
 	}
 	abs, err := filepath.Abs(cfg.Root)
 	if err != nil {
-		return nil, fmt.Errorf("new host collector: root %q: %w", cfg.Root, err)
+		return nil, fmt.Errorf("new host collector: root \"%s\": %w", cfg.Root, err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
 		return nil, fmt.Errorf("new host collector: root: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("new host collector: root %q is not a directory", cfg.Root)
+		return nil, fmt.Errorf("new host collector: root \"%s\" is not a directory", cfg.Root)
 	}
 	cfg.Root = abs
 	if log == nil {

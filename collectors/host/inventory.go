@@ -16,6 +16,7 @@ const (
 	MaxAddresses  = 64 // per interface
 	MaxDisks      = 256
 	MaxUsers      = 256
+	MaxHotfixes   = 2000
 )
 
 // Inventory is one snapshot of the host, the body of a host.inventory
@@ -35,6 +36,7 @@ type Inventory struct {
 	Users          []User          `json:"users,omitempty"`
 	Software       []Software      `json:"software,omitempty"`
 	Services       []Service       `json:"services,omitempty"`
+	Hotfixes       []Hotfix        `json:"hotfixes,omitempty"`
 	// Truncated maps a list's JSON name to the number of entries its cap
 	// left out. Nil when nothing was cut.
 	Truncated map[string]int `json:"truncated,omitempty"`
@@ -135,7 +137,8 @@ type User struct {
 }
 
 // Software is one installed package. Source is where it was read: "dpkg",
-// "rpm" or "registry". Version is dpkg's Version, rpm's [epoch:]version-
+// "rpm" or "registry". User names the account of a per-user installation
+// (Windows: a user's own Uninstall key); empty for machine-wide packages. Version is dpkg's Version, rpm's [epoch:]version-
 // release or the registry's DisplayVersion. Vendor is the dpkg Maintainer,
 // the rpm Vendor or the registry Publisher. InstallDate is YYYY-MM-DD (UTC)
 // when known (rpm, registry).
@@ -146,6 +149,16 @@ type Software struct {
 	Vendor       string `json:"vendor,omitempty"`
 	InstallDate  string `json:"install_date,omitempty"`
 	Source       string `json:"source"`
+	User         string `json:"user,omitempty"`
+}
+
+// Hotfix is one installed Windows update (Win32_QuickFixEngineering, what
+// Get-HotFix lists). InstalledOn is YYYY-MM-DD when Windows recorded it.
+type Hotfix struct {
+	ID          string `json:"id"`
+	Description string `json:"description,omitempty"`
+	InstalledOn string `json:"installed_on,omitempty"`
+	InstalledBy string `json:"installed_by,omitempty"`
 }
 
 // Service is one system service. State is "running", "stopped" or, on

@@ -1,7 +1,9 @@
 package host
 
 import (
+	"strconv"
 	"strings"
+	"time"
 )
 
 // registryValues is the part of a registry key (golang.org/x/sys/windows/
@@ -148,4 +150,48 @@ func usersFromSessions(ss []wtsSession) []User {
 		out = append(out, User{Name: name, Terminal: s.Station, Host: s.Client})
 	}
 	return out
+}
+
+// qfeDate turns Win32_QuickFixEngineering.InstalledOn into YYYY-MM-DD. The
+// provider writes M/D/YYYY; a first number above 12 can only be a day
+// (D/M/YYYY, as Wine writes it); Windows Vista-era entries hold a FILETIME
+// as 16 hex digits. ok is false for anything else.
+func qfeDate(s string) (date string, ok bool) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{"1/2/2006", "2/1/2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format(time.DateOnly), true
+		}
+	}
+	if len(s) == 16 {
+		if ft, err := strconv.ParseUint(s, 16, 64); err == nil && ft > filetimeEpoch {
+			return time.Unix(0, int64(ft-filetimeEpoch)*100).UTC().Format(time.DateOnly), true
+		}
+	}
+	return "", false
+}
+
+// filetimeEpoch is 1970-01-01 in FILETIME units (100 ns since 1601).
+const filetimeEpoch = 116444736000000000
+
+// userHives splits the profiles of ProfileList (SIDs) into those whose
+// registry hive is loaded under HKEY_USERS, and so readable, and those that
+// are not (the user is logged off). Only ordinary accounts are considered:
+// local and domain users (S-1-5-21-...), not the service accounts.
+func userHives(profiles, loaded []string) (readable, unloaded []string) {
+	have := make(map[string]bool, len(loaded))
+	for _, l := range loaded {
+		have[strings.ToUpper(l)] = true
+	}
+	for _, sid := range profiles {
+		if !strings.HasPrefix(strings.ToUpper(sid), "S-1-5-21-") {
+			continue
+		}
+		if have[strings.ToUpper(sid)] {
+			readable = append(readable, sid)
+		} else {
+			unloaded = append(unloaded, sid)
+		}
+	}
+	return readable, unloaded
 }

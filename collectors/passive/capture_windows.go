@@ -6,29 +6,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcap"
 	"golang.org/x/sys/windows"
 )
 
 // npcapHint tells the user how to get a working Npcap.
-const npcapHint = `install it from https://npcap.com/ with "Install Npcap in WinPcap API-compatible Mode" checked`
+const npcapHint = `install or update Npcap from https://npcap.com/ (version 1.0 or later)`
 
-// OpenLive starts a live capture on an interface through Npcap. gopacket/pcap
-// loads wpcap.dll at run time, so the binary needs no cgo and runs without
-// Npcap until a live capture is asked for; then a missing Npcap is a clear
-// error. iface is a friendly name as shown by "Get-NetAdapter" or ipconfig
-// ("Ethernet 2"), an NPF device name (\Device\NPF_{GUID}), or "loopback" for
-// the Npcap loopback adapter. The BPF filter from BuildFilter (for the
-// adapter's link type) runs in the driver, so only TCP segments to or from
-// opts.Ports (502 and 4840 when empty) are copied, truncated to
+// OpenLive starts a live capture on an interface through Npcap. wpcap.dll is
+// loaded here, on the first capture, not when the program starts: without
+// Npcap, or with an old WinPcap, every other command works and the capture
+// alone fails with an error that says what is missing. iface is a friendly
+// name as shown by "Get-NetAdapter" or ipconfig ("Ethernet 2"), an NPF
+// device name (\Device\NPF_{GUID}), Npcap's description of the adapter, or
+// "loopback" for the Npcap loopback adapter. The BPF filter from BuildFilter
+// (for the adapter's link type) runs in the driver, so only TCP segments to
+// or from opts.Ports (502 and 4840 when empty) are copied, truncated to
 // opts.SnapLen.
 //
 // The returned Source copies each frame into its own buffer, so Packet.Data
@@ -43,59 +43,63 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 	}
 	set, err := newLiveSettings(opts)
 	if err != nil {
-		return nil, fmt.Errorf("open live capture on %q: %w", iface, err)
+		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
-	if err := pcap.LoadWinPCAP(); err != nil {
-		return nil, fmt.Errorf("open live capture on %q: %w: Npcap is missing or too old: %s", iface, err, npcapHint)
-	}
-	device, err := npcapDevice(iface)
+	lib, err := loadNpcap(npcapPaths())
 	if err != nil {
-		return nil, fmt.Errorf("open live capture on %q: %w", iface, err)
+		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
-	inactive, err := pcap.NewInactiveHandle(device)
+	device, err := npcapDevice(iface, lib.findAllDevs)
 	if err != nil {
-		return nil, fmt.Errorf("open live capture on %q (%s): %w", iface, device, err)
+		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
-	defer inactive.CleanUp()
+	h, err := lib.pcapCreate(device)
+	if err != nil {
+		return nil, fmt.Errorf("open live capture on %s (%s): %w", quoteName(iface), device, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			h.close()
+		}
+	}()
 	for _, step := range []struct {
 		what string
 		err  error
 	}{
-		{"set snap length", inactive.SetSnapLen(set.snaplen)},
-		{"set promiscuous mode", inactive.SetPromisc(set.promisc)},
-		{"set read timeout", inactive.SetTimeout(set.poll)},
-		{"set buffer size", inactive.SetBufferSize(set.bufferBytes)},
+		{"set snap length", h.set("pcap_set_snaplen", set.snaplen)},
+		{"set promiscuous mode", h.set("pcap_set_promisc", map[bool]int{true: 1}[set.promisc])},
+		{"set read timeout", h.set("pcap_set_timeout", int(set.poll.Milliseconds()))},
+		{"set buffer size", h.set("pcap_set_buffer_size", set.bufferBytes)},
 	} {
 		if step.err != nil {
-			return nil, fmt.Errorf("open live capture on %q: %s: %w", iface, step.what, step.err)
+			return nil, fmt.Errorf("open live capture on %s: %s: %w", quoteName(iface), step.what, step.err)
 		}
 	}
-	h, err := inactive.Activate()
-	if err != nil {
-		// gopacket's activation errors are unexported values; their text
-		// is fixed ("Permission Denied", "No Such Device", "Interface Not Up").
-		switch err.Error() {
-		case "Permission Denied":
-			return nil, fmt.Errorf("open live capture on %q: %w (run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\")", iface, err)
-		case "Interface Not Up":
-			return nil, fmt.Errorf("open live capture on %q: %w (enable the adapter)", iface, err)
+	if status, err := h.activate(); err != nil {
+		switch status {
+		case pcapErrorPermDenied:
+			return nil, fmt.Errorf("open live capture on %s: %w (run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\")", quoteName(iface), err)
+		case pcapErrorIfaceNotUp:
+			return nil, fmt.Errorf("open live capture on %s: %w (enable the adapter)", quoteName(iface), err)
+		case pcapErrorNoSuchDevice:
+			return nil, fmt.Errorf("open live capture on %s (%s): %w (list adapters with \"Get-NetAdapter\")", quoteName(iface), device, err)
 		}
-		return nil, fmt.Errorf("open live capture on %q (%s): %w", iface, device, err)
+		return nil, fmt.Errorf("open live capture on %s (%s): %w", quoteName(iface), device, err)
 	}
-	link := h.LinkType()
+	link := dltLinkType(h.datalink())
 	prog, err := buildFilter(bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link, anyTCP: set.anyTCP})
 	if err != nil {
-		h.Close()
-		return nil, fmt.Errorf("open live capture on %q: %w", iface, err)
+		return nil, fmt.Errorf("open live capture on %s: %w", quoteName(iface), err)
 	}
-	insns := make([]pcap.BPFInstruction, len(prog))
+	insns := make([]bpfInsn, len(prog))
 	for i, in := range prog {
-		insns[i] = pcap.BPFInstruction{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
+		insns[i] = bpfInsn{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
-	if err := h.SetBPFInstructionFilter(insns); err != nil {
-		h.Close()
-		return nil, fmt.Errorf("attach capture filter on %q: %w", iface, err)
+	if err := h.setFilter(insns); err != nil {
+		return nil, fmt.Errorf("attach capture filter on %s: %w", quoteName(iface), err)
 	}
+	ok = true
 	return &liveSource{
 		iface: iface,
 		link:  link,
@@ -104,13 +108,51 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 	}, nil
 }
 
-// npcapDevice maps a friendly adapter name to its NPF device name.
-func npcapDevice(iface string) (string, error) {
+// quoteName quotes an adapter name as the user typed it (%q would double
+// the backslashes of \Device\NPF_{...}).
+func quoteName(s string) string { return `"` + s + `"` }
+
+// dltLinkType maps a DLT_ value of pcap_datalink to the link type of the
+// file formats (they differ only for raw IP).
+func dltLinkType(dlt int) layers.LinkType {
+	if dlt == 12 || dlt == 14 { // DLT_RAW on most systems / on OpenBSD
+		return layers.LinkTypeRaw
+	}
+	return layers.LinkType(dlt)
+}
+
+// CheckInterface reports whether iface names a capture adapter of this
+// host, as OpenLive would resolve it, without opening it. Adapters are
+// looked up in Windows' own list first; wpcap.dll is loaded only for a name
+// that is none of them (an Npcap description). The error starts with
+// `no network interface "NAME"`.
+func CheckInterface(iface string) error {
+	_, err := npcapDevice(iface, npcapDescriptions)
+	if errors.Is(err, errNoAdapter) {
+		return fmt.Errorf("no network interface %s on this host (list them with \"Get-NetAdapter\")%s", quoteName(iface),
+			strings.TrimPrefix(err.Error(), errNoAdapter.Error()))
+	}
+	return err
+}
+
+// errNoAdapter is npcapDevice's error for a name that is no adapter.
+var errNoAdapter = errors.New(`no such adapter on this host (list them with "Get-NetAdapter")`)
+
+// npcapDescriptions lists Npcap's devices (name → description).
+func npcapDescriptions() (map[string]string, error) {
+	lib, err := loadNpcap(npcapPaths())
+	if err != nil {
+		return nil, err
+	}
+	return lib.findAllDevs()
+}
+
+// npcapDevice maps a friendly adapter name, a GUID or an Npcap description
+// (from devs, asked only when needed) to its NPF device name; "loopback" is
+// Npcap's loopback adapter unless an adapter has that name.
+func npcapDevice(iface string, devs func() (map[string]string, error)) (string, error) {
 	if strings.HasPrefix(strings.ToLower(iface), `\device\`) {
 		return iface, nil
-	}
-	if strings.EqualFold(iface, "loopback") || strings.EqualFold(iface, "lo") {
-		return `\Device\NPF_Loopback`, nil
 	}
 	size := uint32(16 << 10)
 	for range 3 {
@@ -131,17 +173,20 @@ func npcapDevice(iface string) (string, error) {
 		}
 		break
 	}
-	// Npcap's own descriptions ("Intel(R) Ethernet Connection ...") also work.
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return "", fmt.Errorf("list Npcap devices: %w", err)
+	if strings.EqualFold(iface, "loopback") {
+		return `\Device\NPF_Loopback`, nil
 	}
-	for _, d := range devs {
-		if d.Description == iface {
-			return d.Name, nil
+	// Npcap's own descriptions ("Intel(R) Ethernet Connection ...") also work.
+	all, err := devs()
+	if err != nil {
+		return "", fmt.Errorf("%w; Npcap's adapter descriptions not readable: %w", errNoAdapter, err)
+	}
+	for name, desc := range all {
+		if desc == iface {
+			return name, nil
 		}
 	}
-	return "", errors.New(`interface not found (list them with "Get-NetAdapter")`)
+	return "", errNoAdapter
 }
 
 // liveSource is the Windows Source: an Npcap handle.
@@ -152,7 +197,7 @@ type liveSource struct {
 	// mu is read-locked around each read and each statistics call and
 	// write-locked by Close, so the handle is never freed under a reader.
 	mu sync.RWMutex
-	h  *pcap.Handle // nil once closed
+	h  *pcapHandle // nil once closed
 
 	buf []byte // owned by ReadPacket: the last returned frame
 
@@ -181,25 +226,25 @@ func (s *liveSource) readOnce() (Packet, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.h == nil {
-		return Packet{}, false, fmt.Errorf("read packet on %q: %w", s.iface, net.ErrClosed)
+		return Packet{}, false, fmt.Errorf("read packet on %s: %w", quoteName(s.iface), net.ErrClosed)
 	}
-	data, ci, err := s.h.ZeroCopyReadPacketData()
-	switch {
-	case err == nil:
-	case errors.Is(err, pcap.NextErrorTimeoutExpired):
+	hdr, data, status := s.h.nextEx()
+	switch status {
+	case 1:
+	case 0: // the read timeout
 		return Packet{}, false, nil
-	case errors.Is(err, io.EOF):
-		return Packet{}, false, fmt.Errorf("read packet on %q: %w", s.iface, net.ErrClosed)
+	case -2:
+		return Packet{}, false, fmt.Errorf("read packet on %s: %w", quoteName(s.iface), net.ErrClosed)
 	default:
-		return Packet{}, false, fmt.Errorf("read packet on %q: %w", s.iface, err)
+		return Packet{}, false, fmt.Errorf("read packet on %s: %s", quoteName(s.iface), s.h.geterr())
 	}
 	n := copy(s.buf, data)
 	s.packets.Add(1)
 	return Packet{
 		Data:          s.buf[:n],
-		Timestamp:     ci.Timestamp,
+		Timestamp:     time.Unix(int64(hdr.Sec), int64(hdr.Usec)*1000),
 		CaptureLength: n,
-		Length:        max(ci.Length, n),
+		Length:        max(int(hdr.Len), n),
 		LinkType:      s.link,
 		Interface:     s.iface,
 	}, true, nil
@@ -219,23 +264,28 @@ func (s *liveSource) refreshDrops() {
 	if s.h == nil {
 		return
 	}
-	st, err := s.h.Stats()
-	if err != nil || st == nil {
+	_, drop, ifdrop, err := s.h.stats()
+	if err != nil {
 		return
 	}
-	s.dropped.Store(uint64(max(st.PacketsDropped, 0)))
-	s.ifDropped.Store(uint64(max(st.PacketsIfDropped, 0)))
+	s.dropped.Store(uint64(drop))
+	s.ifDropped.Store(uint64(ifdrop))
 }
 
 // Close releases the Npcap handle; it is safe to call more than once.
 func (s *liveSource) Close() error {
+	s.mu.RLock()
+	if s.h != nil {
+		s.h.breakloop() // wake a ReadPacket blocked in the driver
+	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.h == nil {
 		return nil
 	}
 	s.refreshDrops()
-	s.h.Close()
+	s.h.close()
 	s.h = nil
 	return nil
 }

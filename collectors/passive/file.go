@@ -71,7 +71,7 @@ type CaptureError struct {
 }
 
 func (e *CaptureError) Error() string {
-	return fmt.Sprintf("capture %q: %v at offset %d: %s", e.Path, e.Err, e.Offset, e.Detail)
+	return fmt.Sprintf("capture \"%s\": %v at offset %d: %s", e.Path, e.Err, e.Offset, e.Detail)
 }
 
 // Unwrap returns ErrInvalidBlock or ErrTruncated.
@@ -143,16 +143,16 @@ func newFileSource(r io.Reader, size int64, path string) (*fileSource, error) {
 	s.r = bufio.NewReaderSize(r, 1<<20)
 	head, err := s.r.Peek(4)
 	if err != nil {
-		return nil, fmt.Errorf("read capture header %q: %w", path, errEOF(err))
+		return nil, fmt.Errorf("read capture header \"%s\": %w", path, errEOF(err))
 	}
 	if head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(s.r)
 		if err != nil {
-			return nil, fmt.Errorf("read capture header %q: %w", path, err)
+			return nil, fmt.Errorf("read capture header \"%s\": %w", path, err)
 		}
 		s.r, s.size = bufio.NewReaderSize(zr, 1<<20), -1
 		if head, err = s.r.Peek(4); err != nil {
-			return nil, fmt.Errorf("read capture header %q: %w", path, errEOF(err))
+			return nil, fmt.Errorf("read capture header \"%s\": %w", path, errEOF(err))
 		}
 	}
 	be, le := binary.BigEndian.Uint32(head), binary.LittleEndian.Uint32(head)
@@ -170,7 +170,7 @@ func newFileSource(r io.Reader, size int64, path string) (*fileSource, error) {
 		s.order, s.nanos = binary.LittleEndian, le == magicPcapNs
 		err = s.pcapHeader()
 	default:
-		return nil, fmt.Errorf("open capture %q: %w (magic %x)", path, ErrUnknownFormat, head)
+		return nil, fmt.Errorf("open capture \"%s\": %w (magic %x)", path, ErrUnknownFormat, head)
 	}
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func (s *fileSource) ioError(err error, off int64, format string, a ...any) erro
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return s.fail(ErrTruncated, off, format, a...)
 	}
-	s.err = fmt.Errorf("read capture %q at offset %d: %w", s.path, s.off, err)
+	s.err = fmt.Errorf("read capture \"%s\" at offset %d: %w", s.path, s.off, err)
 	return s.err
 }
 

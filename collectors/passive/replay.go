@@ -86,7 +86,7 @@ func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, 
 	for {
 		if rep.Packets&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
-				return rep, fmt.Errorf("replay %q: %w", path, err)
+				return rep, fmt.Errorf("replay \"%s\": %w", path, err)
 			}
 		}
 		p, err := src.ReadPacket(ctx)

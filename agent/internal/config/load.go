@@ -135,11 +135,11 @@ func (l Loader) resolvePassword(c *Config) (bool, *Error) {
 	}
 	b, err := readBounded(path, MaxPasswordSize)
 	if err != nil {
-		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("cannot read the password file %s: %v", quote(path), pathError(err)), Err: ErrPasswordFile, Cause: err}
+		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("cannot read the password file \"%s\": %v", path, pathError(err)), Err: ErrPasswordFile, Cause: err}
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {
-		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file %s is empty", quote(path)), Err: ErrPasswordFile}
+		return false, &Error{Key: "uplink.password_file", Msg: fmt.Sprintf("password file \"%s\" is empty", path), Err: ErrPasswordFile}
 	}
 	c.Uplink.Password = Secret(pw)
 	return false, nil
