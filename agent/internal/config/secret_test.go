@@ -22,7 +22,7 @@ const plainPassword = "s3cr3t-Hunter2-plain"
 
 // TestSecretNeverPrinted loads a config whose password comes from the
 // environment and checks that the literal password appears in no output
-// path: fmt verbs, slog text and JSON, encoding/json, goccy YAML, and the
+// path: fmt verbs, slog text and JSON, encoding/json, YAML, and the
 // check-config printer.
 func TestSecretNeverPrinted(t *testing.T) {
 	t.Parallel()
