@@ -28,7 +28,7 @@
 //
 //   - A Feed that starts on an ADU boundary is Modbus only when its first
 //     8 bytes have protocol id 0 and a length of at least 2 (tshark's
-//     heuristic, which accepts any longer length).
+//     heuristic, which accepts any longer length); otherwise none of it is.
 //     The ADUs that follow in the same Feed, or that complete an ADU begun
 //     in an earlier Feed, are cut by their length field without further
 //     checks, exactly as tshark does; after an ADU completed from earlier
@@ -62,18 +62,21 @@
 //     tshark marks "Malformed Packet") still count as ADUs of their function
 //     code, and once in Stats.Malformed.
 //
-// # Resynchronisation
+// # Segments that do not start an ADU
 //
-// When a Feed fails the heuristic (mid-stream pick-up inside an ADU, a
-// Gap, garbage), the Feed is searched for the first offset from which a
-// sane chain of ADUs (protocol id 0, length 2-254, function code not 0)
-// runs to the end of the Feed, ends in a sane partial ADU, or holds four
-// ADUs; the bytes before it are skipped, and nothing is counted when there
-// is no such offset. A Feed shorter than 8 bytes at a boundary is held and
-// judged with the next bytes (tshark would drop it; this keeps byte-by-byte
-// splits working). Skipped bytes before the first ADU of a direction that
-// are shorter than an ADU (the tail of an ADU cut by the capture start) are
-// not malformed unless no ADU ever follows.
+// Like tshark there is no resynchronisation inside a segment: a Feed that
+// starts on a boundary and fails the heuristic (mid-stream pick-up inside an
+// ADU, after a Gap, garbage, fewer than 8 bytes such as an MBAP header sent
+// alone) is skipped whole, and the next Feed is judged from its own start.
+// When a chain ends with fewer than 6 bytes of an ADU (no length yet), they
+// are joined with the whole next Feed, which is judged by the heuristic and
+// cut as one chain; an ADU completed from several Feeds is judged by the
+// heuristic as a whole (so a protocol id not 0 is dropped there, not
+// counted), and the rest of that Feed is judged again. Skipped bytes before
+// the first ADU of a direction that are shorter than an ADU (the tail of an
+// ADU cut by the capture start) are not malformed unless no ADU ever
+// follows. TestFramingAgainstTshark (collectors/passive) compares this with
+// tshark on generated captures mixing valid, malformed and fuzzed frames.
 //
 // # Guarantees
 //
@@ -88,8 +91,8 @@
 //     Stats servers are bounded by Config, with LRU eviction; device
 //     identification objects by MaxIdentityObjects per server and
 //     MaxStatsServers for Stats (the rest counted, IdentityObjectsDropped).
-//   - Work per byte is bounded: resynchronisation checks at most four ADUs
-//     per candidate offset.
+//   - Work per byte is bounded: each byte is copied at most once into the
+//     partial-ADU buffer.
 //
 // # Detections
 //

@@ -7,7 +7,8 @@ import (
 // FuzzModbus protects three invariants. (1) Neither ADU.DecodeFromBytes nor
 // Session.Feed panics on any bytes split anyhow. (2) A successful decode
 // consumes exactly the declared length. (3) A stream of well-formed ADUs
-// built from the input yields exactly one ADU per frame whatever the split,
+// built from the input yields exactly one ADU per frame whatever the
+// grouping into segments (and cuts after the first 8 bytes of an ADU),
 // and the counters stay consistent (adus = requests + responses = sum of the
 // per-function counts, exceptions <= adus).
 func FuzzModbus(f *testing.F) {
@@ -44,17 +45,17 @@ func FuzzModbus(f *testing.F) {
 		checkCounters(t, an.Stats())
 
 		// well-formed frames built from the input, random splits
-		var stream []byte
-		frames := 0
-		for p := data; len(p) > 0; frames++ {
+		var adus [][]byte
+		for p := data; len(p) > 0; {
 			n := min(int(p[0])%40+1, len(p))
 			pdu := append([]byte{p[0]%127 + 1}, p[1:n]...)
-			stream = append(stream, mbap(uint16(frames), p[0], pdu...)...)
+			adus = append(adus, mbap(uint16(len(adus)), p[0], pdu...))
 			p = p[n:]
 		}
+		frames := len(adus)
 		an = NewAnalyzer(Config{})
 		s = an.NewSession(testClient, testServer)
-		feedSplit(s, stream, splits, true)
+		feedGrouped(s, adus, splits)
 		s.Close(testT0)
 		st := an.Stats()
 		if st.ADUs != uint64(frames) || st.Requests != uint64(frames) {
@@ -62,6 +63,31 @@ func FuzzModbus(f *testing.F) {
 		}
 		checkCounters(t, st)
 	})
+}
+
+// feedGrouped feeds whole ADUs a few to a Feed (counts from splits), the
+// last of a group sometimes cut after its first 8 bytes and completed by
+// the next Feed: the splits that tshark (and so Session) frames completely.
+func feedGrouped(s *Session, adus [][]byte, splits []byte) {
+	for i := 0; len(adus) > 0; i++ {
+		var sp byte
+		if len(splits) > 0 {
+			sp = splits[i%len(splits)]
+		}
+		k := min(int(sp%3)+1, len(adus))
+		var b []byte
+		for _, a := range adus[:k-1] {
+			b = append(b, a...)
+		}
+		last := adus[k-1]
+		adus = adus[k:]
+		if cut := 8 + int(sp>>2); sp&2 != 0 && cut < len(last) {
+			s.Feed(true, append(b, last[:cut]...), testT0)
+			s.Feed(true, last[cut:], testT0)
+			continue
+		}
+		s.Feed(true, append(b, last...), testT0)
+	}
 }
 
 // feedSplit feeds b in pieces whose sizes come from splits (cycled).

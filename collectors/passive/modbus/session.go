@@ -49,9 +49,6 @@ type stream struct {
 	// holds none.
 	buf *[MaxADULength]byte
 	n   int // bytes of a partial ADU in buf
-	// check: buf started at a Feed boundary and the heuristic has not been
-	// applied yet (fewer than 8 bytes so far).
-	check bool
 	// big: the partial ADU is longer than MaxADULength; buf holds its first
 	// (up to 8) bytes and skip counts the bytes still to discard.
 	big  bool
@@ -113,28 +110,27 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		f.Val.bytesToClient += uint64(len(payload))
 	}
 	st := &s.dirs[dirIndex(toServer)]
-	p := s.resume(toServer, st, payload, ts)
-	for len(p) > 0 {
-		if len(p) < HeaderLength+1 && st.n == 0 {
-			// too short to judge: keep it and judge with the next bytes
-			s.hold(st)
-			st.n = copy(st.buf[:], p)
-			st.check = true
-			return
-		}
-		if !heuristic(p) {
-			i := resyncPoint(p)
-			s.garbage(st, i, ts)
-			p = p[i:]
-			continue
-		}
-		p = s.chain(toServer, st, p, ts)
+	p, chained := s.resume(toServer, st, payload, ts)
+	if len(p) == 0 {
+		return
 	}
+	if !chained && !heuristic(p) {
+		// like tshark, the rest of the Feed is not Modbus: no search for
+		// an ADU boundary inside it
+		s.garbage(st, len(p), ts)
+		return
+	}
+	s.chain(toServer, st, p, ts)
 }
 
 // resume completes the partial ADU held from earlier Feeds with the front of
-// p and returns the rest of p.
-func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []byte {
+// p and returns the rest of p; chained reports that the rest continues the
+// chain (cut by length fields, no heuristic). It follows tshark's
+// reassembly: an ADU completed from several segments is judged by the
+// heuristic as a whole (a partial ADU that began inside a chain was never
+// judged), and when fewer than 6 bytes were held (no length yet) tshark
+// joins them with the whole next segment and dissects that as one chain.
+func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) (rest []byte, chained bool) {
 	if st.big {
 		if st.n < HeaderLength+1 {
 			k := copy(st.buf[st.n:HeaderLength+1], p)
@@ -147,39 +143,30 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 		p = p[k:]
 		if st.skip == 0 && st.n >= HeaderLength+1 {
 			st.big, st.n = false, 0
-			s.handleOversized(toServer, st.buf[:HeaderLength+1], ts)
+			if heuristic(st.buf[:HeaderLength+1]) {
+				s.handleOversized(toServer, st.buf[:HeaderLength+1], ts)
+			} else {
+				s.garbage(st, declared(st.buf[:6]), ts)
+			}
 			s.release(st)
 		}
-		return p
+		return p, false
 	}
 	if st.n == 0 {
-		return p
+		return p, false
 	}
-	if st.check {
-		held := st.n
+	oneMore := st.n < 6
+	if oneMore {
 		k := copy(st.buf[st.n:HeaderLength+1], p)
-		st.n += k
-		if st.n < HeaderLength+1 {
-			return p[k:]
-		}
-		st.check = false
-		if !heuristic(st.buf[:st.n]) {
-			// the held bytes did not start an ADU: drop them and judge
-			// this Feed from its own start, as tshark judges each segment
-			s.garbage(st, held, ts)
+		if st.n+k < HeaderLength+1 || !heuristic(st.buf[:st.n+k]) {
+			// the joined bytes are not Modbus: all of them are dropped
+			s.garbage(st, st.n+len(p), ts)
 			st.n = 0
 			s.release(st)
-			return p
+			return nil, false
 		}
-		p = p[k:]
-	}
-	if st.n < 6 {
-		k := copy(st.buf[st.n:6], p)
 		st.n += k
 		p = p[k:]
-		if st.n < 6 {
-			return p
-		}
 	}
 	l := declared(st.buf[:6])
 	if l > MaxADULength {
@@ -191,13 +178,18 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) []by
 	st.n += k
 	p = p[k:]
 	if st.n < l {
-		return p
+		return p, false
 	}
 	st.n = 0
-	s.frame(toServer, st, st.buf[:l], ts)
+	if b := st.buf[:l]; oneMore || heuristic(b) {
+		s.frame(toServer, st, b, ts)
+	} else {
+		s.garbage(st, l, ts)
+	}
 	s.release(st)
-	// tshark hands the rest of the segment to the heuristic again
-	return p
+	// after an ADU reassembled from a held header, tshark hands the rest of
+	// the segment to the heuristic again
+	return p, oneMore
 }
 
 // hold gives st a buffer for a partial ADU, from the Analyzer's free list
@@ -254,59 +246,6 @@ func (s *Session) chain(toServer bool, st *stream, p []byte, ts time.Time) []byt
 	return nil
 }
 
-// resyncPoint returns where the next ADU starts in p, whose start failed the
-// heuristic, or len(p) when no sane chain of ADUs (protocol id 0, length
-// 2-254, function code not 0) starting inside p runs to its end (or ends in
-// a sane partial ADU, or holds maxResyncChain ADUs).
-func resyncPoint(p []byte) int {
-	for i := 1; i+HeaderLength+1 <= len(p); i++ {
-		if saneChain(p[i:]) {
-			return i
-		}
-	}
-	return len(p)
-}
-
-func saneChain(b []byte) bool {
-	whole := 0
-	for len(b) > 0 {
-		if len(b) < HeaderLength+1 {
-			return whole > 0 && plausibleHeader(b)
-		}
-		l, err := FrameLength(b)
-		if err != nil || l > SpecMaxADULength || b[7]&0x7F == 0 {
-			return false
-		}
-		if l > len(b) {
-			return whole > 0
-		}
-		whole++
-		if whole == maxResyncChain {
-			return true
-		}
-		b = b[l:]
-	}
-	return true
-}
-
-// maxResyncChain is how many consecutive sane ADUs confirm a resync point
-// without walking to the end of the Feed (keeps resynchronisation linear).
-const maxResyncChain = 4
-
-// plausibleHeader reports whether b (fewer bytes than a header) can be the
-// start of an ADU.
-func plausibleHeader(b []byte) bool {
-	if len(b) >= 4 && (b[2] != 0 || b[3] != 0) {
-		return false
-	}
-	if len(b) >= 6 {
-		if l := int(b[4])<<8 | int(b[5]); l < 2 || l > MaxLengthField {
-			return false
-		}
-	}
-	return true
-}
-
 // garbage accounts n skipped bytes. Before the first ADU of a direction a
 // run shorter than an ADU is the tail of an ADU cut by a mid-stream start
 // and is not malformed.
@@ -359,7 +298,7 @@ func (s *Session) handleOversized(toServer bool, hdr []byte, ts time.Time) {
 func (s *Session) Gap(toServer bool) {
 	st := &s.dirs[dirIndex(toServer)]
 	st.n, st.skip = 0, 0
-	st.big, st.check = false, false
+	st.big = false
 	s.release(st)
 	st.lead, st.leadGarbage = true, false
 }
@@ -378,11 +317,9 @@ func (s *Session) Close(ts time.Time) {
 		case st.lead && st.leadGarbage:
 			s.malformed(ts) // never an ADU: not Modbus
 		case st.n > 0 || st.big:
-			if !(st.check && st.lead) {
-				s.malformed(ts) // a truncated ADU
-			}
+			s.malformed(ts) // a truncated ADU
 		}
-		st.n, st.skip, st.big, st.check = 0, 0, false, false
+		st.n, st.skip, st.big = 0, 0, false
 		s.release(st)
 	}
 	var unanswered uint64

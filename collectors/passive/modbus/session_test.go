@@ -52,19 +52,28 @@ func TestSessionSplits(t *testing.T) {
 			s.Feed(true, up, testT0)
 			s.Feed(false, down, testT0)
 		}},
-		{"byte by byte", func(s *Session) {
-			for i := range up {
-				s.Feed(true, up[i:i+1], testT0)
-			}
-			for i := range down {
-				s.Feed(false, down[i:i+1], testT0)
-			}
-		}},
-		{"odd splits", func(s *Session) {
+		{"pipelined ADUs cut across segments", func(s *Session) {
+			// (tshark does not take fewer than 8 bytes that start an ADU
+			// at the start of a segment, or after an ADU completed by
+			// reassembly, for Modbus: TestSessionResync)
 			for _, b := range [][]byte{up, down} {
 				toServer := &b[0] == &up[0]
-				for i := 0; i < len(b); i += 7 {
-					s.Feed(toServer, b[i:min(i+7, len(b))], testT0)
+				l := int(b[5]) + 6
+				s.Feed(toServer, b[:l+10], testT0)
+				s.Feed(toServer, b[l+10:3*l+3], testT0)
+				s.Feed(toServer, b[3*l+3:], testT0)
+			}
+		}},
+		{"ADU split byte by byte after its first 8 bytes", func(s *Session) {
+			for _, b := range [][]byte{up, down} {
+				toServer := &b[0] == &up[0]
+				for len(b) > 0 {
+					l := int(b[5]) + 6
+					s.Feed(toServer, b[:8], testT0)
+					for i := 8; i < l; i++ {
+						s.Feed(toServer, b[i:i+1], testT0)
+					}
+					b = b[l:]
 				}
 			}
 		}},
@@ -95,9 +104,10 @@ func TestSessionResync(t *testing.T) {
 		wantADUs      uint64
 		wantMalformed uint64
 	}{
-		{"mid-stream start inside an ADU", func(s *Session) {
+		{"mid-stream start inside an ADU drops the segment, like tshark", func(s *Session) {
 			s.Feed(true, concat(req1[5:], req2, req3), testT0)
-		}, 2, 0},
+			s.Feed(true, req3, testT0)
+		}, 1, 0},
 		{"mid-stream start, tail split from the next ADU", func(s *Session) {
 			s.Feed(true, req1[3:], testT0)
 			s.Feed(true, req2, testT0)
@@ -105,7 +115,27 @@ func TestSessionResync(t *testing.T) {
 		}, 2, 0},
 		{"mid-stream start inside header-shaped data", func(s *Session) {
 			s.Feed(true, concat(tricky[9:], req2, req3), testT0)
-		}, 2, 0},
+		}, 0, 1},
+		{"segment shorter than 8 bytes at a boundary is not Modbus, like tshark", func(s *Session) {
+			s.Feed(true, req1[:7], testT0) // header sent alone
+			s.Feed(true, req1[7:], testT0)
+			s.Feed(true, req2, testT0)
+		}, 1, 0},
+		{"fewer than 6 bytes held join the whole next segment as one chain, like tshark", func(s *Session) {
+			s.Feed(true, concat(req1, req2[:4]), testT0)
+			s.Feed(true, concat(req2[4:], req3), testT0)
+		}, 3, 0},
+		{"held bytes that fail the heuristic once joined drop the next segment, like tshark", func(s *Session) {
+			s.Feed(true, concat(req1, []byte{1, 2, 3, 4}), testT0)
+			s.Feed(true, concat(req2, req3), testT0)
+			s.Feed(true, req3, testT0)
+		}, 2, 1},
+		{"ADU reassembled from a chain's tail is judged by the heuristic, like tshark", func(s *Session) {
+			bad := append([]byte(nil), req2...)
+			bad[2] = 7
+			s.Feed(true, concat(req1, bad[:9]), testT0)
+			s.Feed(true, concat(bad[9:], req3), testT0)
+		}, 2, 1},
 		{"gap drops the partial ADU", func(s *Session) {
 			s.Feed(true, concat(req1, req2[:6]), testT0)
 			s.Gap(true)
