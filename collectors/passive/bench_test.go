@@ -20,42 +20,8 @@ import (
 )
 
 // genPolling writes conns Modbus connections polled round-robin for rounds
-// rounds (one request and one response per round and connection), between
-// 20 clients and 50 servers, with an occasional write.
-func genPolling(w *pcapgen.Writer, conns, rounds int) error {
-	w.Step = 10 * time.Microsecond
-	cs := make([]*pcapgen.Conn, conns)
-	for i := range cs {
-		cli := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x80, 0xf4, 0, 0, byte(i % 20)},
-			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i % 20)}), uint16(20000+i))}
-		srv := pcapgen.Endpoint{MAC: net.HardwareAddr{0, 0x0e, 0x8c, 0, 1, byte(i % 50)},
-			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(i % 50)}), 502)}
-		cs[i] = w.Conn(cli, srv)
-		if err := cs[i].Handshake(); err != nil {
-			return err
-		}
-	}
-	for r := range rounds {
-		for i, c := range cs {
-			req, resp := pcapgen.ReadHolding(uint16(r), uint8(1+i%4), uint16(100*(i%8)), 16)
-			if r%97 == 0 {
-				req, resp = pcapgen.WriteSingle(uint16(r), uint8(1+i%4), 7, uint16(r))
-			}
-			if err := c.Send(true, req); err != nil {
-				return err
-			}
-			if err := c.Send(false, resp); err != nil {
-				return err
-			}
-		}
-	}
-	for _, c := range cs {
-		if err := c.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// rounds (pcapgen.Polling).
+func genPolling(w *pcapgen.Writer, conns, rounds int) error { return pcapgen.Polling(w, conns, rounds) }
 
 // benchCapture returns the path of a benchmark capture written by gen: the
 // file named by the environment variable env when set (written only if it
@@ -88,10 +54,24 @@ func benchCapture(b *testing.B, env, name string, gen func(*pcapgen.Writer) erro
 }
 
 // BenchmarkReplay replays a generated capture of about one million packets
-// (1000 connections) through Replay. Set PASSIVE_BENCH_PCAP to keep the
-// capture at that path (and reuse it), e.g. to time tshark on the same file.
+// (1000 connections polled with FC 3, pcapgen.Polling) through Replay. Set
+// PASSIVE_BENCH_PCAP to keep the capture at that path (and reuse it), e.g.
+// to time tshark on the same file.
 func BenchmarkReplay(b *testing.B) {
 	path := benchCapture(b, "PASSIVE_BENCH_PCAP", "bench.pcap", func(w *pcapgen.Writer) error { return genPolling(w, 1000, 500) })
+	benchReplay(b, path)
+}
+
+// BenchmarkReplayMixed replays the second capture shape: 1000 connections
+// with mixed function codes, exceptions and segments carrying two ADUs
+// (pcapgen.MixedPolling, about 0.9 million packets). PASSIVE_BENCH_MIXED_PCAP
+// keeps the capture like PASSIVE_BENCH_PCAP.
+func BenchmarkReplayMixed(b *testing.B) {
+	path := benchCapture(b, "PASSIVE_BENCH_MIXED_PCAP", "mixed.pcap", func(w *pcapgen.Writer) error { return pcapgen.MixedPolling(w, 1000, 500) })
+	benchReplay(b, path)
+}
+
+func benchReplay(b *testing.B, path string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var packets uint64

@@ -203,12 +203,18 @@ func (e *core) process(p *Packet) {
 	c.last = ts
 	d := dirOf(c, srcIsA)
 	if s.hasMAC {
-		src := c.client.Addr()
-		if d == 1 {
-			src = c.server.Addr()
-		}
-		if n, added := e.macs.GetOrAdd(src); added {
-			n.Val = s.srcMAC
+		if n := c.macs[d]; n != nil && !n.Gone {
+			e.macs.Touch(n)
+		} else {
+			src := c.client.Addr()
+			if d == 1 {
+				src = c.server.Addr()
+			}
+			n, added := e.macs.GetOrAdd(src)
+			if added {
+				n.Val = s.srcMAC
+			}
+			c.macs[d] = n
 		}
 	}
 	// A RST ends the connection only at the next expected sequence number
@@ -397,6 +403,7 @@ func (e *core) start(c *conn, clientIsA bool, s *segment, f sessionFactory, ts t
 		c.client, c.server = b, a
 	}
 	c.first, c.last = ts, ts
+	c.macs = [2]*bounded.Node[netip.Addr, [6]byte]{}
 	c.h = f(c.client, c.server)
 	c.ms, _ = c.h.(memSizer)
 	if e.onOpen != nil {

@@ -268,30 +268,45 @@ func (s *fileSource) ReadPacket(_ context.Context) (Packet, error) {
 	return p, nil
 }
 
-// readPcap reads one pcap record.
+// readPcap reads one pcap record. Header and data are read in place from
+// the file buffer (Peek), not copied: Packet.Data is valid only until the
+// next ReadPacket.
 func (s *fileSource) readPcap() (Packet, error) {
 	off := s.off
-	h := s.hdr[:16]
-	n, err := io.ReadFull(s.r, h)
-	s.off += int64(n)
-	if n == 0 && err == io.EOF {
+	h, err := s.r.Peek(16)
+	if len(h) == 0 && err == io.EOF {
 		return Packet{}, io.EOF
 	}
 	if err != nil {
-		return Packet{}, s.ioError(err, off, "record header: %d of 16 bytes", n)
+		n, _ := s.r.Discard(len(h))
+		s.off += int64(n)
+		return Packet{}, s.ioError(errEOF(err), off, "record header: %d of 16 bytes", n)
 	}
 	caplen, origlen := s.order.Uint32(h[8:12]), s.order.Uint32(h[12:16])
+	sec, frac := int64(s.order.Uint32(h[0:4])), int64(s.order.Uint32(h[4:8]))
+	_, _ = s.r.Discard(16)
+	s.off += 16
 	switch {
 	case caplen > MaxPacketSize:
 		return Packet{}, s.fail(ErrInvalidBlock, off, "captured length %d exceeds %d", caplen, MaxPacketSize)
 	case s.size >= 0 && int64(caplen) > s.size-s.off:
 		return Packet{}, s.fail(ErrTruncated, off, "record of %d bytes, %d left in the file", caplen, s.size-s.off)
 	}
-	data := s.data(int(caplen))
-	if err := s.read(data, off, fmt.Sprintf("record of %d bytes", caplen)); err != nil {
-		return Packet{}, err
+	var data []byte
+	if int(caplen) <= s.r.Size() {
+		data, err = s.r.Peek(int(caplen))
+		k, _ := s.r.Discard(len(data))
+		s.off += int64(k)
+	} else {
+		data = s.data(int(caplen))
+		var k int
+		k, err = io.ReadFull(s.r, data)
+		s.off += int64(k)
+		data = data[:k]
 	}
-	sec, frac := int64(s.order.Uint32(h[0:4])), int64(s.order.Uint32(h[4:8]))
+	if err != nil {
+		return Packet{}, s.ioError(errEOF(err), off, "record of %d bytes: %d more bytes needed, %d present", caplen, int(caplen)-len(data), len(data))
+	}
 	if !s.nanos {
 		frac *= 1000
 	}
@@ -542,7 +557,7 @@ func (s *fileSource) ngPacket(typ, total uint32, off int64) (Packet, int64, erro
 		return Packet{}, 0, s.fail(ErrInvalidBlock, off, "captured length %d exceeds %d", caplen, MaxPacketSize)
 	}
 	data := s.data(int(caplen))
-	if err := s.read(data, off, fmt.Sprintf("packet of %d bytes", caplen)); err != nil {
+	if err := s.read(data, off, "packet"); err != nil {
 		return Packet{}, 0, err
 	}
 	p := Packet{Data: data, CaptureLength: int(caplen), Length: int(origlen), LinkType: ifc.link, Interface: ifc.name}

@@ -3,6 +3,8 @@ package passive
 import (
 	"net/netip"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 )
 
 // flowKey identifies a TCP connection whichever way a segment travels: the
@@ -51,6 +53,9 @@ type conn struct {
 	prev, next     *conn // LRU list, most recent at head
 	ms             memSizer
 	size           int64 // bytes counted in core.connBytes
+	// macs are the MAC table entries of the source of each direction, so
+	// that a packet touches its entry without a map lookup.
+	macs [2]*bounded.Node[netip.Addr, [6]byte]
 }
 
 // lru is an intrusive doubly linked list of connections, most recently

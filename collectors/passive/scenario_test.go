@@ -50,7 +50,11 @@ func TestGeneratedCaptures(t *testing.T) {
 			}
 			all := pcapgen.Concat(r1, r2, r3)
 			resp := pcapgen.Concat(a1, a2, a3)
-			return firstErr(c.Write(c.Split(true, all, 1, 5, 13, 20)...), c.Write(c.Split(false, resp, 3, 30)...), c.Close())
+			// cuts where tshark reassembles: a segment that starts an ADU
+			// (or follows one completed by reassembly) holds 8 bytes or more
+			// (TestFramingAgainstTshark covers the other cuts)
+			return firstErr(c.Write(c.Split(true, all, 9, 20)...),
+				c.Write(c.Split(false, resp, 10, len(a1)+len(a2)+3)...), c.Close())
 		}, want: three},
 		{name: "retransmissions", gen: func(w *pcapgen.Writer) error {
 			c := w.Conn(hmi, plc)

@@ -90,6 +90,7 @@ type deviceState struct {
 	requests, responses, exceptions uint64
 	ident                           map[uint8]map[uint8]string // unit -> object id -> value
 	identN                          int                        // objects in ident
+	identBytes                      int                        // memory of ident, kept by setIdent
 }
 
 const maxServersPerClient = 64

@@ -498,19 +498,8 @@ func (s *Session) deviceID(a *ADU, d *deviceState) {
 		if !ok {
 			return
 		}
-		objs := d.ident[a.UnitID]
-		if _, known := objs[id]; known || d.identN < an.cfg.MaxIdentityObjects {
-			if objs == nil {
-				if d.ident == nil {
-					d.ident = make(map[uint8]map[uint8]string)
-				}
-				objs = make(map[uint8]string)
-				d.ident[a.UnitID] = objs
-			}
-			if !known {
-				d.identN++
-			}
-			objs[id] = str
+		if _, known := d.ident[a.UnitID][id]; known || d.identN < an.cfg.MaxIdentityObjects {
+			d.setIdent(a.UnitID, id, str)
 		} else {
 			an.identDropped++
 		}
