@@ -66,6 +66,21 @@ func (a *ADU) DeviceID(h *DeviceIDHeader, fn func(id uint8, value []byte)) error
 	return nil
 }
 
+// sameObjectValue reports, without allocating, whether ObjectValueString(id,
+// v) is s, for the common case of a printable ASCII object (0-6) without
+// escapes; it returns false when it cannot tell.
+func sameObjectValue(s string, id uint8, v []byte) bool {
+	if id >= 7 || len(v) != len(s) {
+		return false
+	}
+	for _, c := range v {
+		if c < 0x20 || c >= 0x7F || c == '\\' {
+			return false
+		}
+	}
+	return s == string(v)
+}
+
 // ObjectValueString renders a device identification object value the way
 // tshark shows it: objects 0-6 are ASCII strings (cut at the first NUL,
 // control characters escaped, bytes above 0x7F replaced by U+FFFD); other

@@ -494,6 +494,9 @@ func (s *Session) deviceID(a *ADU, d *deviceState) {
 	an := s.a
 	key := identKey{server: s.server, unit: a.UnitID}
 	_ = a.DeviceID(&h, func(id uint8, v []byte) {
+		if old, known := d.ident[a.UnitID][id]; known && sameObjectValue(old, id, v) && an.stats.ident[key][id] == old {
+			return // a device answering again with the same objects: nothing to allocate
+		}
 		str, ok := ObjectValueString(id, v)
 		if !ok {
 			return
