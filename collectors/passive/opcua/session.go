@@ -2,6 +2,7 @@ package opcua
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -81,9 +82,12 @@ type dirState struct {
 	// synced: a valid chunk header was seen since the start or the last
 	// Gap, so invalid bytes are malformed rather than mid-stream lead-in.
 	synced bool
-	// lost: the framing is lost; bytes are skipped until a Feed starts with
-	// a valid chunk header.
+	// lost: the framing is lost (after a Gap); bytes are skipped until a
+	// Feed starts with a valid chunk header.
 	lost bool
+	// dead: a chunk declared size 0; like tshark, nothing more of the
+	// direction is read.
+	dead bool
 
 	// multi-chunk reassembly (MSG C...F with one request id)
 	asm       []byte
@@ -159,6 +163,9 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 	}
 	st := &s.dirs[dirIndex(toServer)]
 	p := payload
+	if st.dead {
+		return
+	}
 	if st.lost {
 		var h ChunkHeader
 		if h.DecodeFromBytes(p) != nil {
@@ -178,9 +185,11 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 				st.in = false
 				if st.drop {
 					st.drop = false
-					s.header(st, ts)
+					if t := st.h.Type(); t != TypeInvalid && (t != TypeMSG || st.h.Size >= minSize[TypeMSG]) {
+						s.header(st, ts)
+					}
 				} else {
-					s.chunk(toServer, st, st.buf, int(st.h.Size) > len(st.buf), ts)
+					s.pdu(toServer, st, st.buf, int(st.h.Size) > len(st.buf), ts)
 				}
 				st.buf = s.a.putBuf(st.buf)
 			}
@@ -200,14 +209,37 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 			st.nh = 0
 			hb = st.hdr[:]
 		}
-		if err := st.h.DecodeFromBytes(hb); err != nil {
-			s.badHeader(st, ts)
+		// Like tshark (tcp_dissect_pdus with the size at offset 4 and no
+		// other check), the size alone cuts the stream.
+		size32 := binary.LittleEndian.Uint32(hb[4:8])
+		rem := uint32(len(p)) // bytes of the chunk in this Feed
+		if !inPlace {
+			rem += HeaderLength
+		}
+		size := int(min(size32, math.MaxInt32))
+		switch {
+		case size32 > rem && size32-rem > math.MaxInt32:
+			// the chunk would end 2 GiB or more ahead in sequence space:
+			// tshark's reassembly does not take the next segment for its
+			// continuation and drops the rest of this one
+			s.malformed(ts)
+			return
+		case size == 0:
+			// tshark waits for one more segment, forever: nothing more
+			// of this direction is dissected
+			s.malformed(ts)
+			st.dead = true
+			return
+		case size < HeaderLength:
+			// a bounds error: tshark drops the rest of the segment
+			s.malformed(ts)
 			return
 		}
-		size := int(st.h.Size)
+		copy(st.h.MessageType[:], hb[:3])
+		st.h.ChunkType, st.h.Size = hb[3], uint32(size)
 		if inPlace {
 			if len(p) >= size { // the whole chunk is here: decode in place
-				s.chunk(toServer, st, p[:size], false, ts)
+				s.pdu(toServer, st, p[:size], false, ts)
 				p = p[size:]
 				continue
 			}
@@ -219,6 +251,26 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		st.buf = st.buf[:0]
 		s.buffer(st, hb)
 	}
+}
+
+// pdu handles one complete PDU as tshark cut it (truncated: only its first
+// MaxChunkSize bytes are in b). A valid chunk is decoded; otherwise the
+// chunk is counted the way tshark shows it (any chunk type, any size, but
+// a MSG only from 24 bytes on) without its body, and a PDU of an unknown
+// message type is only malformed.
+func (s *Session) pdu(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
+	var h ChunkHeader
+	if h.DecodeFromBytes(b) == nil {
+		s.chunk(toServer, st, b, truncated, ts)
+		return
+	}
+	t := st.h.Type()
+	if t == TypeInvalid || (t == TypeMSG && st.h.Size < minSize[TypeMSG]) {
+		s.malformed(ts)
+		return
+	}
+	s.header(st, ts)
+	s.malformed(ts)
 }
 
 // buffer appends b to the partial chunk of st within the Analyzer's buffer

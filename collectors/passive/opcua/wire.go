@@ -88,11 +88,9 @@ func (r *reader) f64() float64 {
 // null) and that many bytes, aliasing r.b.
 func (r *reader) bytes() []byte {
 	n := int32(r.u32())
-	if r.err != nil || n == -1 {
-		return nil
-	}
-	if n < -1 {
-		r.fail(ErrLength)
+	if r.err != nil || n < 0 {
+		// -1 is null; like tshark, any other negative length reads as
+		// null too and decoding goes on after it
 		return nil
 	}
 	return r.next(int(n))
