@@ -120,7 +120,7 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		s.garbage(st, len(p), ts)
 		return
 	}
-	s.chain(toServer, st, p, ts)
+	s.chain(toServer, st, p, chained, ts)
 }
 
 // resume completes the partial ADU held from earlier Feeds with the front of
@@ -181,7 +181,8 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) (res
 		return p, false
 	}
 	st.n = 0
-	if b := st.buf[:l]; oneMore || heuristic(b) {
+	b := st.buf[:l]
+	if oneMore || heuristic(b) {
 		s.frame(toServer, st, b, ts)
 	} else {
 		s.garbage(st, l, ts)
@@ -220,13 +221,27 @@ func (s *Session) release(st *stream) {
 }
 
 // chain cuts ADUs from p (whose start passed the heuristic) by their length
-// fields, keeps a trailing partial ADU and returns what is left (nothing).
-func (s *Session) chain(toServer bool, st *stream, p []byte, ts time.Time) []byte {
+// fields and keeps a trailing partial ADU. Like tshark, once an ADU of a
+// chain that starts a segment is malformed (its dissection throws) the
+// segment is no longer reassembled: a trailing partial ADU of 8 bytes or
+// more is counted as it is, a shorter one dropped. reassembled: p continues
+// a chain joined from held bytes, where tshark goes on reassembling.
+func (s *Session) chain(toServer bool, st *stream, p []byte, reassembled bool, ts time.Time) {
+	bad := false
 	for len(p) > 0 {
+		partial := len(p) < 6 || declared(p) > len(p)
+		if partial && bad {
+			if len(p) >= HeaderLength+1 {
+				s.frame(toServer, st, p, ts)
+			} else {
+				s.garbage(st, len(p), ts)
+			}
+			return
+		}
 		if len(p) < 6 {
 			s.hold(st)
 			st.n = copy(st.buf[:], p)
-			return nil
+			return
 		}
 		l := declared(p)
 		if l > len(p) {
@@ -235,15 +250,34 @@ func (s *Session) chain(toServer bool, st *stream, p []byte, ts time.Time) []byt
 				st.big = true
 				st.n = copy(st.buf[:HeaderLength+1], p)
 				st.skip = l - len(p)
-				return nil
+				return
 			}
 			st.n = copy(st.buf[:], p)
-			return nil
+			return
 		}
 		s.frame(toServer, st, p[:l], ts)
+		bad = bad || (!reassembled && throws(toServer, p[:l]))
 		p = p[l:]
 	}
-	return nil
+}
+
+// headerThrows reports whether tshark's Modbus/TCP dissector throws before
+// it shows the layer: it reads the exception code of an exception
+// response, the MEI type of FC 43 and the sub-function of FC 8 first.
+func headerThrows(b []byte) bool {
+	fc, n := b[7], len(b)-HeaderLength-1
+	return (fc&0x80 != 0 || fc == 43) && n < 1 || fc == 8 && n < 2
+}
+
+// throws reports whether tshark's dissection of the complete ADU b throws
+// (Malformed Packet): no unit id or function code, or a PDU too short for
+// its function code (ADU.CheckPDU).
+func throws(toServer bool, b []byte) bool {
+	if len(b) < HeaderLength+1 {
+		return true
+	}
+	a := ADU{Function: b[7], Data: b[8:]}
+	return a.CheckPDU(toServer) != nil
 }
 
 // garbage accounts n skipped bytes. Before the first ADU of a direction a
@@ -263,8 +297,9 @@ func (s *Session) garbage(st *stream, n int, ts time.Time) {
 // frame accounts one complete ADU cut from the stream (any protocol id and
 // length, as tshark does inside a chain).
 func (s *Session) frame(toServer bool, st *stream, b []byte, ts time.Time) {
-	if len(b) < HeaderLength+1 {
-		// length 0 or 1: no unit id or function code
+	if len(b) < HeaderLength+1 || headerThrows(b) {
+		// length 0 or 1: no unit id or function code; or tshark throws
+		// before it shows the Modbus/TCP layer
 		s.malformed(ts)
 		return
 	}
