@@ -50,7 +50,7 @@ type stream struct {
 	buf *[MaxADULength]byte
 	n   int // bytes of a partial ADU in buf
 	// big: the partial ADU is longer than MaxADULength; buf holds its first
-	// (up to 8) bytes and skip counts the bytes still to discard.
+	// (up to bigKeep) bytes and skip counts the bytes still to discard.
 	big  bool
 	skip int
 	// lead: no ADU yet since the session began or since the last Gap;
@@ -132,8 +132,8 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 // joins them with the whole next segment and dissects that as one chain.
 func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) (rest []byte, chained bool) {
 	if st.big {
-		if st.n < HeaderLength+1 {
-			k := copy(st.buf[st.n:HeaderLength+1], p)
+		if st.n < bigKeep {
+			k := copy(st.buf[st.n:bigKeep], p)
 			st.n += k
 			st.skip -= k
 			p = p[k:]
@@ -141,10 +141,10 @@ func (s *Session) resume(toServer bool, st *stream, p []byte, ts time.Time) (res
 		k := min(st.skip, len(p))
 		st.skip -= k
 		p = p[k:]
-		if st.skip == 0 && st.n >= HeaderLength+1 {
+		if st.skip == 0 {
 			st.big, st.n = false, 0
-			if heuristic(st.buf[:HeaderLength+1]) {
-				s.handleOversized(toServer, st.buf[:HeaderLength+1], ts)
+			if heuristic(st.buf[:bigKeep]) {
+				s.handleOversized(toServer, st.buf[:bigKeep], ts)
 			} else {
 				s.garbage(st, declared(st.buf[:6]), ts)
 			}
@@ -248,7 +248,7 @@ func (s *Session) chain(toServer bool, st *stream, p []byte, reassembled bool, t
 			s.hold(st)
 			if l > MaxADULength {
 				st.big = true
-				st.n = copy(st.buf[:HeaderLength+1], p)
+				st.n = copy(st.buf[:bigKeep], p)
 				st.skip = l - len(p)
 				return
 			}
@@ -270,10 +270,13 @@ func headerThrows(b []byte) bool {
 }
 
 // throws reports whether tshark's dissection of the complete ADU b throws
-// (Malformed Packet): no unit id or function code, or a PDU too short for
-// its function code (ADU.CheckPDU).
+// (Malformed Packet): a PDU too short for its function code
+// (ADU.CheckPDU, headerThrows).
 func throws(toServer bool, b []byte) bool {
 	if len(b) < HeaderLength+1 {
+		return false // tshark shows nothing for a length of 0 or 1, and goes on
+	}
+	if headerThrows(b) {
 		return true
 	}
 	a := ADU{Function: b[7], Data: b[8:]}
@@ -313,8 +316,12 @@ func (s *Session) frame(toServer bool, st *stream, b []byte, ts time.Time) {
 	s.handle(toServer, a, a.ProtocolID != 0, ts)
 }
 
+// bigKeep is how much of an ADU longer than MaxADULength is kept: the
+// header, function code and exception code.
+const bigKeep = HeaderLength + 2
+
 // handleOversized accounts an ADU longer than MaxADULength, of which only
-// the first 8 bytes were kept.
+// the first bigKeep bytes were kept.
 func (s *Session) handleOversized(toServer bool, hdr []byte, ts time.Time) {
 	st := &s.dirs[dirIndex(toServer)]
 	st.lead, st.leadGarbage = false, false
@@ -323,7 +330,7 @@ func (s *Session) handleOversized(toServer bool, hdr []byte, ts time.Time) {
 	a.ProtocolID = uint16(hdr[2])<<8 | uint16(hdr[3])
 	a.Length = uint16(declared(hdr) - 6)
 	a.UnitID, a.Function = hdr[6], hdr[7]
-	a.Data = nil
+	a.Data = hdr[HeaderLength+1 : bigKeep : bigKeep]
 	s.handle(toServer, a, true, ts)
 }
 
