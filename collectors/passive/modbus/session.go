@@ -270,8 +270,9 @@ func headerThrows(b []byte) bool {
 }
 
 // throws reports whether tshark's dissection of the complete ADU b throws
-// (Malformed Packet): a PDU too short for its function code
-// (ADU.CheckPDU, headerThrows).
+// (Malformed Packet): headerThrows, or a fixed field of the PDU missing. A
+// byte count running past the end does not throw (tshark shows what is
+// there), unlike for ADU.CheckPDU.
 func throws(toServer bool, b []byte) bool {
 	if len(b) < HeaderLength+1 {
 		return false // tshark shows nothing for a length of 0 or 1, and goes on
@@ -279,8 +280,42 @@ func throws(toServer bool, b []byte) bool {
 	if headerThrows(b) {
 		return true
 	}
-	a := ADU{Function: b[7], Data: b[8:]}
-	return a.CheckPDU(toServer) != nil
+	fc, d := b[7], b[8:]
+	if fc&0x80 != 0 {
+		return false
+	}
+	need := 0
+	if toServer {
+		switch fc {
+		case 1, 2, 3, 4, 5, 6:
+			need = 4
+		case 8, 24:
+			need = 2
+		case 15, 16:
+			need = 5
+		case 20, 21, 43:
+			need = 1
+		case 22:
+			need = 6
+		case 23:
+			need = 9
+		}
+		if fc == 43 && len(d) >= 1 && d[0] == MEIReadDeviceIdentity {
+			need = 3
+		}
+	} else {
+		switch fc {
+		case 1, 2, 3, 4, 7, 12, 17, 20, 21, 23, 43:
+			need = 1
+		case 5, 6, 11, 15, 16, 24:
+			need = 4
+		case 8:
+			need = 2
+		case 22:
+			need = 6
+		}
+	}
+	return len(d) < need
 }
 
 // garbage accounts n skipped bytes. Before the first ADU of a direction a
