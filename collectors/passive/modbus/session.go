@@ -270,19 +270,24 @@ func headerThrows(b []byte) bool {
 }
 
 // throws reports whether tshark's dissection of the complete ADU b throws
-// (Malformed Packet): headerThrows, or a fixed field of the PDU missing. A
-// byte count running past the end does not throw (tshark shows what is
-// there), unlike for ADU.CheckPDU.
+// in its Modbus PDU dissector: a fixed field missing, or a truncated
+// device identification object list. A byte count running past the end
+// does not throw (tshark shows what is there), unlike for ADU.CheckPDU.
 func throws(toServer bool, b []byte) bool {
-	if len(b) < HeaderLength+1 {
-		return false // tshark shows nothing for a length of 0 or 1, and goes on
-	}
-	if headerThrows(b) {
-		return true
+	if len(b) < HeaderLength+1 || headerThrows(b) {
+		// tshark shows nothing for a length of 0 or 1, and its
+		// Modbus/TCP layer throws before the PDU dissector runs: it goes
+		// on reassembling either way
+		return false
 	}
 	fc, d := b[7], b[8:]
 	if fc&0x80 != 0 {
 		return false
+	}
+	if !toServer && fc == 43 && d[0] == MEIReadDeviceIdentity {
+		// the object list is read field by field
+		a := ADU{Function: fc, Data: d}
+		return a.CheckPDU(false) != nil
 	}
 	need := 0
 	if toServer {
