@@ -19,6 +19,13 @@ func FuzzModbus(f *testing.F) {
 	f.Add(unhex(f, "0001 0000 8804 05 07 08 09 10 0001 0000 8804"), []byte{5, 5})
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte{2})
 	f.Add(unhex(f, "0001 0000 0005 0a 2a 0e 04 01 01 01 23"), []byte{11, 3})
+	// framing as tshark does it: segments under 8 bytes, a held tail under
+	// 6 bytes joined with the next segment, a malformed ADU before a
+	// partial one, an oversized exception
+	f.Add(concat(req, resp[:5], resp[5:]), []byte{6, 2, 12})
+	f.Add(concat(mbap(2, 1, 1, 0), mbap(3, 1, 3, 0, 1, 0, 2)[:10], req), []byte{14, 11})
+	f.Add(unhex(f, "0009 0000 0427 ff 8f 0b"), []byte{8, 200})
+	f.Add(concat(mbap(4, 1, 0xe3), []byte{1, 2, 3, 4}, req), []byte{11, 15})
 	f.Fuzz(func(t *testing.T, data, splits []byte) {
 		var a ADU
 		if err := a.DecodeFromBytes(data); err == nil {

@@ -12,8 +12,8 @@ var fuzzServices = []uint32{397, 431, 446, 449, 461, 464, 467, 470, 488, 494, 50
 
 // FuzzOPCUA feeds arbitrary bytes to a session, both directions, cut at
 // fuzzer-chosen split points, after a None handshake. Invariants: no panic;
-// the chunk count never exceeds what the bytes can hold (one chunk is at
-// least 16 bytes); Stats and the tables stay consistent; the heap stays
+// the chunk count never exceeds what the bytes can hold (tshark counts
+// chunks of 8 bytes); Stats and the tables stay consistent; the heap stays
 // small (every length read from the wire is bounded before use). With bit 2
 // of dir the bytes become the body of one of the decoded services.
 func FuzzOPCUA(f *testing.F) {
@@ -30,6 +30,13 @@ func FuzzOPCUA(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, uint8(11), uint8(4))
 	f.Add(writeRequest("n")[4:], uint8(11), uint8(4))
 	f.Add(getEndpointsResponse(endpointSpec{"u", policyNoneURI, 1, []uint32{0}, nil})[4:], uint8(1), uint8(4))
+	// framing as tshark does it: size 0, sizes below 8, unknown message and
+	// chunk types, a size 2 GiB ahead, 8-byte chunks
+	f.Add([]byte("MSGF\x00\x00\x00\x00MSGF\x18\x00\x00\x00"), uint8(3), uint8(0))
+	f.Add(append([]byte("CLOF\x05\x00\x00\x00ab"), mustHex(f, frameRead)...), uint8(255), uint8(1))
+	f.Add([]byte("XYZF\x0a\x00\x00\x00abACKX\x08\x00\x00\x00ERRC\x08\x00\x00\x00"), uint8(4), uint8(0))
+	f.Add(append([]byte("MSGF\x00\x00\x00\xf0"), mustHex(f, frameRead)...), uint8(20), uint8(2))
+	f.Add(append(mustHex(f, frameRead)[:len(mustHex(f, frameRead))-9], mustHex(f, frameRead)...), uint8(6), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, split, dir uint8) {
 		if dir&4 != 0 {
 			// wrap the bytes as the body of a decoded service in one MSG
@@ -54,7 +61,7 @@ func FuzzOPCUA(f *testing.F) {
 		}
 		s.Close(t0)
 		st := a.Stats()
-		if got := st.Messages - base; got > uint64(len(data)/16) {
+		if got := st.Messages - base; got > uint64(len(data)/8) {
 			t.Fatalf("%d chunks from %d bytes", got, len(data))
 		}
 		var types uint64

@@ -254,17 +254,22 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 }
 
 // pdu handles one complete PDU as tshark cut it (truncated: only its first
-// MaxChunkSize bytes are in b). A valid chunk is decoded; otherwise the
-// chunk is counted the way tshark shows it (any chunk type, any size, but
-// a MSG only from 24 bytes on) without its body, and a PDU of an unknown
-// message type is only malformed.
+// MaxChunkSize bytes are in b). A valid chunk (or one of another type than
+// MSG with an unknown chunk type) is decoded; otherwise the chunk is
+// counted the way tshark shows it (any chunk type, any size, but a MSG only
+// from 24 bytes on) without its body, and a PDU of an unknown message type
+// is only malformed.
 func (s *Session) pdu(toServer bool, st *dirState, b []byte, truncated bool, ts time.Time) {
 	var h ChunkHeader
-	if h.DecodeFromBytes(b) == nil {
+	err := h.DecodeFromBytes(b)
+	t := st.h.Type()
+	sizeOK := st.h.Size >= minSize[t] && st.h.Size <= maxSize[t] // (not checked after ErrChunkType)
+	if err == nil || (err == ErrChunkType && t != TypeMSG && sizeOK) {
+		// tshark reassembles only MSG chunks: it reads the body of any
+		// other message whatever its chunk type
 		s.chunk(toServer, st, b, truncated, ts)
 		return
 	}
-	t := st.h.Type()
 	if t == TypeInvalid || (t == TypeMSG && st.h.Size < minSize[TypeMSG]) {
 		s.malformed(ts)
 		return
