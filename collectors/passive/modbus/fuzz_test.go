@@ -56,6 +56,9 @@ func FuzzModbus(f *testing.F) {
 		for p := data; len(p) > 0; {
 			n := min(int(p[0])%40+1, len(p))
 			pdu := append([]byte{p[0]%127 + 1}, p[1:n]...)
+			if len(pdu) < 3 { // FC 8 and 43 need their sub-function for tshark to show them
+				pdu = append(pdu, make([]byte, 3-len(pdu))...)
+			}
 			adus = append(adus, mbap(uint16(len(adus)), p[0], pdu...))
 			p = p[n:]
 		}
