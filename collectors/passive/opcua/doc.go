@@ -76,13 +76,17 @@
 //
 //   - Sessions and the Analyzer are not safe for concurrent use: one
 //     goroutine owns an Analyzer and all its sessions.
-//   - Bytes that do not start a valid chunk (a stream picked up mid-chunk,
-//     or after a Gap) are skipped until a Feed starts with a valid chunk
-//     header; resynchronisation happens only at Feed boundaries. Here the
-//     counts differ from tshark on purpose: tshark reads a length at offset
-//     4 of whatever bytes come first and swallows the chunks that follow
-//     until that length is reached, or shows an "invalid" OPC UA layer.
-//     Invalid headers met while in sync are counted malformed.
+//   - Framing follows tshark (tcp_dissect_pdus on the size at offset 4,
+//     with no other check): whatever bytes come first are a chunk header,
+//     so a stream picked up mid-chunk, or garbage, swallows the chunks that
+//     follow until its size is reached; a size of 0 ends the direction, a
+//     size of 1-7 or one 2 GiB or more ahead drops the rest of the Feed; a
+//     chunk of an unknown message type is skipped by its size; any chunk
+//     type and size counts as a message (a MSG from 24 bytes on), its body
+//     read when the header is valid (or, but for MSG, only its chunk type
+//     is unknown). TestFramingAgainstTshark (collectors/passive) compares
+//     this with tshark on generated captures. Only after a Gap are bytes
+//     skipped until a Feed starts with a valid chunk header.
 //   - Signed-and-encrypted channels yield metadata only (policy, sender
 //     certificate, chunk counts and sizes). The security mode of a secured
 //     channel is inferred from its first MSG, so a stream picked up

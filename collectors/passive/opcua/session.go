@@ -102,9 +102,8 @@ type dirState struct {
 }
 
 // NewSession starts following one TCP connection from client to server (the
-// OPC UA port). The first bytes of each direction need not start a chunk
-// (mid-session pick-up): bytes are skipped until a Feed starts with a valid
-// chunk header.
+// OPC UA port). Like tshark, the first bytes of each direction are taken
+// for a chunk header (see the package documentation on framing).
 func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
 	return &Session{
 		a: a, client: client, clientIP: client.Addr().Unmap(),
@@ -296,17 +295,6 @@ func (s *Session) buffer(st *dirState, b []byte) {
 		return
 	}
 	st.buf = append(buf, b...)
-}
-
-// badHeader handles an invalid chunk header: malformed when the direction
-// was in sync, then skip to the next Feed that starts with a valid header.
-func (s *Session) badHeader(st *dirState, ts time.Time) {
-	if st.synced {
-		s.malformed(ts)
-	}
-	st.lost, st.synced, st.in, st.nh, st.drop = true, false, false, 0, false
-	st.buf = s.a.putBuf(st.buf)
-	st.asmReset(s.a)
 }
 
 // asmReset ends the message reassembly of st and gives its buffer back.
