@@ -256,7 +256,7 @@ func (s *fileSource) ReadPacket(_ context.Context) (Packet, error) {
 	if s.ng {
 		p, err = s.readNg()
 	} else {
-		p, err = s.readPcap()
+		err = s.readPcap(&p)
 	}
 	if err != nil {
 		if err != io.EOF {
@@ -271,16 +271,16 @@ func (s *fileSource) ReadPacket(_ context.Context) (Packet, error) {
 // readPcap reads one pcap record. Header and data are read in place from
 // the file buffer (Peek), not copied: Packet.Data is valid only until the
 // next ReadPacket.
-func (s *fileSource) readPcap() (Packet, error) {
+func (s *fileSource) readPcap(p *Packet) error {
 	off := s.off
 	h, err := s.r.Peek(16)
 	if len(h) == 0 && err == io.EOF {
-		return Packet{}, io.EOF
+		return io.EOF
 	}
 	if err != nil {
 		n, _ := s.r.Discard(len(h))
 		s.off += int64(n)
-		return Packet{}, s.ioError(errEOF(err), off, "record header: %d of 16 bytes", n)
+		return s.ioError(errEOF(err), off, "record header: %d of 16 bytes", n)
 	}
 	caplen, origlen := s.order.Uint32(h[8:12]), s.order.Uint32(h[12:16])
 	sec, frac := int64(s.order.Uint32(h[0:4])), int64(s.order.Uint32(h[4:8]))
@@ -288,9 +288,9 @@ func (s *fileSource) readPcap() (Packet, error) {
 	s.off += 16
 	switch {
 	case caplen > MaxPacketSize:
-		return Packet{}, s.fail(ErrInvalidBlock, off, "captured length %d exceeds %d", caplen, MaxPacketSize)
+		return s.fail(ErrInvalidBlock, off, "captured length %d exceeds %d", caplen, MaxPacketSize)
 	case s.size >= 0 && int64(caplen) > s.size-s.off:
-		return Packet{}, s.fail(ErrTruncated, off, "record of %d bytes, %d left in the file", caplen, s.size-s.off)
+		return s.fail(ErrTruncated, off, "record of %d bytes, %d left in the file", caplen, s.size-s.off)
 	}
 	var data []byte
 	if int(caplen) <= s.r.Size() {
@@ -305,13 +305,14 @@ func (s *fileSource) readPcap() (Packet, error) {
 		data = data[:k]
 	}
 	if err != nil {
-		return Packet{}, s.ioError(errEOF(err), off, "record of %d bytes: %d more bytes needed, %d present", caplen, int(caplen)-len(data), len(data))
+		return s.ioError(errEOF(err), off, "record of %d bytes: %d more bytes needed, %d present", caplen, int(caplen)-len(data), len(data))
 	}
 	if !s.nanos {
 		frac *= 1000
 	}
-	return Packet{Data: data, Timestamp: time.Unix(sec, frac).UTC(), CaptureLength: int(caplen), Length: int(origlen),
-		LinkType: s.link}, nil
+	*p = Packet{Data: data, Timestamp: time.Unix(sec, frac).UTC(), CaptureLength: int(caplen), Length: int(origlen),
+		LinkType: s.link}
+	return nil
 }
 
 // data returns the packet buffer resized to n bytes (n <= MaxPacketSize).
