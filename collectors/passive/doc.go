@@ -121,6 +121,16 @@
 // BenchmarkReplayStorm here, and BenchmarkStormRSS in the agent for the
 // resident set of `edgeward replay` and `edgeward run`.
 //
+// Replay speed is measured on two shapes of about one million packets
+// (1000 connections; go run ./collectors/passive/internal/pcapgen/benchgen
+// -shape polling|mixed): FC 3 polling (BenchmarkReplay) and mixed function
+// codes with exceptions, identification and two ADUs per segment
+// (BenchmarkReplayMixed); BenchmarkReplayCLI in the agent times `edgeward
+// replay` on both. Per packet the engine allocates nothing on these shapes
+// but for new connections and table entries: records are read in place from
+// the file buffer, a device's table size is kept as it changes rather than
+// recounted on every ADU, and a connection keeps its MAC table entries.
+//
 // # Capture files
 //
 // OpenFile reads pcap (microsecond and nanosecond, either byte order) and
