@@ -75,8 +75,16 @@
 // counted), and the rest of that Feed is judged again. Skipped bytes before
 // the first ADU of a direction that are shorter than an ADU (the tail of an
 // ADU cut by the capture start) are not malformed unless no ADU ever
-// follows. TestFramingAgainstTshark (collectors/passive) compares this with
-// tshark on generated captures mixing valid, malformed and fuzzed frames.
+// follows. Once an ADU of a segment's chain throws in tshark's Modbus
+// dissector (a fixed field missing, a truncated identification object
+// list), a partial ADU at the end of that segment is counted as it is (8
+// bytes or more) or dropped, not reassembled; an exception without its
+// code, FC 43 without MEI type or FC 8 without sub-function is not counted
+// (tshark throws before it shows the layer). A rejected segment that looks
+// like a TLS record hands the connection to tshark's TLS heuristic: nothing
+// after it is Modbus (it is counted malformed). TestFramingAgainstTshark
+// (collectors/passive) compares all this with tshark on generated captures
+// mixing valid, malformed and fuzzed frames.
 //
 // # Guarantees
 //

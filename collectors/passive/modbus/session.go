@@ -24,9 +24,12 @@ type Session struct {
 	cli           *bounded.Node[netip.Addr, clientState]
 	serverCounted bool
 	closed        bool
-	seq           uint64 // request sequence for the pending table
-	hi            int    // pending[:hi] holds every used entry
-	adu           ADU
+	// tls: a segment that is not Modbus looked like a TLS record; tshark's
+	// TLS heuristic then takes the connection: nothing after is Modbus.
+	tls bool
+	seq uint64 // request sequence for the pending table
+	hi  int    // pending[:hi] holds every used entry
+	adu ADU
 }
 
 // pending is a request waiting for its response.
@@ -110,6 +113,10 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		f.Val.bytesToClient += uint64(len(payload))
 	}
 	st := &s.dirs[dirIndex(toServer)]
+	if s.tls {
+		s.garbage(st, len(payload), ts) // not Modbus, still counted malformed
+		return
+	}
 	p, chained := s.resume(toServer, st, payload, ts)
 	if len(p) == 0 {
 		return
@@ -118,6 +125,9 @@ func (s *Session) Feed(toServer bool, payload []byte, ts time.Time) {
 		// like tshark, the rest of the Feed is not Modbus: no search for
 		// an ADU boundary inside it
 		s.garbage(st, len(p), ts)
+		if len(p) == len(payload) && looksLikeTLS(p) {
+			s.tls = true
+		}
 		return
 	}
 	s.chain(toServer, st, p, chained, ts)
@@ -259,6 +269,14 @@ func (s *Session) chain(toServer bool, st *stream, p []byte, reassembled bool, t
 		bad = bad || (!reassembled && throws(toServer, p[:l]))
 		p = p[l:]
 	}
+}
+
+// looksLikeTLS is tshark 4.0's TLS heuristic as observed on a segment the
+// Modbus dissector rejects: a handshake or application data record header
+// (content type 22 or 23) of TLS 1.0 to 1.2 (version 3.1-3.3) in at least
+// 5 bytes. (SSL 3.0 headers are taken only in some cases, not modelled.)
+func looksLikeTLS(b []byte) bool {
+	return len(b) >= 5 && (b[0] == 22 || b[0] == 23) && b[1] == 3 && b[2] >= 1 && b[2] <= 3
 }
 
 // headerThrows reports whether tshark's Modbus/TCP dissector throws before

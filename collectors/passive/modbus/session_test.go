@@ -130,6 +130,12 @@ func TestSessionResync(t *testing.T) {
 			s.Feed(true, concat(req2, req3), testT0)
 			s.Feed(true, req3, testT0)
 		}, 2, 1},
+		{"a segment that looks like TLS ends Modbus on the connection, like tshark", func(s *Session) {
+			s.Feed(true, req1, testT0)
+			s.Feed(false, []byte{0x17, 3, 3, 0, 0x10, 1, 2, 3, 4}, testT0)
+			s.Feed(true, req2, testT0)
+			s.Feed(false, req3, testT0)
+		}, 1, 2},
 		{"ADU reassembled from a chain's tail is judged by the heuristic, like tshark", func(s *Session) {
 			bad := append([]byte(nil), req2...)
 			bad[2] = 7

@@ -188,7 +188,7 @@ func withHeader(adu []byte, pid, l uint16) []byte {
 var ModbusVariants = []string{
 	"valid", "two-in-one", "split", "pipelined-split", "bad-protocol-id-start", "bad-protocol-id-chain",
 	"length-0-1-start", "length-0-1-chain", "length-over-254", "length-huge", "short-pdu", "fc-0",
-	"garbage", "garbage-then-valid", "valid-then-garbage", "tiny-segment", "fuzzed",
+	"garbage", "garbage-then-valid", "valid-then-garbage", "tiny-segment", "fuzzed", "tls-record",
 }
 
 // MixedModbus returns n Modbus/TCP connections to port 502 drawn from
@@ -283,6 +283,8 @@ func (b *builder) modbusExchange(kind string) {
 	case "fuzzed":
 		b.add(kind, true, b.mutate(req))
 		b.add(kind, false, b.mutate(resp))
+	case "tls-record": // tshark's TLS heuristic takes the connection
+		b.add(kind, toServer, append([]byte{byte(20 + r.IntN(5)), 3, byte(1 + r.IntN(3)), 0, 0x20}, b.bytes(r.IntN(40))...))
 	}
 }
 
