@@ -43,6 +43,9 @@ func Replay(ctx context.Context, files []string, cfg Config, log *slog.Logger) (
 		return nil, err
 	}
 	e.forSummary = true
+	// the MAC vendor table is needed for the Summary's assets: decompress
+	// it on the other core while the packets are read
+	go sharedOUI() // (its error is reported when the table is used)
 	var reports []FileReport
 	for _, path := range files {
 		rep, err := e.replayFile(ctx, path, nil, nil)
