@@ -66,7 +66,7 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	case "html":
 		err = rep.WriteHTML(w)
 	default:
-		err = rep.WriteTable(w, *color == "always" || (*color == "auto" && *out == "" && isTerminal(env.stdout)))
+		err = rep.WriteTable(w, *color == "always" || (*color == "auto" && *out == "" && isTerminal(env.stdout)), tableWidth(env.stdout, *out == ""))
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)

@@ -69,7 +69,10 @@ type htmlView struct {
 	LevelName  string
 	LevelChart template.HTML
 	AreaChart  template.HTML
-	Open       []Result // FAIL, ERROR, NOT_CONFIGURED
+	Next       LevelScore
+	Explained  string
+	Blocking   []Result // open checks that keep the host from its next level
+	Open       []Result // the other FAIL, ERROR, NOT_CONFIGURED
 	Rest       []Result
 }
 
@@ -83,7 +86,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	var lb []bar
 	for _, l := range r.Score.Levels {
 		lb = append(lb, bar{Label: fmt.Sprintf("%d★ %s", l.Star, levelName(l.Star)), Value: l.Score, Threshold: l.Threshold, Good: l.Met,
-			Detail: fmt.Sprintf("S=%.0f%% (≥%.0f%%) %d/%d", l.Score*100, l.Threshold*100, l.Pass, l.Total)})
+			Detail: fmt.Sprintf("%.0f%% / %.0f%%", l.Score*100, l.Threshold*100)})
 	}
 	v.LevelChart = svgBars("各星级得分 / score per star level", lb)
 	var ab []bar
@@ -92,14 +95,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			Detail: fmt.Sprintf("%.0f%% (%d/%d)", a.PassRate*100, a.Pass, a.Total)})
 	}
 	v.AreaChart = svgBars("各控制域通过率 / pass rate per control area", ab)
-	for _, x := range r.sortedResults() {
-		switch x.State {
-		case StateFail, StateError, StateNotConfigured:
-			v.Open = append(v.Open, x)
-		default:
-			v.Rest = append(v.Rest, x)
-		}
-	}
+	v.Blocking, v.Open, v.Rest = r.resultGroups()
+	v.Next = r.Score.Levels[r.Score.NextLevel()-1]
+	v.Explained = scoreExplained
 	t, err := template.New("report").Funcs(template.FuncMap{
 		"stateZH":   stateZH,
 		"levelName": levelName,
@@ -146,20 +144,28 @@ ul.ev{margin:0;padding-left:1.1em}
 <h2>主机可观测星级 / Host-observable star level</h2>
 <p><span class="level">{{.Stars}}</span> <strong>{{.R.Score.Level}}★ {{.LevelName}}</strong></p>
 <p>通过 PASS {{.R.Score.Counts.Pass}} · 不通过 FAIL {{.R.Score.Counts.Fail}} · 无法检查 ERROR {{.R.Score.Counts.Error}} · 未配置 NOT_CONFIGURED {{.R.Score.Counts.NotConfigured}} · 已豁免 EXEMPT {{.R.Score.Counts.Exempt}} · 不适用 N/A {{.R.Score.Counts.NotApplicable}}</p>
+<p class="score"><strong>{{.Next.Star}}★ 得分 score: {{pct .Next.Score}}</strong>（需要 needs {{pct .Next.Threshold}}，阻断项 blockers: {{len .Next.Blockers}}）</p>
+<p><small>{{.Explained}}</small></p>
 <p class="note">{{.R.Score.Note}}<br>{{.R.Notice}}</p>
 
 <h2>各星级得分 / Score per star level</h2>
 {{.LevelChart}}
 <p><small>虚线为该级阈值；级别需本级及以下各级均满足阈值和门槛条件。Dashed line: threshold of the level; a level needs its gates and thresholds met at every lower level too.</small></p>
 <table>
-<tr><th>级别 Level</th><th>加权得分 S (★≤N)</th><th>阈值 Threshold</th><th>本级通过率 Pass rate (★=N)</th><th>结论 Result</th><th>阻断项 Blockers</th></tr>
-{{range .R.Score.Levels}}<tr><td>{{.Star}}★ {{levelName .Star}}</td><td>{{pct .Score}}</td><td>{{pct .Threshold}}</td><td>{{pct .PassRate}} ({{.Pass}}/{{.Total}})</td><td>{{if .Met}}<span class="pass">达到 met</span>{{else}}<span class="fail">未达到 not met</span>{{end}}</td><td>{{join .Blockers "; "}}</td></tr>
+<tr><th>级别 Level</th><th>得分 Score</th><th>阈值 Threshold</th><th>结论 Result</th><th>阻断项 Blockers</th></tr>
+{{range .R.Score.Levels}}<tr><td>{{.Star}}★ {{levelName .Star}}</td><td>{{pct .Score}}</td><td>{{pct .Threshold}}</td><td>{{if .Met}}<span class="pass">达到 met</span>{{else}}<span class="fail">未达到 not met</span>{{end}}</td><td>{{join .Blockers "; "}}</td></tr>
 {{end}}</table>
 
 <h2>各控制域通过率 / Pass rate per control area</h2>
 {{.AreaChart}}
 
-<h2>待整改项（优先） / Open findings first</h2>
+<h2>待整改项：阻断下一级 {{.Next.Star}}★ / Open findings blocking the next level, {{.Next.Star}}★</h2>
+{{if .Blocking}}<table>
+<tr><th>状态 State</th><th>检查项 Check</th><th>★</th><th>严重度 Severity</th><th>依据 Evidence</th><th>整改建议 Remediation</th></tr>
+{{range .Blocking}}<tr id="{{.ID}}"><td class="st {{lower .State}}">{{stateZH .State}}<br>{{.State}}</td><td><strong>{{.ID}}</strong><br>{{.TitleZH}}<br>{{.TitleEN}}<br><small>{{join .Controls "; "}}</small></td><td>{{.Star}}</td><td>{{.Severity}}</td><td><ul class="ev">{{range .Evidence}}<li>{{.}}</li>{{end}}</ul></td><td>{{.Remediation}}</td></tr>
+{{end}}</table>{{else}}<p>无 / none</p>{{end}}
+
+<h2>其他待整改项（更高星级） / Other open findings (higher levels)</h2>
 {{if .Open}}<table>
 <tr><th>状态 State</th><th>检查项 Check</th><th>★</th><th>严重度 Severity</th><th>依据 Evidence</th><th>整改建议 Remediation</th></tr>
 {{range .Open}}<tr id="{{.ID}}"><td class="st {{lower .State}}">{{stateZH .State}}<br>{{.State}}</td><td><strong>{{.ID}}</strong><br>{{.TitleZH}}<br>{{.TitleEN}}<br><small>{{join .Controls "; "}}</small></td><td>{{.Star}}</td><td>{{.Severity}}</td><td><ul class="ev">{{range .Evidence}}<li>{{.}}</li>{{end}}</ul></td><td>{{.Remediation}}</td></tr>

@@ -45,7 +45,7 @@ func TestWriteTable(t *testing.T) {
 	rep := scanFixture(t, "debian-default", nil)
 	for _, color := range []bool{false, true} {
 		var buf bytes.Buffer
-		if err := rep.WriteTable(&buf, color); err != nil {
+		if err := rep.WriteTable(&buf, color, 0); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
@@ -144,5 +144,129 @@ func TestWriteHTML(t *testing.T) {
 				t.Errorf("open findings section should come first")
 			}
 		})
+	}
+}
+
+// TestWriteTableWraps: at every width no line is wider than the width (in
+// terminal columns, CJK counting two), blockers are never split inside one
+// entry at the default width, and the score is explained once, with no
+// second metric (per-level pass rate) beside it.
+func TestWriteTableWraps(t *testing.T) {
+	t.Parallel()
+	rep := scanFixture(t, "debian-default", nil)
+	for _, width := range []int{60, 80, 0, 160} {
+		var buf bytes.Buffer
+		if err := rep.WriteTable(&buf, width%80 == 0, width); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		limit := width
+		if limit == 0 {
+			limit = DefaultTableWidth
+		}
+		for i, l := range strings.Split(out, "\n") {
+			if w := displayWidth(l); w > limit {
+				t.Errorf("width %d: line %d is %d columns: %q", width, i+1, w, l)
+			}
+		}
+		if n := strings.Count(out, "severity-weighted"); n != 1 {
+			t.Errorf("width %d: the score definition appears %d times, want once", width, n)
+		}
+		if strings.Contains(out, "pass at this level") {
+			t.Errorf("width %d: a second metric (pass at this level) is shown", width)
+		}
+		if width != 0 {
+			continue
+		}
+		for _, l := range rep.Score.Levels {
+			for _, b := range l.Blockers {
+				if !strings.Contains(out, b) {
+					t.Errorf("blocker %q of %d★ is split or missing", b, l.Star)
+				}
+			}
+		}
+	}
+}
+
+// TestResultOrder: the checks that keep the host from its next level come
+// first (gate failures first, then by severity), then the other open checks
+// by star level, then EXEMPT, PASS, N/A; in the table and the HTML page alike.
+func TestResultOrder(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"debian-default", "debian-hardened", "rhel-default", "broken"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rep := scanFixture(t, name, nil)
+			next := rep.Score.NextLevel()
+			blocking, open, rest := rep.resultGroups()
+			if len(blocking)+len(open)+len(rest) != len(rep.Results) {
+				t.Fatalf("groups hold %d results, want %d", len(blocking)+len(open)+len(rest), len(rep.Results))
+			}
+			gateDone := false
+			for i, x := range blocking {
+				if x.Star > next && len(gates(&x, x.scored(), next)) == 0 {
+					t.Errorf("%s (%d★) is listed as blocking %d★", x.ID, x.Star, next)
+				}
+				g := len(gates(&x, x.scored(), next)) > 0
+				if g && gateDone {
+					t.Errorf("gate blocker %s comes after a non-gate check", x.ID)
+				}
+				gateDone = gateDone || !g
+				if i > 0 && !g && blocking[i-1].Severity.Weight() < x.Severity.Weight() && len(gates(&blocking[i-1], blocking[i-1].scored(), next)) == 0 {
+					t.Errorf("%s (%s) comes after %s (%s)", x.ID, x.Severity, blocking[i-1].ID, blocking[i-1].Severity)
+				}
+			}
+			for i, x := range open {
+				if x.State == StateFail && x.Star == next {
+					t.Errorf("failing %s at the next level %d★ is not in the blocking group", x.ID, next)
+				}
+				if i > 0 && open[i-1].Star > x.Star {
+					t.Errorf("open %s (%d★) after %s (%d★)", x.ID, x.Star, open[i-1].ID, open[i-1].Star)
+				}
+			}
+			for i := 1; i < len(rest); i++ {
+				if rest[i-1].State.rank() > rest[i].State.rank() {
+					t.Errorf("%s %s after %s %s", rest[i].ID, rest[i].State, rest[i-1].ID, rest[i-1].State)
+				}
+			}
+			order := append(append(append([]Result(nil), blocking...), open...), rest...)
+			var tb, hb bytes.Buffer
+			if err := rep.WriteTable(&tb, false, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.WriteHTML(&hb); err != nil {
+				t.Fatal(err)
+			}
+			for _, out := range []struct{ kind, text, prefix string }{{"table", tb.String()[strings.Index(tb.String(), "\n== "):], " "}, {"html", hb.String(), `id="`}} {
+				last := -1
+				for _, x := range order {
+					i := strings.Index(out.text, out.prefix+x.ID)
+					if i < last {
+						t.Errorf("%s: %s is out of order", out.kind, x.ID)
+					}
+					last = i
+				}
+			}
+		})
+	}
+}
+
+func TestWrapText(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		text        string
+		first, rest int
+		want        []string
+	}{
+		{"aaa bbb ccc", 10, 10, []string{"aaa bbb", "ccc"}},
+		{"abcdefghijklmnop", 10, 10, []string{"abcdefghij", "klmnop"}},
+		{"中文字符很长的一句话", 10, 10, []string{"中文字符很", "长的一句话"}},
+		{"禁用USB存储 / Block USB", 10, 12, []string{"禁用USB存", "储 / Block", "USB"}},
+		{"aa bbbb\u00a0cccc", 10, 10, []string{"aa", "bbbb\u00a0cccc"}},
+		{"", 10, 10, []string{""}},
+	} {
+		if got := wrapText(c.text, c.first, c.rest); strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("wrapText(%q, %d, %d) = %q, want %q", c.text, c.first, c.rest, got, c.want)
+		}
 	}
 }
