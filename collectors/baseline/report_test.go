@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -134,7 +138,24 @@ func TestWriteHTML(t *testing.T) {
 					t.Errorf("page lacks remediation of %s", r.ID)
 				}
 			}
-			for _, s := range []string{"<svg", "各星级得分", "各控制域通过率", "自评", "unofficial"} {
+			if len(page) >= 1<<20 {
+				t.Errorf("page is %d bytes, want under 1 MB", len(page))
+			}
+			// Area labels complete; N/A, never 0%% (0/0), for an area
+			// without applicable checks.
+			for _, a := range rep.Score.Areas {
+				label := a.TitleZH + " / " + a.TitleEN
+				if !strings.Contains(text, label) {
+					t.Errorf("page lacks the full area label %q", label)
+				}
+				if a.Total == 0 && !strings.Contains(text, label+"N/A") {
+					t.Errorf("area %s without applicable checks is not shown as N/A", a.Area)
+				}
+			}
+			if strings.Contains(text, "(0/0)") {
+				t.Errorf("page shows a rate of 0/0")
+			}
+			for _, s := range []string{"各星级得分", "各控制域通过率", "自评", "unofficial", "@font-face", "severity-weighted"} {
 				if !strings.Contains(page, s) {
 					t.Errorf("page lacks %q", s)
 				}
@@ -269,4 +290,141 @@ func TestWrapText(t *testing.T) {
 			t.Errorf("wrapText(%q, %d, %d) = %q, want %q", c.text, c.first, c.rest, got, c.want)
 		}
 	}
+}
+
+// hostile is a payload that breaks out of an element, an attribute, the
+// style element or a script when written unescaped.
+const hostile = `</style></td><script>alert("x")</script><img src=x onerror='y'>&amp; "q"`
+
+// fillStrings sets every settable string (and string slice, and slice of
+// structs, and pointer to struct) reachable from v to hostile.
+func fillStrings(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(hostile)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fillStrings(v.Field(i))
+			}
+		}
+	case reflect.Pointer:
+		if v.IsNil() && v.CanSet() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		if !v.IsNil() {
+			fillStrings(v.Elem())
+		}
+	case reflect.Slice:
+		if v.Len() == 0 && v.CanSet() {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		}
+		for i := 0; i < v.Len(); i++ {
+			fillStrings(v.Index(i))
+		}
+	}
+}
+
+// TestWriteHTMLEscapes feeds a hostile string through every string field of
+// a report (host, titles, evidence, blockers, area names, self-declared
+// answers, ...) and checks that the page has no element or attribute the
+// report does not write itself, and that the string shows as text.
+func TestWriteHTMLEscapes(t *testing.T) {
+	t.Parallel()
+	rep := scanFixture(t, "debian-default", nil)
+	fillStrings(reflect.ValueOf(rep))
+	for i := range rep.Score.Levels {
+		rep.Score.Levels[i].Blockers = []string{"LNX-X " + hostile, hostile}
+	}
+	rep.Score.Areas = append(rep.Score.Areas, AreaScore{TitleZH: hostile, TitleEN: hostile})
+	var buf bytes.Buffer
+	if err := rep.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	text := checkHTML(t, page)
+	if strings.Contains(page, hostile) || strings.Contains(page, "<script") || strings.Contains(page, "<img") {
+		t.Errorf("the hostile string reached the page unescaped")
+	}
+	allowed := map[string]bool{"html": true, "head": true, "meta": true, "title": true, "style": true, "body": true, "h1": true, "h2": true,
+		"br": true, "small": true, "table": true, "tr": true, "th": true, "td": true, "p": true, "span": true, "strong": true,
+		"ul": true, "li": true, "div": true, "i": true, "a": true}
+	z := html.NewTokenizer(strings.NewReader(page))
+	styles := 0
+	for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+		tok := z.Token()
+		if tt == html.StartTagToken || tt == html.SelfClosingTagToken {
+			if !allowed[tok.Data] {
+				t.Errorf("unexpected element <%s>", tok.Data)
+			}
+			for _, a := range tok.Attr {
+				switch a.Key {
+				case "id", "class", "style", "href", "lang", "charset", "name", "content":
+				default:
+					t.Errorf("unexpected attribute %s=%q on <%s>", a.Key, a.Val, tok.Data)
+				}
+			}
+		}
+		if tt == html.EndTagToken && tok.Data == "style" {
+			styles++
+		}
+	}
+	if styles != 1 {
+		t.Errorf("%d </style>, want 1", styles)
+	}
+	if n := strings.Count(text, hostile); n < 20 {
+		t.Errorf("the hostile string shows %d times as text, want it in every field (at least 20)", n)
+	}
+}
+
+// TestEmbeddedFontCoversReport: the embedded font has a glyph for every
+// non-ASCII character the report prints (the catalog, the package's texts,
+// and the pages of the fixtures), so the subset is not stale.
+func TestEmbeddedFontCoversReport(t *testing.T) {
+	t.Parallel()
+	if !bytes.HasPrefix(cjkFont, []byte("wOFF")) {
+		t.Fatalf("cjkfont.woff is not a WOFF file")
+	}
+	var sources []string
+	files, _ := filepath.Glob("*.go")
+	files = append(files, "catalog.json")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "cjkfont_runes.go" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, string(b))
+	}
+	for _, name := range []string{"debian-default", "broken"} {
+		var buf bytes.Buffer
+		if err := scanFixture(t, name, nil).WriteHTML(&buf); err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, buf.String())
+	}
+	missing := map[rune]bool{}
+	for _, s := range sources {
+		for _, r := range s {
+			if r >= 0xa0 && r != 0xfffd && !strings.ContainsRune(embeddedFontRunes, r) {
+				missing[r] = true
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("the embedded font lacks %d characters the report uses (%q...): run go generate ./collectors/baseline", len(missing), string(sortedRunes(missing)))
+	}
+}
+
+func sortedRunes(m map[rune]bool) []rune {
+	out := make([]rune, 0, len(m))
+	for r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
