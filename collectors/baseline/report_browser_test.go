@@ -170,7 +170,7 @@ func TestReportInBrowser(t *testing.T) {
 	bin := chromium(t)
 	dir := t.TempDir()
 	env := browserEnv(t, dir)
-	for _, name := range []string{"debian-default", "broken"} {
+	for _, name := range []string{"debian-default", "debian-hardened", "broken"} {
 		rep := scanFixture(t, name, nil)
 		var buf bytes.Buffer
 		if err := rep.WriteHTML(&buf); err != nil {

@@ -252,7 +252,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:2px solid #ddd;padding-botto
 .unofficial{border:2px dashed #e67e22;padding:1em;margin-top:2em;background:#fdf2e9}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #ddd;padding:.35em .5em;vertical-align:top;text-align:left}
 th{background:#f4f6f7;font-weight:normal}tr>th:first-child{font-weight:bold}
-table.levels th:first-child,table.areas th:first-child{width:30%}
+table.levels tr>:first-child{width:9em}table.areas tr>:first-child{width:30%}
 .st,.nw{font-weight:bold;white-space:nowrap}.nw{font-weight:normal}
 ul.ev,td.rem{overflow-wrap:anywhere}
 .fail{color:#c0392b}.error{color:#8e44ad}.not_configured{color:#b9770e}.pass,.exempt{color:#1e8449}.not_applicable,.na{color:#7f8c8d}

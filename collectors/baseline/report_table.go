@@ -156,7 +156,7 @@ func (r *Report) WriteTable(w io.Writer, color bool, width int) error {
 	line(fmt.Sprintf("主机可观测星级 host-observable level: %s ", c(ansiBold, stars(sc.Level))), 2, fmt.Sprintf("%d★ %s", sc.Level, levelName(sc.Level)))
 	next := sc.Levels[sc.NextLevel()-1]
 	line(c(ansiBold, fmt.Sprintf("下一级 next level %d★ 得分 score: %.0f%%", next.Star, next.Score*100))+" ", 2,
-		fmt.Sprintf("(需要 needs %.0f%%, 阻断项 blockers: %d)", next.Threshold*100, len(next.Blockers)))
+		joinUnbroken([]string{fmt.Sprintf("(需要 needs %.0f%%,", next.Threshold*100), fmt.Sprintf("阻断项 blockers: %d)", len(next.Blockers))}, " "))
 	line("  ", 2, scoreExplained)
 	for _, l := range sc.Levels {
 		met := c(ansiRed, "未达到 not met")

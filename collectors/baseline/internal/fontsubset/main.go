@@ -56,6 +56,10 @@ func run(fontPath, out, runesOut string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fontPath, err)
 	}
+	sub, err := parseFont(sfnt) // the subset reads back
+	if err != nil {
+		return fmt.Errorf("the subset: %w", err)
+	}
 	woff, err := toWOFF(sfnt)
 	if err != nil {
 		return err
@@ -79,8 +83,8 @@ func run(fontPath, out, runesOut string) error {
 	if err := os.WriteFile(runesOut, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("fontsubset: %d characters, %d glyphs' font is %d bytes (WOFF %d bytes); not in the font: %q\n",
-		len(covered), len(covered), len(sfnt), len(woff), string(missing))
+	fmt.Printf("fontsubset: %d characters, %d glyphs: %d bytes as TrueType, %d as WOFF; not in the font: %q\n",
+		len(covered), u16(sub.tables["maxp"], 4), len(sfnt), len(woff), string(missing))
 	return nil
 }
 
