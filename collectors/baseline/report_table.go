@@ -150,10 +150,10 @@ func (r *Report) WriteTable(w io.Writer, color bool, width int) error {
 		return code + s + ansiReset
 	}
 	line := func(prefix string, indent int, text string) { writeWrapped(bw, prefix, indent, text, width) }
-	fmt.Fprintf(bw, "%s\n", c(ansiBold, "edgeward 主机安全基线 / host hardening baseline"))
+	line("", 2, c(ansiBold, "edgeward 主机安全基线 / host hardening baseline"))
 	line("", 2, fmt.Sprintf("主机 host: %s  系统 OS: %s  角色 role: %s  目录 catalog: v%s  时间 time: %s", r.Host, r.OS, r.Role, r.CatalogVersion, r.Time.Format("2006-01-02 15:04:05Z")))
 	sc := r.Score
-	line(fmt.Sprintf("主机可观测星级 host-observable level: %s ", c(ansiBold, stars(sc.Level))), 2, fmt.Sprintf("%d★ %s", sc.Level, levelName(sc.Level)))
+	line("主机可观测星级 host-observable level: ", 2, fmt.Sprintf("%s %d★ %s", c(ansiBold, stars(sc.Level)), sc.Level, levelName(sc.Level)))
 	next := sc.Levels[sc.NextLevel()-1]
 	line(c(ansiBold, fmt.Sprintf("下一级 next level %d★ 得分 score: %.0f%%", next.Star, next.Score*100))+" ", 2,
 		joinUnbroken([]string{fmt.Sprintf("(需要 needs %.0f%%,", next.Threshold*100), fmt.Sprintf("阻断项 blockers: %d)", len(next.Blockers))}, " "))
@@ -163,7 +163,7 @@ func (r *Report) WriteTable(w io.Writer, color bool, width int) error {
 		if l.Met {
 			met = c(ansiGreen, "达到 met")
 		}
-		fmt.Fprintf(bw, "  %d★ %s  %s %3.0f%% / %.0f%%  %s\n", l.Star, padWidth(levelName(l.Star), 10), "得分 score", l.Score*100, l.Threshold*100, met)
+		line(fmt.Sprintf("  %d★ %s  ", l.Star, padWidth(levelName(l.Star), 10)), 7, fmt.Sprintf("得分 score %3.0f%% / %.0f%%  %s", l.Score*100, l.Threshold*100, joinUnbroken([]string{met}, "")))
 		if len(l.Blockers) > 0 {
 			line("       ", 9, fmt.Sprintf("阻断项 blockers (%d): %s", len(l.Blockers), joinUnbroken(l.Blockers, "; ")))
 		}

@@ -175,7 +175,7 @@ func TestWriteHTML(t *testing.T) {
 func TestWriteTableWraps(t *testing.T) {
 	t.Parallel()
 	rep := scanFixture(t, "debian-default", nil)
-	for _, width := range []int{60, 80, 0, 160} {
+	for _, width := range []int{40, 60, 80, 0, 160} {
 		var buf bytes.Buffer
 		if err := rep.WriteTable(&buf, width%80 == 0, width); err != nil {
 			t.Fatal(err)

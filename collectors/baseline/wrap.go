@@ -175,6 +175,10 @@ func joinUnbroken(items []string, sep string) string {
 // width columns; the lines after the first are indented by indent spaces.
 func writeWrapped(w io.Writer, prefix string, indent int, text string, width int) {
 	pad := strings.Repeat(" ", indent)
+	if width-displayWidth(prefix) < 12 { // too narrow: the text starts below the prefix
+		io.WriteString(w, strings.TrimRight(prefix, " ")+"\n")
+		prefix = pad
+	}
 	for i, l := range wrapText(text, width-displayWidth(prefix), width-indent) {
 		l = strings.ReplaceAll(l, nbsp, " ")
 		if i == 0 {
