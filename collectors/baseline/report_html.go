@@ -176,7 +176,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	blocking, open, rest := r.resultGroups()
 	p.printf("\n<h2>待整改项：阻断下一级 %d★ / Open findings blocking the next level, %d★</h2>\n", next.Star, next.Star)
 	writeOpen(p, blocking)
-	p.raw("\n<h2>其他待整改项（更高星级） / Other open findings (higher levels)</h2>\n")
+	p.raw("\n<h2>其他待整改项（不计入下一级） / Other open findings (not counted at the next level)</h2>\n")
 	writeOpen(p, open)
 
 	if len(r.Unreadable) > 0 {

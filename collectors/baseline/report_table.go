@@ -64,7 +64,7 @@ func stars(n int) string {
 // blocking holds the open checks (FAIL, ERROR, NOT_CONFIGURED) that keep the
 // host from its next level, because they count in that level's score or fail
 // one of its gates, the gate failures first and then by severity weight;
-// open holds the other open checks (higher levels) by star level; rest holds
+// open holds the other open checks (mostly of higher levels) by star level; rest holds
 // EXEMPT, PASS and NOT_APPLICABLE, in that order.
 func (r *Report) resultGroups() (blocking, open, rest []Result) {
 	next := r.Score.NextLevel()
@@ -96,14 +96,15 @@ func (r *Report) resultGroups() (blocking, open, rest []Result) {
 }
 
 // blocksLevel reports whether result x keeps level n from being met: it
-// fails a gate of n, or it counts with value 0 in S_n.
+// counts in S_n (star at most n, in C_n) and either with value 0 or failing
+// a gate of n.
 func blocksLevel(x *Result, n int) bool {
 	st := x.scored()
-	if len(gates(x, st, n)) > 0 {
-		return true
-	}
 	v, in := value(st, n)
-	return x.Star <= n && in && v == 0
+	if x.Star > n || !in {
+		return false
+	}
+	return v == 0 || len(gates(x, st, n)) > 0
 }
 
 // less orders results by severity weight (descending) then star when
@@ -181,7 +182,7 @@ func (r *Report) WriteTable(w io.Writer, color bool, width int) error {
 		rs    []Result
 	}{
 		{fmt.Sprintf("阻断下一级 %d★ 的检查 / blocking the next level, %d★", next.Star, next.Star), blocking},
-		{"其他待整改项（更高星级） / other open checks (higher levels)", open},
+		{"其他待整改项（不计入下一级） / other open checks (not counted at the next level)", open},
 		{"已豁免、通过、不适用 / exempt, passed, not applicable", rest},
 	} {
 		if len(g.rs) == 0 {

@@ -225,7 +225,7 @@ func TestResultOrder(t *testing.T) {
 			}
 			gateDone := false
 			for i, x := range blocking {
-				if x.Star > next && len(gates(&x, x.scored(), next)) == 0 {
+				if x.Star > next {
 					t.Errorf("%s (%d★) is listed as blocking %d★", x.ID, x.Star, next)
 				}
 				g := len(gates(&x, x.scored(), next)) > 0
@@ -427,4 +427,29 @@ func sortedRunes(m map[rune]bool) []rune {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// TestBlocksLevel: a check blocks level n only when it counts in S_n: a
+// failing critical check of a higher level does not block n, a
+// NOT_CONFIGURED 1★ check does not block 1★ (it is outside C_1) but does
+// block 2★.
+func TestBlocksLevel(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r    Result
+		n    int
+		want bool
+	}{
+		{Result{ID: "LNX-X-001", Star: 3, Severity: SeverityCritical, State: StateFail}, 1, false},
+		{Result{ID: "LNX-X-001", Star: 3, Severity: SeverityCritical, State: StateFail}, 3, true},
+		{Result{ID: "LNX-X-002", Star: 1, Severity: SeverityLow, State: StateNotConfigured}, 1, false},
+		{Result{ID: "LNX-X-002", Star: 1, Severity: SeverityLow, State: StateNotConfigured}, 2, true},
+		{Result{ID: "LNX-X-003", Star: 1, Severity: SeverityHigh, State: StateError, LastKnown: &LastKnown{State: StatePass}}, 2, false},
+		{Result{ID: "LNX-PLT-001", Star: 3, Severity: SeverityMedium, State: StateExempt}, 3, true},
+		{Result{ID: "LNX-X-004", Star: 2, Severity: SeverityMedium, State: StateExempt}, 2, false},
+	} {
+		if got := blocksLevel(&c.r, c.n); got != c.want {
+			t.Errorf("blocksLevel(%s %d★ %s %s, %d) = %t, want %t", c.r.ID, c.r.Star, c.r.Severity, c.r.State, c.n, got, c.want)
+		}
+	}
 }
