@@ -109,6 +109,10 @@ type Flow struct {
 	SecurityMode      string   `json:"security_mode,omitempty"`
 	EndpointURL       string   `json:"endpoint_url,omitempty"`
 	IdentityTokens    []string `json:"identity_tokens,omitempty"`
+	// Security counts the secure channels (connections) of the flow per
+	// policy and mode, so a None discovery channel before a secured
+	// session shows next to it.
+	Security []opcua.ChannelSecurity `json:"security,omitempty"`
 	// Messages counts OPC UA chunks; Encrypted the MSG/CLO chunks whose
 	// body was not readable; Errors ERR chunks; ServiceFaults and
 	// BadStatus failed responses; Writes, Calls and NodeManagement those
@@ -297,7 +301,7 @@ func opcuaFlowOf(f opcua.Flow) Flow {
 		Protocol: "opcua", Client: f.Client.String(), Server: f.Server.String(),
 		Services:          f.Services,
 		SecurityPolicyURI: f.SecurityPolicyURI, SecurityMode: f.SecurityMode, EndpointURL: f.EndpointURL,
-		IdentityTokens: f.IdentityTokens, Messages: f.Messages, Encrypted: f.Encrypted,
+		IdentityTokens: f.IdentityTokens, Security: f.Security, Messages: f.Messages, Encrypted: f.Encrypted,
 		Errors: f.Errors, ServiceFaults: f.ServiceFaults, BadStatus: f.BadStatus,
 		Writes: f.Writes, Calls: f.Calls, NodeManagement: f.NodeManagement,
 		WrittenNodes: f.WrittenNodes, CalledMethods: f.CalledMethods, Malformed: f.Malformed,
