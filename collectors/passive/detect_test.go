@@ -106,8 +106,12 @@ func TestDetections(t *testing.T) {
 		}, []string{"modbus.identification_sweep"}},
 		{"unit id scan", func(w *pcapgen.Writer) error {
 			var ps [][2][]byte
-			for u := range 40 {
-				ps = append(ps, pair(pcapgen.ReadHolding(uint16(u), uint8(u+1), 0, 1)))
+			for u := range 40 { // only unit 1 is there
+				req, resp := pcapgen.ReadHolding(uint16(u), uint8(u+1), 0, 1)
+				if u > 0 {
+					resp = pcapgen.Exception(uint16(u), uint8(u+1), 3, 11)
+				}
+				ps = append(ps, pair(req, resp))
 			}
 			return transact(w, hmi, plc, ps...)
 		}, []string{"modbus.scan"}},

@@ -34,15 +34,24 @@ func (a *Analyzer) TableBytes() int {
 }
 
 func (f *flowState) memSize() int {
-	n := cap(f.fcs) * int(unsafe.Sizeof(fcCount{}))
-	for i := range f.read {
-		n += (cap(f.read[i].r) + cap(f.written[i].r)) * int(unsafe.Sizeof(rng{}))
+	n := cap(f.fcs)*int(unsafe.Sizeof(fcCount{})) + rangeBytes(&f.read, &f.written) + rangeBytes(&f.noResponse.read, &f.noResponse.written)
+	n += cap(f.refused) * int(unsafe.Sizeof(outcomeRanges{}))
+	for i := range f.refused {
+		n += rangeBytes(&f.refused[i].read, &f.refused[i].written)
+	}
+	return n
+}
+
+func rangeBytes(read, written *[numTables]rangeSet) int {
+	n := 0
+	for i := range read {
+		n += (cap(read[i].r) + cap(written[i].r)) * int(unsafe.Sizeof(rng{}))
 	}
 	return n
 }
 
 func (d *deviceState) memSize() int {
-	n := 0
+	n := cap(d.refused) * int(unsafe.Sizeof(outcomeSet{}))
 	for _, objs := range d.ident {
 		n += mapEntryBytes + len(objs)*mapEntryBytes
 		for _, v := range objs {
@@ -53,7 +62,8 @@ func (d *deviceState) memSize() int {
 }
 
 func (c *clientState) memSize() int {
-	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identKey{}))
+	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identTarget{})) +
+		cap(c.win.addrTargets)*int(unsafe.Sizeof(addrKey{}))
 }
 
 // mapEntryBytes is what one small map entry costs, roughly (slot, control
