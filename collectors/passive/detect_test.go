@@ -99,7 +99,7 @@ func TestDetections(t *testing.T) {
 		}, []string{"modbus.diagnostic"}},
 		{"identification sweep", func(w *pcapgen.Writer) error {
 			var ps [][2][]byte
-			for u := range 6 {
+			for u := range 10 {
 				ps = append(ps, pair(pcapgen.ADU(uint16(u), uint8(u+1), 43, 14, 1, 0), pcapgen.Exception(uint16(u), uint8(u+1), 43, 11)))
 			}
 			return transact(w, hmi, plc, ps...)

@@ -105,6 +105,7 @@ type clientState struct {
 	wrote               bool
 	requests, responses uint64
 	fcsOK               bitset256 // function codes ever answered normally to it
+	fcsHist             bitset256 // function codes it sent in earlier windows
 	servers             []netip.AddrPort
 	win                 clientWindow
 }
@@ -116,6 +117,7 @@ type clientWindow struct {
 	// unitsOK those answered normally; fcsFailed the function codes
 	// refused as illegal (exception 1) or unanswered.
 	unitsTried, unitsOK, fcsFailed bitset256
+	fcsTried                       bitset256
 	// dataRequests counts resolved requests with table ranges,
 	// addrRefused those refused as illegal data address (exception 2) and
 	// addrTargets their distinct start addresses (up to the threshold).

@@ -39,10 +39,12 @@ type Config struct {
 	// addressed: a gateway's polled units answer, a unit id sweep's do not.
 	ScanUnitThreshold int
 	// ScanFCThreshold is the number of distinct function codes refused as
-	// illegal (exception 1) or unanswered within Window, and never answered
-	// normally to the client before, that raises modbus.scan: an
-	// engineering session uses many codes the device supports, a sweep
-	// tries codes it does not.
+	// illegal (exception 1) or unanswered within Window, that the client
+	// neither had answered normally nor sent in an earlier Window, that
+	// raises modbus.scan when at least half of ScanFCThreshold of them are
+	// codes the specification does not assign: an engineering session
+	// uses public codes, some of which the device may lack; a sweep tries
+	// the unassigned ones too.
 	ScanFCThreshold int
 	// ScanAddressThreshold is the number of distinct start addresses
 	// refused as illegal data addresses (exception 2) to one client within
@@ -50,9 +52,10 @@ type Config struct {
 	// of its requests with table ranges.
 	ScanAddressThreshold int
 	// IdentSweepThreshold is the number of distinct servers one client
-	// asks for identification (FC 43/14 or FC 17) within Window, or of
-	// (server, unit) targets that refused or did not answer it, that
-	// raises modbus.identification_sweep.
+	// asks for identification (FC 43/14 or FC 17) within Window, or half
+	// the number of (server, unit) targets that refused or did not answer
+	// it, that raises modbus.identification_sweep (an engineering tool asks
+	// the few units it configures, and a device may lack the function).
 	IdentSweepThreshold int
 	// ResponseTimeout is how long a request waits for its response before
 	// it counts as unanswered (capture time; also at the connection's end).

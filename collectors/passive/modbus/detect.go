@@ -91,6 +91,9 @@ func (a *Analyzer) quietAllows(k quietKey, ts time.Time) (bool, uint64) { return
 func (a *Analyzer) windowFor(c *clientState, ts time.Time) {
 	w := &c.win
 	if w.start.IsZero() || ts.Sub(w.start) >= a.cfg.Window {
+		for i := range c.fcsHist {
+			c.fcsHist[i] |= w.fcsTried[i]
+		}
 		ids, addrs := w.idTargets[:0], w.addrTargets[:0]
 		*w = clientWindow{start: ts, idTargets: ids, addrTargets: addrs}
 	}
@@ -279,7 +282,7 @@ func (a *Analyzer) checkIdentSweep(s *Session, p *pending, r result, code uint8,
 			servers = append(servers, t.server)
 		}
 	}
-	if len(servers) < a.cfg.IdentSweepThreshold && failed < a.cfg.IdentSweepThreshold {
+	if len(servers) < a.cfg.IdentSweepThreshold && failed < 2*a.cfg.IdentSweepThreshold {
 		return
 	}
 	w.fired |= winFiredIdent
@@ -310,6 +313,7 @@ func (a *Analyzer) checkScan(s *Session, p *pending, r result, code uint8, c *cl
 			w.unitsOK.add(p.unit)
 		}
 	}
+	w.fcsTried.add(p.fc)
 	if r == resUnanswered || (r == resRefused && code == 1) {
 		w.fcsFailed.add(p.fc)
 	}
@@ -342,10 +346,20 @@ func (a *Analyzer) checkScan(s *Session, p *pending, r result, code uint8, c *cl
 		}
 	}
 	if w.fired&winFiredScanFCs == 0 {
-		fresh := w.fcsFailed.andNot(&c.fcsOK)
-		if n := fresh.count(); n >= a.cfg.ScanFCThreshold {
+		known := c.fcsOK
+		for i := range known {
+			known[i] |= c.fcsHist[i]
+		}
+		fresh := w.fcsFailed.andNot(&known)
+		unassigned := 0
+		for _, fc := range fresh.list() {
+			if Classify(fc) == ClassUnknown {
+				unassigned++
+			}
+		}
+		if n := fresh.count(); n >= a.cfg.ScanFCThreshold && 2*unassigned >= a.cfg.ScanFCThreshold {
 			scan(winFiredScanFCs, "function_codes", fmt.Sprintf("client %s tried %d function codes the device refused as illegal or left unanswered within %s", s.clientIP, n, a.cfg.Window),
-				map[string]any{"function_codes": intList(fresh.list())})
+				map[string]any{"function_codes": intList(fresh.list()), "unassigned": unassigned})
 		}
 	}
 	if w.fired&winFiredScanAddrs == 0 && len(w.addrTargets) >= a.cfg.ScanAddressThreshold && 2*w.addrRefused >= w.dataRequests {

@@ -130,7 +130,8 @@
 // ScanAddressThreshold start addresses were refused as illegal data
 // addresses and such refusals were at least half of the requests;
 // identification sweeps (FC 43/14 or 17 to IdentSweepThreshold servers,
-// or to as many (server, unit) targets that refused or did not answer);
+// or to twice as many (server, unit) targets that refused or did not
+// answer);
 // exception rate above ExceptionRateThreshold; malformed floods. Repeated
 // diagnostic, broadcast and programming alerts for the same source are
 // raised once per Window with a suppressed count (refused and executed
