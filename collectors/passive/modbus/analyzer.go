@@ -112,7 +112,8 @@ type clientState struct {
 
 // clientWindow holds one client's counters for the current detection window.
 type clientWindow struct {
-	start time.Time
+	start   int64 // Unix nanoseconds
+	started bool
 	// unitsTried are the unit ids of resolved requests (unit 0 excepted),
 	// unitsOK those answered normally; fcsFailed the function codes
 	// refused as illegal (exception 1) or unanswered.
@@ -164,6 +165,7 @@ type flowState struct {
 	refused                         []outcomeRanges
 	noResponse                      outcomeRanges
 	broadcasts                      uint64
+	rangeCap                        int // intervals allocated in all range sets
 	requests, responses, exceptions uint64
 	bytesToServer, bytesToClient    uint64
 	malformed, unanswered           uint64

@@ -90,12 +90,12 @@ func (a *Analyzer) quietAllows(k quietKey, ts time.Time) (bool, uint64) { return
 // windowFor resets the client's detection window when it has expired.
 func (a *Analyzer) windowFor(c *clientState, ts time.Time) {
 	w := &c.win
-	if w.start.IsZero() || ts.Sub(w.start) >= a.cfg.Window {
+	if now := ts.UnixNano(); !w.started || now-w.start >= int64(a.cfg.Window) || now < w.start {
 		for i := range c.fcsHist {
 			c.fcsHist[i] |= w.fcsTried[i]
 		}
 		ids, addrs := w.idTargets[:0], w.addrTargets[:0]
-		*w = clientWindow{start: ts, idTargets: ids, addrTargets: addrs}
+		*w = clientWindow{start: now, started: true, idTargets: ids, addrTargets: addrs}
 	}
 }
 
@@ -124,8 +124,7 @@ func (a *Analyzer) learning(ts time.Time) bool {
 func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts time.Time) {
 	fc := p.fc
 	class := Classify(fc)
-	cn := s.cliNode(ts)
-	c := &cn.Val
+	c := s.cliVal(ts)
 	a.windowFor(c, ts)
 	w := &c.win
 	at := time.Unix(0, p.at)
@@ -319,6 +318,11 @@ func (a *Analyzer) checkScan(s *Session, p *pending, r result, code uint8, c *cl
 	}
 	if p.nacc > 0 && r != resBroadcast {
 		w.dataRequests++
+	}
+	if r == resExecuted {
+		return // only a failure can complete a scan
+	}
+	if p.nacc > 0 && r != resBroadcast {
 		if r == resRefused && code == 2 {
 			w.addrRefused++
 			k := addrKey{table: p.acc[0].Table, start: p.acc[0].Start}
@@ -351,13 +355,8 @@ func (a *Analyzer) checkScan(s *Session, p *pending, r result, code uint8, c *cl
 			known[i] |= c.fcsHist[i]
 		}
 		fresh := w.fcsFailed.andNot(&known)
-		unassigned := 0
-		for _, fc := range fresh.list() {
-			if Classify(fc) == ClassUnknown {
-				unassigned++
-			}
-		}
-		if n := fresh.count(); n >= a.cfg.ScanFCThreshold && 2*unassigned >= a.cfg.ScanFCThreshold {
+		un := fresh.and(&unassignedFCs)
+		if n, unassigned := fresh.count(), un.count(); n >= a.cfg.ScanFCThreshold && 2*unassigned >= a.cfg.ScanFCThreshold {
 			scan(winFiredScanFCs, "function_codes", fmt.Sprintf("client %s tried %d function codes the device refused as illegal or left unanswered within %s", s.clientIP, n, a.cfg.Window),
 				map[string]any{"function_codes": intList(fresh.list()), "unassigned": unassigned})
 		}

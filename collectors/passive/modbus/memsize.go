@@ -34,20 +34,8 @@ func (a *Analyzer) TableBytes() int {
 }
 
 func (f *flowState) memSize() int {
-	n := cap(f.fcs)*int(unsafe.Sizeof(fcCount{})) + rangeBytes(&f.read, &f.written) + rangeBytes(&f.noResponse.read, &f.noResponse.written)
-	n += cap(f.refused) * int(unsafe.Sizeof(outcomeRanges{}))
-	for i := range f.refused {
-		n += rangeBytes(&f.refused[i].read, &f.refused[i].written)
-	}
-	return n
-}
-
-func rangeBytes(read, written *[numTables]rangeSet) int {
-	n := 0
-	for i := range read {
-		n += (cap(read[i].r) + cap(written[i].r)) * int(unsafe.Sizeof(rng{}))
-	}
-	return n
+	return cap(f.fcs)*int(unsafe.Sizeof(fcCount{})) + cap(f.refused)*int(unsafe.Sizeof(outcomeRanges{})) +
+		f.rangeCap*int(unsafe.Sizeof(rng{}))
 }
 
 func (d *deviceState) memSize() int {

@@ -71,21 +71,28 @@ type outcomeRanges struct {
 	read, written [numTables]rangeSet
 }
 
-func (o *outcomeRanges) add(p *pending) {
+// add accounts request p; it returns by how many intervals the capacity
+// of the range sets grew.
+func (o *outcomeRanges) add(p *pending) int {
 	o.outcomeSet.add(p.unit, p.fc)
-	addAccesses(&o.read, &o.written, p)
+	return addAccesses(&o.read, &o.written, p)
 }
 
-// addAccesses adds the table ranges of request p to read and written.
-func addAccesses(read, written *[numTables]rangeSet, p *pending) {
+// addAccesses adds the table ranges of request p to read and written and
+// returns by how many intervals their capacity grew.
+func addAccesses(read, written *[numTables]rangeSet, p *pending) int {
+	grew := 0
 	for i := 0; i < int(p.nacc); i++ {
 		acc := &p.acc[i]
+		set := &read[acc.Table]
 		if acc.Write {
-			written[acc.Table].add(acc.Start, acc.Quantity)
-		} else {
-			read[acc.Table].add(acc.Start, acc.Quantity)
+			set = &written[acc.Table]
 		}
+		c := cap(set.r)
+		set.add(acc.Start, acc.Quantity)
+		grew += cap(set.r) - c
 	}
+	return grew
 }
 
 // refusedSet returns the set of exception code among sets, adding it when
@@ -137,17 +144,16 @@ func (s *Session) resolve(p *pending, r result, code uint8, ts time.Time) {
 	if r == resUnanswered && p.unit == 0 {
 		r = resBroadcast
 	}
-	f := &s.flowNode(ts).Val
-	d := &s.devNode(ts).Val
+	f, d := s.flowVal(ts), s.devVal(ts)
 	switch r {
 	case resExecuted:
 		f.units.add(p.unit)
 		d.units.add(p.unit)
-		addAccesses(&f.read, &f.written, p)
+		f.rangeCap += addAccesses(&f.read, &f.written, p)
 	case resRefused:
 		if o := refusedSet(&f.refused, code, func(o *outcomeRanges) uint8 { return o.code },
 			func(c uint8) outcomeRanges { return outcomeRanges{outcomeSet: outcomeSet{code: c}} }); o != nil {
-			o.add(p)
+			f.rangeCap += o.add(p)
 		}
 		if o := refusedSet(&d.refused, code, func(o *outcomeSet) uint8 { return o.code },
 			func(c uint8) outcomeSet { return outcomeSet{code: c} }); o != nil {
@@ -155,7 +161,7 @@ func (s *Session) resolve(p *pending, r result, code uint8, ts time.Time) {
 		}
 	case resUnanswered:
 		f.unanswered++
-		f.noResponse.add(p)
+		f.rangeCap += f.noResponse.add(p)
 		d.noResponse.add(p.unit, p.fc)
 	case resBroadcast:
 		f.broadcasts++
@@ -164,10 +170,54 @@ func (s *Session) resolve(p *pending, r result, code uint8, ts time.Time) {
 	s.a.onOutcome(s, p, r, code, ts)
 }
 
+// flowVal returns the session's flow, without moving it in the LRU when
+// the session holds it already (handle just did); its growth is measured
+// at the next touch.
+func (s *Session) flowVal(ts time.Time) *flowState {
+	if n := s.flow; n != nil && !n.Gone {
+		return &n.Val
+	}
+	return &s.flowNode(ts).Val
+}
+
+// devVal is flowVal for the session's device.
+func (s *Session) devVal(ts time.Time) *deviceState {
+	if n := s.dev; n != nil && !n.Gone {
+		return &n.Val
+	}
+	return &s.devNode(ts).Val
+}
+
+// cliVal is flowVal for the session's client.
+func (s *Session) cliVal(ts time.Time) *clientState {
+	if n := s.cli; n != nil && !n.Gone {
+		return &n.Val
+	}
+	return &s.cliNode(ts).Val
+}
+
+// unassignedFCs are the function codes the specification does not assign.
+var unassignedFCs = func() (b bitset256) {
+	for fc := 0; fc < 128; fc++ {
+		if Classify(uint8(fc)) == ClassUnknown {
+			b.add(uint8(fc))
+		}
+	}
+	return b
+}()
+
+// and returns the values in both b and c.
+func (b *bitset256) and(c *bitset256) bitset256 {
+	return bitset256{b[0] & c[0], b[1] & c[1], b[2] & c[2], b[3] & c[3]}
+}
+
 // expirePending resolves as unanswered the pending requests sent more than
 // Config.ResponseTimeout before ts.
 func (s *Session) expirePending(ts time.Time) {
-	limit := ts.Add(-s.a.cfg.ResponseTimeout).UnixNano()
+	if s.hi == 0 {
+		return
+	}
+	limit := ts.UnixNano() - int64(s.a.cfg.ResponseTimeout)
 	for i := 0; i < s.hi; i++ {
 		if p := &s.pending[i]; p.used && p.at < limit {
 			p.used = false
