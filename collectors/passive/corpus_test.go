@@ -177,8 +177,9 @@ func docTable(t *testing.T) []string {
 // the table in the package documentation.
 func TestCorpora(t *testing.T) {
 	if testing.Short() {
-		t.Skip("generates and replays about 50 captures")
+		t.Skip("generates and replays 100 captures")
 	}
+	t.Parallel()
 	benign := runCorpus(t, pcapgen.BenignCorpus(corpusSeed, corpusBenign))
 	attack := runCorpus(t, pcapgen.AttackCorpus(corpusSeed, corpusAttackVariant))
 	for _, r := range append(slices.Clone(benign), attack...) {
