@@ -204,16 +204,20 @@
 //
 //	attack family         event kind                   detected    FP         also raised by the attack
 //	unit_sweep            modbus.scan                  8/10 80%    0/100 0%   modbus.exception_rate, modbus.identification_sweep
-//	fc_sweep              modbus.scan                  10/10 100%  0/100 0%   modbus.exception_rate, modbus.program_function, modbus.write_new_master
+//	fc_sweep              modbus.scan                  10/10 100%  0/100 0%   modbus.program_function, modbus.write_new_master
 //	address_sweep         modbus.scan                  10/10 100%  0/100 0%   modbus.exception_rate
-//	identification_sweep  modbus.identification_sweep  8/10 80%    0/100 0%   modbus.exception_rate
+//	identification_sweep  modbus.identification_sweep  8/10 80%    0/100 0%   -
 //	fc8_restart           modbus.diagnostic            10/10 100%  0/100 0%   -
 //	new_master_write      modbus.write_new_master      10/10 100%  0/100 0%   -
 //	fc90_download         modbus.program_function      10/10 100%  0/100 0%   -
 //	opcua_brute_force     opcua.brute_force            6/10 60%    0/100 0%   opcua.cleartext_password, opcua.security_none
 //	captures: 20 benign, 80 attack; events from the plant's own clients: 0
 //
-// The misses are what the detections cannot see: a unit id sweep of a PLC
+// The same corpora from the held-out seeds 7, 12, 99, 2024 and 31337 give
+// no false positive either; there the families with misses (unit and
+// identification sweeps, password guessing) are detected in 60-100% of
+// their captures and the others in all. The misses are what the
+// detections cannot see: a unit id sweep of a PLC
 // that answers every unit id normally, an identification sweep of fewer
 // than 4 servers whose units answer, and password guessing slower than
 // opcua.Config.BruteForceThreshold failures per Window.

@@ -67,7 +67,9 @@ type Config struct {
 	LearnPeriod time.Duration
 	// ExceptionRateThreshold is the share of exception responses (0-1) to one
 	// client within Window that raises modbus.exception_rate, once at least
-	// ExceptionMinResponses responses were seen.
+	// ExceptionMinResponses responses were seen. Exception 1 (illegal
+	// function) answers an engineering tool's capability probes and is left
+	// out (the function code scan judges it).
 	ExceptionRateThreshold float64
 	// ExceptionMinResponses is the minimum number of responses in Window
 	// before the exception rate is judged.

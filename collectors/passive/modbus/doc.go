@@ -132,7 +132,8 @@
 // identification sweeps (FC 43/14 or 17 to IdentSweepThreshold servers,
 // or to twice as many (server, unit) targets that refused or did not
 // answer);
-// exception rate above ExceptionRateThreshold; malformed floods. Repeated
+// exception rate above ExceptionRateThreshold (exception 1 left out);
+// malformed floods. Repeated
 // diagnostic, broadcast and programming alerts for the same source are
 // raised once per Window with a suppressed count (refused and executed
 // ones apart); window detections fire once per client and Window.

@@ -537,8 +537,12 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 			f.unmatched++
 		}
 		an.windowFor(cl, ts)
-		cl.win.responses++
-		if isExc {
+		if !isExc || code != 1 {
+			// "illegal function" answers a capability probe; the
+			// function code scan judges those
+			cl.win.responses++
+		}
+		if isExc && code != 1 {
 			cl.win.exceptions++
 		} else if a.Function&0x80 == 0 {
 			d.served.add(fc)
