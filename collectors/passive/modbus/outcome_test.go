@@ -192,3 +192,59 @@ func TestLearnPeriod(t *testing.T) {
 		t.Errorf("alerts = %+v, want one write_new_master from %s", al, testClient2.Addr())
 	}
 }
+
+// TestScansJudgedOnOutcomes: the scan and exception rate detections count
+// failures, not variety: an engineering session with many function codes
+// the device answers, or refuses as illegal (capability probes, public
+// codes), raises nothing; unassigned codes refused, or tried already in an
+// earlier window, are judged as the specification says.
+func TestScansJudgedOnOutcomes(t *testing.T) {
+	t.Parallel()
+	illegal := func(s *Session, fc byte, tid uint16, ts time.Time) {
+		exchange(s, mbap(tid, 1, fc, 0, 0), mbap(tid, 1, fc|0x80, 1), ts)
+	}
+	t.Run("engineering session", func(t *testing.T) {
+		t.Parallel()
+		a := NewAnalyzer(Config{})
+		a.writers.Add(testClient.Addr()) // a known writer (22 and 23 are writes)
+		s := a.NewSession(testClient, testServer)
+		tid := uint16(0)
+		for _, fc := range []byte{7, 11, 12, 17, 20, 21, 22, 23, 24} { // public codes the device lacks
+			tid++
+			illegal(s, fc, tid, testT0)
+		}
+		for i := 0; i < 30; i++ { // reads and writes it answers
+			tid++
+			req, resp := readHolding(tid, 1, uint16(10*i), 10)
+			exchange(s, req, resp, testT0)
+		}
+		if al := a.TakeAlerts(); len(al) != 0 {
+			t.Errorf("alerts = %v, want none", kinds(al))
+		}
+	})
+	t.Run("unassigned codes swept", func(t *testing.T) {
+		t.Parallel()
+		a := NewAnalyzer(Config{})
+		s := a.NewSession(testClient, testServer)
+		for fc := byte(25); fc < 35; fc++ {
+			illegal(s, fc, uint16(fc), testT0)
+		}
+		if got := kinds(a.TakeAlerts()); len(got) != 1 || got[0] != KindScan {
+			t.Errorf("alerts = %v, want one %s", got, KindScan)
+		}
+	})
+	t.Run("codes tried in an earlier window", func(t *testing.T) {
+		t.Parallel()
+		a := NewAnalyzer(Config{})
+		s := a.NewSession(testClient, testServer)
+		for fc := byte(25); fc < 29; fc++ {
+			illegal(s, fc, uint16(fc), testT0)
+		}
+		for fc := byte(25); fc < 33; fc++ { // 4 of the 8 are not new
+			illegal(s, fc, uint16(fc), testT0.Add(2*time.Minute))
+		}
+		if al := a.TakeAlerts(); len(al) != 0 {
+			t.Errorf("alerts = %v, want none", kinds(al))
+		}
+	})
+}
