@@ -238,6 +238,3 @@ func (b *bitset256) count() int {
 func (b *bitset256) andNot(c *bitset256) bitset256 {
 	return bitset256{b[0] &^ c[0], b[1] &^ c[1], b[2] &^ c[2], b[3] &^ c[3]}
 }
-
-// has reports whether v is in b.
-func (b *bitset256) has(v uint8) bool { return b[v>>6]&(1<<(v&63)) != 0 }
