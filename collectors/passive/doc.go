@@ -65,9 +65,12 @@
 //     EngineStats.LocalLookupsSkipped), 4096 attributed
 //     connections and 4096 flows (least recently used evicted).
 //   - Events are rate-limited to one per (kind, client) per minute of
-//     capture time; the next emitted event of that key carries the number
-//     suppressed in between (Event.Suppressed). The alerts a frame raises
-//     pass the rate limit as soon as the frame is processed.
+//     capture time (Modbus: per kind, client and severity, so that a
+//     refused attempt does not hide the executed change after it); the
+//     next emitted event of that key carries the number suppressed in
+//     between (Event.Suppressed). The alerts a frame raises pass the rate
+//     limit as soon as the frame is processed; a Modbus request's alert
+//     waits for its outcome (response, ResponseTimeout, connection end).
 //   - A replay is deterministic: the same files and configuration give the
 //     same Summary, byte for byte in JSON (TestReplayDeterministic).
 //     Nothing depends on map iteration order or the clock: bounded tables
