@@ -34,15 +34,12 @@ func (a *Analyzer) TableBytes() int {
 }
 
 func (f *flowState) memSize() int {
-	n := cap(f.fcs) * int(unsafe.Sizeof(fcCount{}))
-	for i := range f.read {
-		n += (cap(f.read[i].r) + cap(f.written[i].r)) * int(unsafe.Sizeof(rng{}))
-	}
-	return n
+	return cap(f.fcs)*int(unsafe.Sizeof(fcCount{})) + cap(f.refused)*int(unsafe.Sizeof(outcomeRanges{})) +
+		f.rangeCap*int(unsafe.Sizeof(rng{}))
 }
 
 func (d *deviceState) memSize() int {
-	n := 0
+	n := cap(d.refused) * int(unsafe.Sizeof(outcomeSet{}))
 	for _, objs := range d.ident {
 		n += mapEntryBytes + len(objs)*mapEntryBytes
 		for _, v := range objs {
@@ -53,7 +50,8 @@ func (d *deviceState) memSize() int {
 }
 
 func (c *clientState) memSize() int {
-	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identKey{}))
+	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identTarget{})) +
+		cap(c.win.addrTargets)*int(unsafe.Sizeof(addrKey{}))
 }
 
 // mapEntryBytes is what one small map entry costs, roughly (slot, control
