@@ -184,7 +184,8 @@
 // gateways with absent and offline units answering exception 10 or 11;
 // random register maps and supported function codes) and an OPC UA
 // server. Every capture has 5 minutes of normal operation, the learning
-// period (modbus.Config.LearnPeriod), and 10 more: HMI polling with the
+// period (modbus.Config.LearnPeriod; collectors.passive.learn_period in
+// the agent's configuration), and 10 more: HMI polling with the
 // odd setpoint write, historian reads, engineering upload and download
 // sessions with 43/14, 17, 20, 21, 22, 23, 24, 7, 8 (read-only
 // sub-functions), 11 and 12, some refused by devices that lack them or
