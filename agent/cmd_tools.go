@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ import (
 
 func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "scan", "[-c FILE] [--format table|json|html] [-o FILE] [--root DIR]")
-	format := fs.String("format", "table", "output format: table, json or html")
+	format := fs.String("format", "table", "output format: table, json or html (default with -o FILE.html: html, FILE.json: json)")
 	out := fs.String("o", "", "write the report to this file instead of standard output")
 	root := fs.String("root", "/", "host root to inspect (a mounted image or fixture tree)")
 	color := fs.String("color", "auto", "colour the table: auto, always or never")
@@ -30,6 +32,9 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := oneOf("format", *format, "table", "json", "html"); err != nil {
 		return err
+	}
+	if !flagSet(fs.FlagSet, "format") {
+		*format = formatOf(*out, *format)
 	}
 	if err := oneOf("color", *color, "auto", "always", "never"); err != nil {
 		return err
@@ -66,7 +71,7 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 	case "html":
 		err = rep.WriteHTML(w)
 	default:
-		err = rep.WriteTable(w, *color == "always" || (*color == "auto" && *out == "" && isTerminal(env.stdout)))
+		err = rep.WriteTable(w, *color == "always" || (*color == "auto" && *out == "" && isTerminal(env.stdout)), tableWidth(env.stdout, *out == ""))
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -75,6 +80,25 @@ func cmdScan(ctx context.Context, env *cliEnv, args []string) error {
 		return f.Close()
 	}
 	return nil
+}
+
+// formatOf returns the report format a file name implies (.html, .htm:
+// html; .json: json), or def.
+func formatOf(name, def string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".html", ".htm":
+		return "html"
+	case ".json":
+		return "json"
+	}
+	return def
+}
+
+// flagSet reports whether flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {

@@ -79,15 +79,43 @@ func TestScanCommand(t *testing.T) {
 		}
 	}
 
+	// -o FILE.html without --format writes HTML: one self-contained page
+	// under 1 MB; -o FILE.json writes JSON; --format wins over the name.
 	html := filepath.Join(dir, "report.html")
-	if out, err := exec.Command(bin, "scan", "--format", "html", "-o", html, "-c", cfg).CombinedOutput(); err != nil {
-		t.Fatalf("scan --format html: %v\n%s", err, out)
+	if out, err := exec.Command(bin, "scan", "-o", html, "-c", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("scan -o report.html: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(html)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte("<html")) || !bytes.Contains(b, []byte("LNX-")) {
+	if !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) || !bytes.Contains(b, []byte("LNX-")) {
 		t.Errorf("report.html does not look like the report (%d bytes)", len(b))
+	}
+	if len(b) >= 1<<20 {
+		t.Errorf("report.html is %d bytes, want under 1 MB", len(b))
+	}
+	js := filepath.Join(dir, "report.json")
+	if out, err := exec.Command(bin, "scan", "-o", js, "-c", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("scan -o report.json: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(js); err != nil || !json.Valid(b) {
+		t.Errorf("scan -o report.json did not write JSON (%v)", err)
+	}
+	txt := filepath.Join(dir, "table.html")
+	if out, err := exec.Command(bin, "scan", "--format", "table", "-o", txt, "-c", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("scan --format table -o table.html: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(txt); err != nil || bytes.Contains(b, []byte("<html")) {
+		t.Errorf("--format table -o table.html wrote HTML or nothing (%v)", err)
+	}
+}
+
+func TestFormatOf(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{"r.html": "html", "R.HTM": "html", "x/r.json": "json", "r.txt": "table", "": "table", "html": "table"} {
+		if got := formatOf(name, "table"); got != want {
+			t.Errorf("formatOf(%q) = %q, want %q", name, got, want)
+		}
 	}
 }

@@ -101,6 +101,7 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.MaxFlows = cp.MaxFlows
 	p.FlowIdleTimeout = cp.FlowIdleTimeout.D()
 	p.SummaryInterval = cp.SummaryInterval.D()
+	p.Modbus.LearnPeriod = cp.LearnPeriod.D()
 	// The passive tables get a quarter of limits.memory: the rest is the
 	// garbage collector's headroom (see setMemoryLimit), the batches of
 	// records in flight, the buffer, the uplink and the other collectors.

@@ -37,7 +37,7 @@ collectors:
   baseline: {enabled: true, interval: 3h, role: gateway}
   passive: {enabled: true, interfaces: [eth1], files: [a.pcap], ports: {modbus: [502, 5020], opcua: [4840], any_tcp: true},
             snaplen: 1600, max_flows: 99, flow_idle_timeout: 9m, summary_interval: 8m, promiscuous: true,
-            attribute_local: false}
+            attribute_local: false, learn_period: 30m}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ collectors:
 	if !p.Enabled || !cmp.Equal(p.Interfaces, []string{"eth1"}) || !cmp.Equal(p.Files, []string{"a.pcap"}) ||
 		!cmp.Equal(p.Ports.Modbus, []uint16{502, 5020}) || !cmp.Equal(p.Ports.OPCUA, []uint16{4840}) || !p.Ports.AnyTCP ||
 		p.SnapLen != 1600 || p.MaxFlows != 99 || p.FlowIdleTimeout != 9*time.Minute ||
-		p.SummaryInterval != 8*time.Minute || !p.Promiscuous || p.AttributeLocal {
+		p.SummaryInterval != 8*time.Minute || !p.Promiscuous || p.AttributeLocal || p.Modbus.LearnPeriod != 30*time.Minute {
 		t.Errorf("passive = %+v", p)
 	}
 }

@@ -36,7 +36,7 @@ func BenchmarkReports(b *testing.B) {
 	rep := scanFixture(b, "debian-default", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := rep.WriteTable(io.Discard, true); err != nil {
+		if err := rep.WriteTable(io.Discard, true, 0); err != nil {
 			b.Fatal(err)
 		}
 		if err := rep.WriteHTML(io.Discard); err != nil {

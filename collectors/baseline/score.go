@@ -102,11 +102,7 @@ func ComputeScore(results []Result, cat *Catalog) Score {
 			prevOK = false
 		}
 	}
-	next := s.Level + 1
-	if next > 4 {
-		next = 4
-	}
-	s.WeightedScore = s.Levels[next-1].Score
+	s.WeightedScore = s.Levels[s.NextLevel()-1].Score
 	s.Areas = areaScores(results, cat)
 	return s
 }
@@ -157,16 +153,7 @@ func levelScore(results []Result, n int) LevelScore {
 				ls.Pass++
 			}
 		}
-		okState := st == StatePass || st == StateExempt
-		switch {
-		case r.Severity == SeverityCritical && !okState:
-			ls.Blockers = append(ls.Blockers, fmt.Sprintf("%s critical %s", r.ID, st))
-		case r.Severity == SeverityHigh && r.Star < n && !okState:
-			ls.Blockers = append(ls.Blockers, fmt.Sprintf("%s high from %d★ %s", r.ID, r.Star, st))
-		}
-		if (n >= 3 && strings.HasSuffix(r.ID, "-PLT-001") || n >= 4 && strings.HasSuffix(r.ID, "-PLT-002")) && st != StatePass {
-			ls.Blockers = append(ls.Blockers, fmt.Sprintf("%s platform integration %s", r.ID, st))
-		}
+		ls.Blockers = append(ls.Blockers, gates(r, st, n)...)
 	}
 	var exemptW float64
 	for _, i := range exempt {
@@ -186,6 +173,30 @@ func levelScore(results []Result, n int) LevelScore {
 	}
 	ls.Met = len(ls.Blockers) == 0 && total > 0 && ls.Score >= ls.Threshold
 	return ls
+}
+
+// gates returns the gate failures of r (scored as st) at level n: a
+// critical check that does not pass, a high check from a lower level that
+// does not pass, and the platform-integration checks from 3★ and 4★.
+func gates(r *Result, st State, n int) []string {
+	var out []string
+	okState := st == StatePass || st == StateExempt
+	switch {
+	case r.Severity == SeverityCritical && !okState:
+		out = append(out, fmt.Sprintf("%s critical %s", r.ID, st))
+	case r.Severity == SeverityHigh && r.Star < n && !okState:
+		out = append(out, fmt.Sprintf("%s high from %d★ %s", r.ID, r.Star, st))
+	}
+	if (n >= 3 && strings.HasSuffix(r.ID, "-PLT-001") || n >= 4 && strings.HasSuffix(r.ID, "-PLT-002")) && st != StatePass {
+		out = append(out, fmt.Sprintf("%s platform integration %s", r.ID, st))
+	}
+	return out
+}
+
+// NextLevel is the level the host would reach next (Level+1, at most 4):
+// the level WeightedScore is computed at.
+func (s Score) NextLevel() int {
+	return min(s.Level+1, 4)
 }
 
 // areaScores computes the pass rate per control area over applicable checks

@@ -23,7 +23,7 @@ type Server struct {
 	// Protocol is "modbus" or "opcua".
 	Protocol string
 	Addr     netip.AddrPort
-	// UnitIDs are the Modbus unit ids addressed on the server.
+	// UnitIDs are the Modbus unit ids that answered a request normally.
 	UnitIDs []uint8
 	// EndpointURLs are the URLs OPC UA clients asked the server for.
 	EndpointURLs []string

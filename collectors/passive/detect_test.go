@@ -99,15 +99,19 @@ func TestDetections(t *testing.T) {
 		}, []string{"modbus.diagnostic"}},
 		{"identification sweep", func(w *pcapgen.Writer) error {
 			var ps [][2][]byte
-			for u := range 6 {
+			for u := range 10 {
 				ps = append(ps, pair(pcapgen.ADU(uint16(u), uint8(u+1), 43, 14, 1, 0), pcapgen.Exception(uint16(u), uint8(u+1), 43, 11)))
 			}
 			return transact(w, hmi, plc, ps...)
 		}, []string{"modbus.identification_sweep"}},
 		{"unit id scan", func(w *pcapgen.Writer) error {
 			var ps [][2][]byte
-			for u := range 40 {
-				ps = append(ps, pair(pcapgen.ReadHolding(uint16(u), uint8(u+1), 0, 1)))
+			for u := range 40 { // only unit 1 is there
+				req, resp := pcapgen.ReadHolding(uint16(u), uint8(u+1), 0, 1)
+				if u > 0 {
+					resp = pcapgen.Exception(uint16(u), uint8(u+1), 3, 11)
+				}
+				ps = append(ps, pair(req, resp))
 			}
 			return transact(w, hmi, plc, ps...)
 		}, []string{"modbus.scan"}},
@@ -196,5 +200,30 @@ func TestEventRateLimit(t *testing.T) {
 	}
 	if diff := cmp.Diff([]uint64{0, 9}, got); diff != "" {
 		t.Errorf("suppressed counts of program_function events (-want +got):\n%s", diff)
+	}
+}
+
+// TestAttemptThenChangeBothEmitted: a refused write attempt of a new master
+// (low) and its executed write a second later (medium) are both emitted:
+// the rate limit holds an event back only for one of the same severity.
+func TestAttemptThenChangeBothEmitted(t *testing.T) {
+	t.Parallel()
+	hmi := ep(hmiMAC, "192.168.1.10:40001")
+	plc := ep(plcMAC, "192.168.1.20:502")
+	path := writeCapture(t, func(w *pcapgen.Writer) error {
+		refused, _ := pcapgen.WriteSingle(1, 1, 9000, 1)
+		return transact(w, hmi, plc, pair(refused, pcapgen.Exception(1, 1, 6, 2)), pair(pcapgen.WriteSingle(2, 1, 7, 1)))
+	})
+	sum, err := passive.Replay(context.Background(), []string{path}, passive.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range sum.Events {
+		got = append(got, ev.Kind+" "+ev.Severity+" "+ev.Outcome)
+	}
+	want := []string{"modbus.write_new_master low refused:exception 2", "modbus.write_new_master medium executed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }

@@ -65,9 +65,12 @@
 //     EngineStats.LocalLookupsSkipped), 4096 attributed
 //     connections and 4096 flows (least recently used evicted).
 //   - Events are rate-limited to one per (kind, client) per minute of
-//     capture time; the next emitted event of that key carries the number
-//     suppressed in between (Event.Suppressed). The alerts a frame raises
-//     pass the rate limit as soon as the frame is processed.
+//     capture time (Modbus: per kind, client and severity, so that a
+//     refused attempt does not hide the executed change after it); the
+//     next emitted event of that key carries the number suppressed in
+//     between (Event.Suppressed). The alerts a frame raises pass the rate
+//     limit as soon as the frame is processed; a Modbus request's alert
+//     waits for its outcome (response, ResponseTimeout, connection end).
 //   - A replay is deterministic: the same files and configuration give the
 //     same Summary, byte for byte in JSON (TestReplayDeterministic).
 //     Nothing depends on map iteration order or the clock: bounded tables
@@ -181,6 +184,57 @@
 // never retried by the Collector; once its files are done a Collector
 // without interfaces returns that error (the agent does not restart it),
 // or, when every file could be read, idles until it is cancelled.
+//
+// # Detection quality
+//
+// The detections are tuned and measured on generated corpora
+// (internal/pcapgen BenignCorpus and AttackCorpus, TestCorpora): captures
+// of a small plant, each from its own seed, with 2-4 Modbus servers (PLCs
+// that answer any unit id, ignore unknown ones or refuse them; serial
+// gateways with absent and offline units answering exception 10 or 11;
+// random register maps and supported function codes) and an OPC UA
+// server. Every capture has 5 minutes of normal operation, the learning
+// period (modbus.Config.LearnPeriod; collectors.passive.learn_period in
+// the agent's configuration), and 10 more: HMI polling with the
+// odd setpoint write, historian reads, engineering upload and download
+// sessions with 43/14, 17, 20, 21, 22, 23, 24, 7, 8 (read-only
+// sub-functions), 11 and 12, some refused by devices that lack them or
+// read past the end of a map, an OPC UA client that discovers on a None
+// channel and then reads and publishes on a SignAndEncrypt one (renewed
+// every 5 minutes), another signed in with an
+// encrypted user name token reading on a Sign channel. An attack capture
+// adds one attack from a new address at a random time: unit id sweeps
+// (FC 3, 4 or 17; all 247 ids or a range), function code sweeps,
+// register address sweeps, identification sweeps over the servers, FC 8
+// restart or force listen only, a write from a new master, a UMAS
+// download with stop and start (from a new address or the engineering
+// station's), OPC UA user name guessing (over None or Basic256Sha256,
+// 1-10 attempts per connection, one attempt per 0.2-2 s or, slowly, per
+// 15-20 s).
+//
+// Corpus rates (detected: attack captures that raised the event kind;
+// FP: captures, benign or attack, in which the plant's own clients raised
+// it; the test fails when these figures change):
+//
+//	attack family         event kind                   detected    FP         also raised by the attack
+//	unit_sweep            modbus.scan                  8/10 80%    0/100 0%   modbus.exception_rate, modbus.identification_sweep
+//	fc_sweep              modbus.scan                  10/10 100%  0/100 0%   modbus.program_function, modbus.write_new_master
+//	address_sweep         modbus.scan                  10/10 100%  0/100 0%   modbus.exception_rate
+//	identification_sweep  modbus.identification_sweep  8/10 80%    0/100 0%   -
+//	fc8_restart           modbus.diagnostic            10/10 100%  0/100 0%   -
+//	new_master_write      modbus.write_new_master      10/10 100%  0/100 0%   -
+//	fc90_download         modbus.program_function      10/10 100%  0/100 0%   -
+//	opcua_brute_force     opcua.brute_force            6/10 60%    0/100 0%   opcua.cleartext_password, opcua.security_none
+//	captures: 20 benign, 80 attack; events from the plant's own clients: 0
+//
+// The same corpora from the held-out seeds 7, 12, 99, 2024 and 31337 give
+// no false positive either; there the families with misses (unit and
+// identification sweeps, password guessing) are detected in 60-100% of
+// their captures and the others in all. The misses are what the
+// detections cannot see: a unit id sweep of a PLC
+// that answers every unit id normally, an identification sweep of fewer
+// than 4 servers whose units answer, and password guessing slower than
+// opcua.Config.BruteForceThreshold failures per Window.
 //
 // # Caveats
 //

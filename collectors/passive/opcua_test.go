@@ -306,3 +306,49 @@ func TestOPCUARecords(t *testing.T) {
 		}
 	}
 }
+
+// TestOPCUAFlowSecurityRecord: a client that discovers the endpoints on a
+// None channel and then works on a Basic256Sha256 SignAndEncrypt channel
+// gets one net.flow listing both, with their channel counts; the record
+// validates against the schema.
+func TestOPCUAFlowSecurityRecord(t *testing.T) {
+	t.Parallel()
+	url := "opc.tcp://plc:4840"
+	plc := ep(plcMAC, "192.168.1.20:4840")
+	cipher := bytes.Repeat([]byte{0xC3}, 96)
+	path := writeCapture(t, func(w *pcapgen.Writer) error {
+		discovery := append(uaNoneHandshake(url),
+			uaC(pcapgen.Msg(2, pcapgen.GetEndpointsRequest(url))),
+			uaS(pcapgen.Msg(2, pcapgen.GetEndpointsResponse(pcapgen.EndpointSpec{URL: url, Policy: pcapgen.PolicyBasic256Sha256, Mode: 3, Tokens: []uint32{1}}))),
+			uaC(pcapgen.CloseChannel(3)))
+		if err := uaConn(w, ep(hmiMAC, "192.168.1.10:50000"), plc, discovery); err != nil {
+			return err
+		}
+		secure := []uaStep{
+			uaC(pcapgen.Hello(url)), uaS(pcapgen.Ack()),
+			uaC(pcapgen.Open(pcapgen.PolicyBasic256Sha256, nil, 1, cipher)), uaS(pcapgen.Open(pcapgen.PolicyBasic256Sha256, nil, 1, cipher)),
+			uaC(pcapgen.Msg(2, cipher)), uaS(pcapgen.Msg(2, cipher)),
+		}
+		return uaConn(w, ep(hmiMAC, "192.168.1.10:50001"), plc, secure)
+	})
+	e := replayPath(t, path, passive.DefaultConfig())
+	var flows []passive.Flow
+	for _, r := range e.Records(genStart.Add(time.Hour)) {
+		if raw, err := schematest.Validate(r); err != nil {
+			t.Errorf("%s record does not validate: %v\n%s", r.Kind, err, raw)
+		}
+		if f, ok := r.Body.(passive.Flow); ok {
+			flows = append(flows, f)
+		}
+	}
+	want := []opcua.ChannelSecurity{
+		{Policy: "None", PolicyURI: pcapgen.PolicyNone, Mode: "None", Channels: 1},
+		{Policy: "Basic256Sha256", PolicyURI: pcapgen.PolicyBasic256Sha256, Mode: "SignAndEncrypt", Channels: 1},
+	}
+	if len(flows) != 1 {
+		t.Fatalf("flows = %+v, want one", flows)
+	}
+	if diff := cmp.Diff(want, flows[0].Security); diff != "" {
+		t.Errorf("flow security (-want +got):\n%s", diff)
+	}
+}

@@ -113,10 +113,13 @@ func (e *Engine) Flush(now time.Time) {
 }
 
 // collectAlerts moves analyzer alerts through the rate limiter: the Modbus
-// alerts first, then the OPC UA ones (each analyzer's in time order).
+// alerts first, then the OPC UA ones (each analyzer's in time order). A
+// Modbus alert is held back only by one of the same kind, source and
+// severity, so that a refused attempt (low) does not hide the executed
+// change (medium or higher) that follows it.
 func (e *Engine) collectAlerts() {
 	for _, a := range e.mb.TakeAlerts() {
-		if ok, suppressed := e.limiter.allow(a.Kind, a.Client, a.Time); ok {
+		if ok, suppressed := e.limiter.allow(a.Kind+" "+a.Severity, a.Client, a.Time); ok {
 			e.emitEvent(eventOf(a, suppressed), netip.AddrPortFrom(a.Client, a.ClientPort), a.Server)
 		} else {
 			e.suppressed++

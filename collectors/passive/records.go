@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,14 +25,19 @@ const (
 // Asset is the body of a net.asset record: one IP address seen in
 // industrial protocol traffic.
 type Asset struct {
-	IP        string     `json:"ip"`
-	MAC       string     `json:"mac,omitempty"`
-	Vendor    string     `json:"vendor,omitempty"`   // OUI organisation of MAC
-	Roles     []string   `json:"roles"`              // "client" and/or "server"
-	Protocols []string   `json:"protocols"`          // "modbus", "opcua", sorted
-	Ports     []int      `json:"ports,omitempty"`    // server ports
-	UnitIDs   []int      `json:"unit_ids,omitempty"` // Modbus unit ids addressed on it
-	Identity  []Identity `json:"identity,omitempty"`
+	IP        string   `json:"ip"`
+	MAC       string   `json:"mac,omitempty"`
+	Vendor    string   `json:"vendor,omitempty"` // OUI organisation of MAC
+	Roles     []string `json:"roles"`            // "client" and/or "server"
+	Protocols []string `json:"protocols"`        // "modbus", "opcua", sorted
+	Ports     []int    `json:"ports,omitempty"`  // server ports
+	// UnitIDs are the Modbus unit ids that answered a request normally:
+	// the device's units. UnitIDsRefused are those addressed on it that
+	// only ever refused (exception, as a gateway's 10 and 11 for absent
+	// units) or did not answer; unit 0 used for broadcasts is in neither.
+	UnitIDs        []int      `json:"unit_ids,omitempty"`
+	UnitIDsRefused []int      `json:"unit_ids_refused,omitempty"`
+	Identity       []Identity `json:"identity,omitempty"`
 	// OPCUA are the OPC UA applications at this address: one per server
 	// port, and one for the client role.
 	OPCUA     []OPCUAApplication `json:"opcua,omitempty"`
@@ -98,6 +104,14 @@ type Flow struct {
 	UnitIDs       []int                    `json:"unit_ids,omitempty"`
 	Read          modbus.AddressRanges     `json:"read,omitzero"`
 	Written       modbus.AddressRanges     `json:"written,omitzero"`
+	// Modbus unit ids, Read and Written are those of requests answered
+	// normally. Refused holds the requests answered by an exception, per
+	// exception code; NoResponse those without a response; Broadcasts
+	// counts requests to unit 0 without a response (by design, never
+	// unanswered).
+	Refused    []ModbusOutcome `json:"refused,omitempty"`
+	NoResponse *ModbusOutcome  `json:"no_response,omitempty"`
+	Broadcasts uint64          `json:"broadcasts,omitempty"`
 	// Services counts the OPC UA service types (requests and responses)
 	// decoded, by type id.
 	Services []opcua.ServiceCount `json:"services,omitempty"`
@@ -109,6 +123,10 @@ type Flow struct {
 	SecurityMode      string   `json:"security_mode,omitempty"`
 	EndpointURL       string   `json:"endpoint_url,omitempty"`
 	IdentityTokens    []string `json:"identity_tokens,omitempty"`
+	// Security counts the secure channels (connections) of the flow per
+	// policy and mode, so a None discovery channel before a secured
+	// session shows next to it.
+	Security []opcua.ChannelSecurity `json:"security,omitempty"`
 	// Messages counts OPC UA chunks; Encrypted the MSG/CLO chunks whose
 	// body was not readable; Errors ERR chunks; ServiceFaults and
 	// BadStatus failed responses; Writes, Calls and NodeManagement those
@@ -141,6 +159,33 @@ type Flow struct {
 	LastSeen      time.Time `json:"last_seen"`
 }
 
+// ModbusOutcome is the unit ids, function codes and address ranges of the
+// Modbus requests of one outcome in a Flow: refused with one exception
+// code, or not answered (Exception 0).
+type ModbusOutcome struct {
+	Exception     int                  `json:"exception,omitempty"`
+	Requests      uint64               `json:"requests"`
+	UnitIDs       []int                `json:"unit_ids"`
+	FunctionCodes []int                `json:"function_codes"`
+	Read          modbus.AddressRanges `json:"read,omitzero"`
+	Written       modbus.AddressRanges `json:"written,omitzero"`
+}
+
+func modbusOutcomeOf(o modbus.Outcome) ModbusOutcome {
+	return ModbusOutcome{
+		Exception: int(o.Exception), Requests: o.Requests, UnitIDs: intsOf(o.UnitIDs), FunctionCodes: intsOf(o.FunctionCodes),
+		Read: o.Read, Written: o.Written,
+	}
+}
+
+func intsOf(v []uint8) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
 // FunctionCount counts one function code of a Flow.
 type FunctionCount struct {
 	Name       string `json:"name"`
@@ -154,15 +199,19 @@ type FunctionCount struct {
 // Suppressed counts the events of the same kind and source that the rate
 // limit held back since the previous one was emitted.
 type Event struct {
-	Kind       string         `json:"kind"`
-	Severity   string         `json:"severity"`
-	Time       time.Time      `json:"time"`
-	Message    string         `json:"message"`
-	Client     string         `json:"client"`
-	Server     string         `json:"server,omitempty"`
-	UnitID     *int           `json:"unit_id,omitempty"`  // Modbus
-	Function   *int           `json:"function,omitempty"` // Modbus
-	Service    string         `json:"service,omitempty"`  // OPC UA service type name
+	Kind     string    `json:"kind"`
+	Severity string    `json:"severity"`
+	Time     time.Time `json:"time"`
+	Message  string    `json:"message"`
+	Client   string    `json:"client"`
+	Server   string    `json:"server,omitempty"`
+	UnitID   *int      `json:"unit_id,omitempty"`  // Modbus
+	Function *int      `json:"function,omitempty"` // Modbus
+	Service  string    `json:"service,omitempty"`  // OPC UA service type name
+	// Outcome is what became of the Modbus request that raised the event:
+	// executed, refused:exception N, unanswered or broadcast (empty for
+	// window detections and OPC UA).
+	Outcome    string         `json:"outcome,omitempty"`
 	Evidence   map[string]any `json:"evidence"`
 	Suppressed uint64         `json:"suppressed"`
 	// LocalProcess owns the client end of the connection that raised the
@@ -233,7 +282,7 @@ func severity(s string) collectors.Severity {
 func eventOf(a modbus.Alert, suppressed uint64) Event {
 	ev := Event{
 		Kind: a.Kind, Severity: string(severity(a.Severity)), Time: a.Time.UTC(), Message: a.Message,
-		Client: a.Client.String(), Evidence: a.Evidence, Suppressed: suppressed,
+		Client: a.Client.String(), Evidence: a.Evidence, Suppressed: suppressed, Outcome: a.Outcome,
 	}
 	if ev.Evidence == nil {
 		ev.Evidence = map[string]any{}
@@ -278,7 +327,14 @@ func flowOf(f modbus.Flow) Flow {
 		Requests: f.Requests, Responses: f.Responses, Exceptions: f.Exceptions,
 		Unanswered: f.Unanswered, Unmatched: f.Unmatched, Malformed: f.Malformed,
 		BytesToServer: f.BytesToServer, BytesToClient: f.BytesToClient,
-		FirstSeen: f.FirstSeen.UTC(), LastSeen: f.LastSeen.UTC(),
+		FirstSeen: f.FirstSeen.UTC(), LastSeen: f.LastSeen.UTC(), Broadcasts: f.Broadcasts,
+	}
+	for _, o := range f.Refused {
+		out.Refused = append(out.Refused, modbusOutcomeOf(o))
+	}
+	if f.NoResponse != nil {
+		o := modbusOutcomeOf(*f.NoResponse)
+		out.NoResponse = &o
 	}
 	for _, u := range f.UnitIDs {
 		out.UnitIDs = append(out.UnitIDs, int(u))
@@ -297,7 +353,7 @@ func opcuaFlowOf(f opcua.Flow) Flow {
 		Protocol: "opcua", Client: f.Client.String(), Server: f.Server.String(),
 		Services:          f.Services,
 		SecurityPolicyURI: f.SecurityPolicyURI, SecurityMode: f.SecurityMode, EndpointURL: f.EndpointURL,
-		IdentityTokens: f.IdentityTokens, Messages: f.Messages, Encrypted: f.Encrypted,
+		IdentityTokens: f.IdentityTokens, Security: f.Security, Messages: f.Messages, Encrypted: f.Encrypted,
 		Errors: f.Errors, ServiceFaults: f.ServiceFaults, BadStatus: f.BadStatus,
 		Writes: f.Writes, Calls: f.Calls, NodeManagement: f.NodeManagement,
 		WrittenNodes: f.WrittenNodes, CalledMethods: f.CalledMethods, Malformed: f.Malformed,
@@ -349,6 +405,11 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Dev
 		for _, u := range d.UnitIDs {
 			a.UnitIDs = appendUnique(a.UnitIDs, int(u))
 		}
+		for _, o := range slices.Concat(d.Refused, ptrList(d.NoResponse)) {
+			for _, u := range o.UnitIDs {
+				a.UnitIDsRefused = appendUnique(a.UnitIDsRefused, int(u))
+			}
+		}
 		for _, id := range d.Identification {
 			objs := make(map[string]string, len(id.Objects))
 			for k, v := range id.Objects {
@@ -384,6 +445,8 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Dev
 	for _, a := range byIP {
 		sort.Ints(a.Ports)
 		sort.Ints(a.UnitIDs)
+		a.UnitIDsRefused = slices.DeleteFunc(a.UnitIDsRefused, func(u int) bool { return slices.Contains(a.UnitIDs, u) })
+		sort.Ints(a.UnitIDsRefused)
 		sort.Strings(a.Roles)
 		sort.Strings(a.Protocols)
 		out = append(out, *a)
@@ -394,6 +457,14 @@ func buildAssets(devs []modbus.Device, clients []modbus.Client, apps []opcua.Dev
 		return ai.Less(aj)
 	})
 	return out
+}
+
+// ptrList returns o as a list of zero or one element.
+func ptrList(o *modbus.Outcome) []modbus.Outcome {
+	if o == nil {
+		return nil
+	}
+	return []modbus.Outcome{*o}
 }
 
 func appendUniqueString(s []string, v string) []string {

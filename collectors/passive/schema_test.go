@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/edgeward/edgeward/collectors"
 	"github.com/edgeward/edgeward/collectors/passive"
 	"github.com/edgeward/edgeward/collectors/passive/internal/pcapgen"
@@ -27,6 +29,9 @@ func TestRecordsValidate(t *testing.T) {
 			pair(pcapgen.ReadHolding(1, 1, 0, 4)),
 			pair(pcapgen.ADU(2, 1, 43, 14, 1, 0), ident),
 			pair(pcapgen.WriteSingle(3, 1, 9, 1)),
+			pair(pcapgen.ADU(5, 1, 3, 0x23, 0x28, 0, 10), pcapgen.Exception(5, 1, 3, 2)), // refused range
+			pair(pcapgen.ADU(6, 5, 3, 0, 0, 0, 1), pcapgen.Exception(6, 5, 3, 11)),       // absent gateway unit
+			pair(pcapgen.ADU(7, 0, 6, 0, 9, 0, 2), nil),                                  // broadcast
 			pair(pcapgen.ADU(4, 1, 8, 0, 1, 0, 0), nil))
 	})
 	e, err := passive.NewEngine(passive.DefaultConfig(), nil)
@@ -57,6 +62,24 @@ func TestRecordsValidate(t *testing.T) {
 	for _, k := range []string{"net.asset", "net.flow", "modbus.write_new_master", "modbus.diagnostic"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s record; got %v", k, kinds)
+		}
+	}
+	// Outcomes: unit 5 only refused, the broadcast is not unanswered, the
+	// restart without a response is.
+	for _, r := range recs {
+		switch b := r.Body.(type) {
+		case passive.Asset:
+			if b.IP == "192.168.1.20" && (!cmp.Equal(b.UnitIDs, []int{1}) || !cmp.Equal(b.UnitIDsRefused, []int{5})) {
+				t.Errorf("server unit ids = %v, refused %v; want [1], [5]", b.UnitIDs, b.UnitIDsRefused)
+			}
+		case passive.Flow:
+			if b.Broadcasts != 1 || b.Unanswered != 1 || len(b.Refused) != 2 || b.NoResponse == nil {
+				t.Errorf("flow outcomes = broadcasts %d, unanswered %d, refused %+v, no response %+v", b.Broadcasts, b.Unanswered, b.Refused, b.NoResponse)
+			}
+		case passive.Event:
+			if b.Kind == "modbus.diagnostic" && b.Outcome != "unanswered" {
+				t.Errorf("restart event outcome = %q, want unanswered", b.Outcome)
+			}
 		}
 	}
 	// The device identity travels with the server's asset record.

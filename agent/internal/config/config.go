@@ -230,6 +230,12 @@ type PassiveConfig struct {
 	FlowIdleTimeout Duration `yaml:"flow_idle_timeout" json:"flow_idle_timeout"`
 	// SummaryInterval between flow summary records; at least 1s; default 5m.
 	SummaryInterval Duration `yaml:"summary_interval" json:"summary_interval"`
+	// LearnPeriod is how long, from the first packet of each capture
+	// source, Modbus clients that write are learned as the plant's own
+	// writers without a modbus.write_new_master event (a deployment's
+	// first minutes would otherwise report every HMI and engineering
+	// station as new). 0, the default, learns none silently.
+	LearnPeriod Duration `yaml:"learn_period" json:"learn_period"`
 	// Promiscuous puts the interfaces in promiscuous mode; default false.
 	Promiscuous bool `yaml:"promiscuous" json:"promiscuous"`
 	// AttributeLocal attributes live-captured connections of this host to

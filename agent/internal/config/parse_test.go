@@ -157,6 +157,12 @@ func TestParseMalformed(t *testing.T) {
 			kind: config.ErrInvalid,
 		},
 		{
+			name: "negative learn period",
+			yaml: "collectors:\n  passive:\n    learn_period: -1m\n",
+			want: "configs/agent.yaml:3: collectors.passive.learn_period: must not be negative, got -1m",
+			kind: config.ErrInvalid,
+		},
+		{
 			name: "heartbeat below 1s",
 			yaml: "uplink:\n  heartbeat: 500ms\n",
 			want: "configs/agent.yaml:2: uplink.heartbeat: must be at least 1s, got 500ms",

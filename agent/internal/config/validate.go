@@ -298,6 +298,7 @@ func (c *CollectorsConfig) validate(k *checker) {
 	k.intRange("collectors.passive.max_flows", p.MaxFlows, 1, MaxFlows)
 	k.minDuration("collectors.passive.flow_idle_timeout", p.FlowIdleTimeout, MinInterval)
 	k.minDuration("collectors.passive.summary_interval", p.SummaryInterval, MinInterval)
+	k.minDuration("collectors.passive.learn_period", p.LearnPeriod, 0)
 	c.Active.validate(k, p.Enabled)
 }
 

@@ -22,6 +22,9 @@ type Analyzer struct {
 	quiet   *bounded.Quiet[quietKey]
 	alerts  *bounded.Queue[Alert]
 
+	// start is the capture time of the first ADU (Config.LearnPeriod).
+	start time.Time
+
 	// identDropped counts device identification objects not stored
 	// because a bound (MaxIdentityObjects, MaxStatsServers) was reached.
 	identDropped uint64
@@ -85,8 +88,11 @@ func (b *bitset256) list() []uint8 {
 
 type deviceState struct {
 	first, last                     time.Time
-	units                           bitset256
+	units                           bitset256 // unit ids answered without exception
 	served                          bitset256 // function codes answered without exception
+	refused                         []outcomeSet
+	noResponse                      outcomeSet
+	broadcasts                      uint64
 	requests, responses, exceptions uint64
 	ident                           map[uint8]map[uint8]string // unit -> object id -> value
 	identN                          int                        // objects in ident
@@ -99,19 +105,43 @@ type clientState struct {
 	first, last         time.Time
 	wrote               bool
 	requests, responses uint64
+	fcsOK               bitset256 // function codes ever answered normally to it
+	fcsHist             bitset256 // function codes it sent in earlier windows
 	servers             []netip.AddrPort
 	win                 clientWindow
 }
 
 // clientWindow holds one client's counters for the current detection window.
 type clientWindow struct {
-	start                 time.Time
-	units, fcs            bitset256
-	nUnits, nFCs          int
-	responses, exceptions int
-	malformed             int
-	idTargets             []identKey
-	fired                 uint8 // winFired* bits
+	start   int64 // Unix nanoseconds
+	started bool
+	// unitsTried are the unit ids of resolved requests (unit 0 excepted),
+	// unitsOK those answered normally; fcsFailed the function codes
+	// refused as illegal (exception 1) or unanswered.
+	unitsTried, unitsOK, fcsFailed bitset256
+	fcsTried                       bitset256
+	// dataRequests counts resolved requests with table ranges,
+	// addrRefused those refused as illegal data address (exception 2) and
+	// addrTargets their distinct start addresses (up to the threshold).
+	dataRequests, addrRefused int
+	addrTargets               []addrKey
+	responses, exceptions     int
+	malformed                 int
+	idTargets                 []identTarget
+	fired                     uint8 // winFired* bits
+}
+
+// addrKey is a start address in one table.
+type addrKey struct {
+	table Table
+	start uint16
+}
+
+// identTarget is a (server, unit) asked for identification in a window,
+// with whether it ever answered normally.
+type identTarget struct {
+	identKey
+	ok bool
 }
 
 const (
@@ -120,6 +150,7 @@ const (
 	winFiredIdent
 	winFiredExceptions
 	winFiredMalformed
+	winFiredScanAddrs
 )
 
 type fcCount struct {
@@ -130,8 +161,12 @@ type fcCount struct {
 type flowState struct {
 	first, last                     time.Time
 	fcs                             []fcCount
-	units                           bitset256
-	read, written                   [numTables]rangeSet
+	units                           bitset256           // answered normally
+	read, written                   [numTables]rangeSet // answered normally
+	refused                         []outcomeRanges
+	noResponse                      outcomeRanges
+	broadcasts                      uint64
+	rangeCap                        int // intervals allocated in all range sets
 	requests, responses, exceptions uint64
 	bytesToServer, bytesToClient    uint64
 	malformed, unanswered           uint64
@@ -171,7 +206,10 @@ func (a *Analyzer) Config() Config { return a.cfg }
 // Device is what the analyzer knows of one Modbus server (ip:port).
 type Device struct {
 	Server netip.AddrPort `json:"server"`
-	// UnitIDs are the unit ids addressed on this server, sorted.
+	// UnitIDs are the unit ids that answered a request normally (no
+	// exception), sorted: the device's units. A unit id only ever refused
+	// (as gateway exceptions 10 and 11 do for absent units) or unanswered,
+	// and unit 0 used for broadcasts, is in Refused or NoResponse only.
 	UnitIDs []uint8 `json:"unit_ids"`
 	// FunctionCodes are the function codes the server answered without an
 	// exception, sorted.
@@ -179,11 +217,18 @@ type Device struct {
 	// Identification holds the FC 43/14 objects seen in responses, per unit
 	// (at most Config.MaxIdentityObjects over all units).
 	Identification []UnitIdentification `json:"identification,omitempty"`
-	Requests       uint64               `json:"requests"`
-	Responses      uint64               `json:"responses"`
-	Exceptions     uint64               `json:"exceptions"`
-	FirstSeen      time.Time            `json:"first_seen"`
-	LastSeen       time.Time            `json:"last_seen"`
+	// Refused holds the requests answered by an exception, one entry per
+	// exception code (at most 8 codes), in the order first seen;
+	// NoResponse those that got no response (nil when none); Broadcasts
+	// counts requests to unit 0 without a response (by design).
+	Refused    []Outcome `json:"refused,omitempty"`
+	NoResponse *Outcome  `json:"no_response,omitempty"`
+	Broadcasts uint64    `json:"broadcasts"`
+	Requests   uint64    `json:"requests"`
+	Responses  uint64    `json:"responses"`
+	Exceptions uint64    `json:"exceptions"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
 }
 
 // UnitIdentification is the device identification of one unit: object id
@@ -230,14 +275,22 @@ type Flow struct {
 	Client        netip.Addr      `json:"client"`
 	Server        netip.AddrPort  `json:"server"`
 	FunctionCodes []FunctionCount `json:"function_codes"`
-	UnitIDs       []uint8         `json:"unit_ids"`
-	Read          AddressRanges   `json:"read"`
-	Written       AddressRanges   `json:"written"`
-	Requests      uint64          `json:"requests"`
-	Responses     uint64          `json:"responses"`
-	Exceptions    uint64          `json:"exceptions"`
-	// Unanswered counts requests dropped from the pending table without a
-	// response (table full or connection closed); Unmatched counts responses
+	// UnitIDs, Read and Written are the unit ids and address ranges of the
+	// requests answered normally; Refused (per exception code, at most 8)
+	// and NoResponse hold those of the others, Broadcasts counts requests
+	// to unit 0 without a response (never unanswered).
+	UnitIDs    []uint8       `json:"unit_ids"`
+	Read       AddressRanges `json:"read"`
+	Written    AddressRanges `json:"written"`
+	Refused    []Outcome     `json:"refused,omitempty"`
+	NoResponse *Outcome      `json:"no_response,omitempty"`
+	Broadcasts uint64        `json:"broadcasts"`
+	Requests   uint64        `json:"requests"`
+	Responses  uint64        `json:"responses"`
+	Exceptions uint64        `json:"exceptions"`
+	// Unanswered counts requests without a response (within
+	// Config.ResponseTimeout, before the connection ended or the pending
+	// table dropped them), unit 0 broadcasts excepted; Unmatched counts responses
 	// whose transaction id matched no pending request.
 	Unanswered    uint64    `json:"unanswered"`
 	Unmatched     uint64    `json:"unmatched"`
@@ -257,7 +310,14 @@ func (a *Analyzer) Devices() []Device {
 		dv := Device{
 			Server: n.Key, UnitIDs: d.units.list(), FunctionCodes: d.served.list(),
 			Requests: d.requests, Responses: d.responses, Exceptions: d.exceptions,
-			FirstSeen: d.first, LastSeen: d.last,
+			FirstSeen: d.first, LastSeen: d.last, Broadcasts: d.broadcasts,
+		}
+		for i := range d.refused {
+			dv.Refused = append(dv.Refused, d.refused[i].export())
+		}
+		if d.noResponse.requests > 0 {
+			o := d.noResponse.export()
+			dv.NoResponse = &o
 		}
 		for _, u := range sortedKeys(d.ident) {
 			objs := make(map[uint8]string, len(d.ident[u]))
@@ -308,6 +368,14 @@ func (a *Analyzer) Flows() []Flow {
 		sort.Slice(fl.FunctionCodes, func(i, j int) bool { return fl.FunctionCodes[i].Function < fl.FunctionCodes[j].Function })
 		fl.Read = rangesOf(&f.read)
 		fl.Written = rangesOf(&f.written)
+		fl.Broadcasts = f.broadcasts
+		for i := range f.refused {
+			fl.Refused = append(fl.Refused, f.refused[i].export())
+		}
+		if f.noResponse.requests > 0 {
+			o := f.noResponse.export()
+			fl.NoResponse = &o
+		}
 		out = append(out, fl)
 	})
 	sort.Slice(out, func(i, j int) bool {

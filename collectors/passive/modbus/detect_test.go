@@ -60,9 +60,10 @@ func TestFirstWriteLearnedOnce(t *testing.T) {
 	}
 	// a second client writing is new again
 	s2 := a.NewSession(testClient2, testServer)
-	exchange(s2, mbap(1, 1, 5, 0, 3, 0xff, 0), nil, ts)
-	if got := kinds(a.TakeAlerts()); len(got) != 1 || got[0] != KindWriteNewMaster {
-		t.Errorf("second client alerts = %v", got)
+	w := mbap(1, 1, 5, 0, 3, 0xff, 0)
+	exchange(s2, w, w, ts)
+	if got := a.TakeAlerts(); len(got) != 1 || got[0].Kind != KindWriteNewMaster || got[0].Outcome != OutcomeExecuted {
+		t.Errorf("second client alerts = %+v", got)
 	}
 }
 
@@ -79,40 +80,51 @@ func TestDetections(t *testing.T) {
 			s := a.NewSession(testClient, testServer)
 			// digitalbond-modbus_test_data_part1.pcap frame 15
 			s.Feed(true, unhex(t, "0000 0000 0006 0a 08 0001 0000"), testT0)
+			s.Close(testT0) // unanswered: the device may have restarted
 		}, KindDiagnostic, SeverityHigh},
 		{"force listen only", Config{}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
 			// digitalbond-modbus_test_data_part1.pcap frame 8
 			s.Feed(true, unhex(t, "0000 0000 0006 0a 08 0004 0000"), testT0)
+			s.Close(testT0) // no response, by the specification
 		}, KindDiagnostic, SeverityHigh},
 		{"other diagnostics", Config{}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			s.Feed(true, unhex(t, "0000 0000 0006 0a 08 000a 0000"), testT0)
+			w := unhex(t, "0000 0000 0006 0a 08 000a 0000")
+			exchange(s, w, w, testT0)
 		}, KindDiagnostic, SeverityLow},
 		{"identification sweep", Config{IdentSweepThreshold: 3}, func(a *Analyzer) {
 			for i := 1; i <= 3; i++ {
 				sv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 502)
 				s := a.NewSession(testClient, sv)
 				s.Feed(true, mbap(1, 1, 0x2b, 0x0e, 0x01, 0x00), testT0.Add(time.Duration(i)*time.Second))
+				s.Close(testT0.Add(time.Duration(i) * time.Second))
 			}
 		}, KindIdentificationSweep, SeverityMedium},
 		{"unit id scan", Config{ScanUnitThreshold: 16}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			for u := 1; u <= 16; u++ {
-				req, _ := readHolding(uint16(u), uint8(u), 0, 1)
-				s.Feed(true, req, testT0)
+			for u := 1; u <= 20; u++ { // a gateway: unit 1 answers, the others fail
+				req, resp := readHolding(uint16(u), uint8(u), 0, 1)
+				if u > 1 {
+					resp = mbap(uint16(u), uint8(u), 0x83, 0x0b)
+				}
+				exchange(s, req, resp, testT0)
 			}
 		}, KindScan, SeverityMedium},
 		{"function code scan", Config{ScanFCThreshold: 8}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			for fc := 1; fc <= 8; fc++ {
-				if fc == 5 || fc == 6 || fc == 8 {
-					continue
-				}
-				s.Feed(true, mbap(uint16(fc), 1, byte(fc), 0, 0, 0, 1), testT0)
+			for fc := 1; fc <= 4; fc++ { // supported, answered
+				req, resp := readHolding(uint16(fc), 1, 0, 1)
+				exchange(s, req, resp, testT0)
 			}
-			for _, fc := range []byte{11, 12, 24} {
-				s.Feed(true, mbap(9, 1, fc, 0, 0), testT0)
+			for fc := byte(30); fc < 38; fc++ { // unsupported: exception 1
+				exchange(s, mbap(uint16(fc), 1, fc, 0, 0), mbap(uint16(fc), 1, fc|0x80, 1), testT0)
+			}
+		}, KindScan, SeverityMedium},
+		{"address scan", Config{}, func(a *Analyzer) {
+			s := a.NewSession(testClient, testServer)
+			for i := 0; i < 16; i++ {
+				exchange(s, mbap(uint16(i), 1, 3, byte(i), 0, 0, 100), mbap(uint16(i), 1, 0x83, 0x02), testT0)
 			}
 		}, KindScan, SeverityMedium},
 		{"exception rate", Config{ExceptionMinResponses: 10}, func(a *Analyzer) {
@@ -126,14 +138,15 @@ func TestDetections(t *testing.T) {
 			s := a.NewSession(testClient, testServer)
 			a.writers.Add(testClient.Addr()) // a known writer
 			s.Feed(true, mbap(1, 0, 6, 0, 1, 0, 1), testT0)
+			s.Close(testT0)
 		}, KindBroadcastWrite, SeverityHigh},
 		{"UMAS stop PLC", Config{}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			s.Feed(true, mbap(1, 0xff, 90, 0x00, 0x41, 0xff, 0x00), testT0)
+			exchange(s, mbap(1, 0xff, 90, 0x00, 0x41, 0xff, 0x00), mbap(1, 0xff, 90, 0x00, 0xfe), testT0)
 		}, KindProgramFunction, SeverityCritical},
 		{"user-defined function", Config{}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
-			s.Feed(true, mbap(1, 1, 66, 1, 2, 3), testT0)
+			exchange(s, mbap(1, 1, 66, 1, 2, 3), mbap(1, 1, 66, 0), testT0)
 		}, KindProgramFunction, SeverityHigh},
 		{"malformed flood", Config{MalformedFloodThreshold: 5}, func(a *Analyzer) {
 			s := a.NewSession(testClient, testServer)
@@ -178,7 +191,7 @@ func TestRepeatedAlertsQuietWithinWindow(t *testing.T) {
 	s := a.NewSession(testClient, testServer)
 	umas := mbap(1, 0xff, 90, 0x00, 0x12) // UMAS keep-alive
 	for i := 0; i < 100; i++ {
-		s.Feed(true, umas, testT0.Add(time.Duration(i)*time.Second))
+		exchange(s, umas, mbap(1, 0xff, 90, 0x00, 0xfe), testT0.Add(time.Duration(i)*time.Second))
 	}
 	al := a.TakeAlerts()
 	if len(al) != 2 { // t=0 and t=60s
@@ -194,7 +207,8 @@ func TestAlertsBounded(t *testing.T) {
 	a := NewAnalyzer(Config{MaxAlerts: 3, MaxWriters: 100})
 	for i := 0; i < 10; i++ {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 40000)
-		a.NewSession(c, testServer).Feed(true, mbap(1, 1, 6, 0, 1, 0, 1), testT0)
+		w := mbap(1, 1, 6, 0, 1, 0, 1)
+		exchange(a.NewSession(c, testServer), w, w, testT0)
 	}
 	if got := len(a.TakeAlerts()); got != 3 || a.AlertsDropped() != 7 {
 		t.Errorf("alerts = %d, dropped = %d, want 3, 7", got, a.AlertsDropped())

@@ -102,19 +102,52 @@
 //   - Work per byte is bounded: each byte is copied at most once into the
 //     partial-ADU buffer.
 //
+// # Outcomes
+//
+// What a request did is known from its response, so a request is accounted
+// once its outcome is: executed (normal response), refused (exception
+// response, per exception code), unanswered (no response within
+// Config.ResponseTimeout, before the connection ended, or dropped from a
+// full pending table) or broadcast (unit 0 without a response, by design;
+// never unanswered). Device.UnitIDs lists only units that answered
+// normally, so a gateway's absent units (exceptions 10 and 11) and unit 0
+// used for broadcasts are not device units; Flow.UnitIDs, Read and Written
+// count only requests answered normally, and Refused and NoResponse hold
+// the unit ids, function codes and ranges of the others.
+//
 // # Detections
 //
-// Alerts (Kind* constants): the first write (FC 5, 6, 15, 16, 22, 23) of a
-// client not seen writing before (learned in a bounded table); FC 8
-// restart communications (0x0001) and force listen only (0x0004) as high,
-// other sub-functions low or info; identification sweeps (FC 43/14 or 17 to
-// IdentSweepThreshold targets in Window); scans (ScanUnitThreshold unit ids
-// or ScanFCThreshold function codes from one client in Window); exception
-// rate above ExceptionRateThreshold; broadcast writes (unit 0); vendor
+// Per-request alerts are raised when the request's outcome is known and
+// carry it (Alert.Outcome); their severity follows it, since a refused
+// request is an attempt and an executed one a change. They are: the first
+// write (FC 5, 6, 15, 16, 22, 23) of a client not learned as a writer
+// (medium when executed, and the client is learned; low as a write attempt
+// when refused or unanswered; writers seen within Config.LearnPeriod are
+// learned silently); FC 8 sub-functions that change the communication
+// state: restart communications (0x0001) and force listen only (0x0004)
+// high, clear counters and others low, refused ones low; the read-only
+// sub-functions (return query data, diagnostic register, counters) raise
+// nothing; broadcast writes (unit 0 without a response) high; vendor
 // programming functions (90 UMAS, with start/stop/download as critical,
-// and 65-72, 100-110); malformed floods. Repeated diagnostic, broadcast and
-// programming alerts for the same source are raised once per Window with a
-// suppressed count; window detections fire once per client and Window.
+// and 65-72, 100-110) high when executed, medium when unanswered, low when
+// refused (a probe of a function the device does not have).
+//
+// Window detections (per client, tumbling Window) are judged on outcomes
+// too, so that a varied engineering session is not a scan: modbus.scan
+// when ScanUnitThreshold unit ids refused or stayed silent without
+// answering (and were at least half of those addressed), when
+// ScanFCThreshold function codes were refused as illegal (exception 1) or
+// unanswered and had never been answered to the client before, or when
+// ScanAddressThreshold start addresses were refused as illegal data
+// addresses and such refusals were at least half of the requests;
+// identification sweeps (FC 43/14 or 17 to IdentSweepThreshold servers,
+// or to twice as many (server, unit) targets that refused or did not
+// answer);
+// exception rate above ExceptionRateThreshold (exception 1 left out);
+// malformed floods. Repeated
+// diagnostic, broadcast and programming alerts for the same source are
+// raised once per Window with a suppressed count (refused and executed
+// ones apart); window detections fire once per client and Window.
 //
 // # Caveats
 //
@@ -122,8 +155,13 @@
 //     segments still gets every ADU of a clean stream, but on garbage and
 //     mid-stream starts the counts can differ from tshark's per-segment view.
 //   - Address ranges come from requests (what a client asked to read or
-//     write), whether or not the server accepted; past 32 intervals per
-//     table and flow the closest ones are merged (over-approximation).
+//     write), kept per outcome; past 32 intervals per table, flow and
+//     outcome the closest ones are merged (over-approximation). Exception
+//     codes beyond the first 8 of a device or flow are counted in its
+//     exceptions but not detailed in Refused.
+//   - A request without a response is judged unanswered only after
+//     ResponseTimeout (capture time, checked at the session's next
+//     request) or at the connection's end, so its alert comes then.
 //   - A client evicted from the learned-writer table raises
 //     modbus.write_new_master again on its next write.
 //   - Window detections use tumbling windows started by the client's first

@@ -14,20 +14,22 @@ func Example() {
 	s := a.NewSession(netip.MustParseAddrPort("10.0.0.5:49152"), netip.MustParseAddrPort("10.0.0.9:502"))
 	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	// Read Holding Registers 0-1 of unit 1, answered; then a write.
+	// Read Holding Registers 0-1 of unit 1, answered; then a write, also
+	// answered: the first executed write of this client.
 	s.Feed(true, []byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2}, ts)
 	s.Feed(false, []byte{0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 10, 0, 20}, ts)
 	s.Feed(true, []byte{0, 2, 0, 0, 0, 6, 1, 6, 0, 1, 0, 99}, ts)
+	s.Feed(false, []byte{0, 2, 0, 0, 0, 6, 1, 6, 0, 1, 0, 99}, ts)
 	s.Close(ts)
 
 	b, _ := json.Marshal(a.Stats())
 	fmt.Println(string(b))
 	for _, al := range a.TakeAlerts() {
-		fmt.Println(al.Kind, al.Severity)
+		fmt.Println(al.Kind, al.Severity, al.Outcome)
 	}
 	// Output:
-	// {"adus":3,"requests":2,"responses":1,"function_codes":{"3":{"requests":1,"responses":1},"6":{"requests":1,"responses":0}},"exceptions_by_code":{},"unit_ids":[1],"servers":["10.0.0.9:502"],"device_identification":[],"malformed":0}
-	// modbus.write_new_master medium
+	// {"adus":4,"requests":2,"responses":2,"function_codes":{"3":{"requests":1,"responses":1},"6":{"requests":1,"responses":1}},"exceptions_by_code":{},"unit_ids":[1],"servers":["10.0.0.9:502"],"device_identification":[],"malformed":0}
+	// modbus.write_new_master medium executed
 }
 
 func ExampleADU_DecodeFromBytes() {

@@ -34,17 +34,17 @@ func (a *Analyzer) TableBytes() int {
 }
 
 func (f *flowState) memSize() int {
-	n := cap(f.fcs) * int(unsafe.Sizeof(fcCount{}))
-	for i := range f.read {
-		n += (cap(f.read[i].r) + cap(f.written[i].r)) * int(unsafe.Sizeof(rng{}))
-	}
-	return n
+	return cap(f.fcs)*int(unsafe.Sizeof(fcCount{})) + cap(f.refused)*int(unsafe.Sizeof(outcomeRanges{})) +
+		f.rangeCap*int(unsafe.Sizeof(rng{}))
 }
 
-// memSize is kept up to date by setIdent: measuring it is called on every
+// memSize counts the refused-outcome sets and the identification objects;
+// the latter are kept up to date by setIdent: measuring is called on every
 // touch of the device (each ADU), where walking the maps cost 40% of a
 // replay with identification objects.
-func (d *deviceState) memSize() int { return d.identBytes }
+func (d *deviceState) memSize() int {
+	return cap(d.refused)*int(unsafe.Sizeof(outcomeSet{})) + d.identBytes
+}
 
 // setIdent sets object id of unit to v, counting it in identN and
 // identBytes (one map entry per unit and per object, plus the strings).
@@ -68,7 +68,8 @@ func (d *deviceState) setIdent(unit, id uint8, v string) {
 }
 
 func (c *clientState) memSize() int {
-	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identKey{}))
+	return cap(c.servers)*int(unsafe.Sizeof(netip.AddrPort{})) + cap(c.win.idTargets)*int(unsafe.Sizeof(identTarget{})) +
+		cap(c.win.addrTargets)*int(unsafe.Sizeof(addrKey{}))
 }
 
 // mapEntryBytes is what one small map entry costs, roughly (slot, control

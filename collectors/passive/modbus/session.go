@@ -32,14 +32,24 @@ type Session struct {
 	adu ADU
 }
 
-// pending is a request waiting for its response.
+// pending is a request waiting for its response, with what the
+// accounting and detections of its outcome need.
 type pending struct {
 	tid  uint16
 	unit uint8
 	fc   uint8
 	used bool
-	seq  uint64
+	nacc uint8
+	// sub is the FC 8 sub-function, the FC 90 UMAS code or the FC 43 MEI
+	// type; noSub when the request has none.
+	sub uint16
+	seq uint64
+	at  int64 // capture time of the request, Unix nanoseconds
+	acc [2]Access
 }
+
+// noSub is pending.sub of a request without a sub-function.
+const noSub = 0xFFFF
 
 // stream is the ADU framing state of one direction. It follows tshark's
 // Modbus/TCP dissection (see the package documentation): a Feed that starts
@@ -422,17 +432,13 @@ func (s *Session) Close(ts time.Time) {
 		st.n, st.skip, st.big = 0, 0, false
 		s.release(st)
 	}
-	var unanswered uint64
 	for i := 0; i < s.hi; i++ {
-		if s.pending[i].used {
-			unanswered++
-			s.pending[i].used = false
+		if p := &s.pending[i]; p.used {
+			p.used = false
+			s.resolve(p, resUnanswered, 0, ts)
 		}
 	}
 	s.hi = 0
-	if unanswered > 0 {
-		s.flowNode(ts).Val.unanswered += unanswered
-	}
 }
 
 // malformed counts one malformed frame or garbage run on this session.
@@ -510,11 +516,9 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 	fn := s.flowNode(ts)
 	f := &fn.Val
 	f.last = ts
-	f.units.add(a.UnitID)
 	dn := s.devNode(ts)
 	d := &dn.Val
 	d.last = ts
-	d.units.add(a.UnitID)
 	cn := s.cliNode(ts)
 	cl := &cn.Val
 	cl.last = ts
@@ -535,18 +539,13 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 			s.malformed(ts)
 			return // not Modbus: counted like tshark, kept out of detections
 		}
-		s.addPending(a, f)
-		if pduErr == nil {
-			acc, n := a.RequestAccesses()
-			for i := 0; i < n; i++ {
-				if acc[i].Write {
-					f.written[acc[i].Table].add(acc[i].Start, acc[i].Quantity)
-				} else {
-					f.read[acc[i].Table].add(acc[i].Start, acc[i].Quantity)
-				}
-			}
+		if an.start.IsZero() {
+			an.start = ts
 		}
-		an.onRequest(s, a, cl, ts)
+		if Classify(fc) == ClassWrite {
+			cl.wrote = true
+		}
+		s.addPending(a, pduErr == nil, ts)
 	} else {
 		c.responses++
 		c.fcResp[fc]++
@@ -565,12 +564,22 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 			s.malformed(ts)
 			return
 		}
-		if !s.matchPending(a) {
+		if p := s.matchPending(a); p != nil {
+			r := resExecuted
+			if isExc {
+				r = resRefused
+			}
+			s.resolve(p, r, code, ts)
+		} else {
 			f.unmatched++
 		}
 		an.windowFor(cl, ts)
-		cl.win.responses++
-		if isExc {
+		if !isExc || code != 1 {
+			// "illegal function" answers a capability probe; the
+			// function code scan judges those
+			cl.win.responses++
+		}
+		if isExc && code != 1 {
 			cl.win.exceptions++
 		} else if a.Function&0x80 == 0 {
 			d.served.add(fc)
@@ -623,9 +632,12 @@ func (s *Session) deviceID(a *ADU, d *deviceState) {
 	})
 }
 
-// addPending remembers a request; when the table is full the oldest is
-// dropped and counted unanswered. Only pending[:s.hi] is scanned.
-func (s *Session) addPending(a *ADU, f *flowState) {
+// addPending remembers a request (wellFormed: its PDU is complete, so its
+// table ranges count); requests older than Config.ResponseTimeout are
+// resolved unanswered first, and when the table is full the oldest is.
+// Only pending[:s.hi] is scanned.
+func (s *Session) addPending(a *ADU, wellFormed bool, ts time.Time) {
+	s.expirePending(ts)
 	s.seq++
 	slot, oldest := -1, -1
 	for i := 0; i < s.hi; i++ {
@@ -639,7 +651,8 @@ func (s *Session) addPending(a *ADU, f *flowState) {
 		if p.tid == a.TransactionID {
 			// a retransmitted or reused id replaces the old request
 			slot = i
-			f.unanswered++
+			p.used = false
+			s.resolve(p, resUnanswered, 0, ts)
 			break
 		}
 		if oldest < 0 || p.seq < s.pending[oldest].seq {
@@ -657,17 +670,31 @@ func (s *Session) addPending(a *ADU, f *flowState) {
 			slot = s.hi
 		default:
 			slot = oldest
-			f.unanswered++
+			s.pending[slot].used = false
+			s.resolve(&s.pending[slot], resUnanswered, 0, ts)
 		}
 	}
 	if slot >= s.hi {
 		s.hi = slot + 1
 	}
-	s.pending[slot] = pending{tid: a.TransactionID, unit: a.UnitID, fc: a.Function & 0x7F, used: true, seq: s.seq}
+	p := &s.pending[slot]
+	*p = pending{tid: a.TransactionID, unit: a.UnitID, fc: a.Function & 0x7F, used: true, seq: s.seq, at: ts.UnixNano(), sub: noSub}
+	if wellFormed {
+		acc, n := a.RequestAccesses()
+		p.acc, p.nacc = acc, uint8(n)
+	}
+	if sub, ok := a.DiagnosticSubFunction(); ok {
+		p.sub = sub
+	} else if mei, ok := a.MEIType(); ok {
+		p.sub = uint16(mei)
+	} else if p.fc == 90 && len(a.Data) >= 2 {
+		p.sub = uint16(a.Data[1])
+	}
 }
 
-// matchPending removes the request answered by response a.
-func (s *Session) matchPending(a *ADU) bool {
+// matchPending removes the request answered by response a and returns it
+// (valid until the next request), or nil.
+func (s *Session) matchPending(a *ADU) *pending {
 	for i := 0; i < s.hi; i++ {
 		p := &s.pending[i]
 		if p.used && p.tid == a.TransactionID && p.fc == a.Function&0x7F {
@@ -675,8 +702,8 @@ func (s *Session) matchPending(a *ADU) bool {
 			for s.hi > 0 && !s.pending[s.hi-1].used {
 				s.hi--
 			}
-			return true
+			return p
 		}
 	}
-	return false
+	return nil
 }

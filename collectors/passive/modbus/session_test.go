@@ -303,16 +303,19 @@ func TestTables(t *testing.T) {
 			{Function: 5, Name: "Write Single Coil", Class: "write", Requests: 1, Responses: 1, Exceptions: 1},
 			{Function: 16, Name: "Write Multiple Registers", Class: "write", Requests: 1, Responses: 1},
 		},
-		UnitIDs:  []uint8{1, 2},
-		Read:     AddressRanges{HoldingRegisters: []Range{{100, 114}}},
-		Written:  AddressRanges{Coils: []Range{{7, 7}}, HoldingRegisters: []Range{{200, 201}}},
+		UnitIDs: []uint8{1},
+		Read:    AddressRanges{HoldingRegisters: []Range{{100, 114}}},
+		Written: AddressRanges{HoldingRegisters: []Range{{200, 201}}},
+		Refused: []Outcome{{Exception: 2, Requests: 1, UnitIDs: []uint8{2}, FunctionCodes: []uint8{5},
+			Written: AddressRanges{Coils: []Range{{7, 7}}}}},
 		Requests: 4, Responses: 4, Exceptions: 1,
 		FirstSeen: testT0, LastSeen: t1,
 	}}
 	if diff := cmp.Diff(wantFlow, a.Flows(), cmpopts.IgnoreFields(Flow{}, "BytesToServer", "BytesToClient"), netipOpts()); diff != "" {
 		t.Errorf("Flows() (-want +got):\n%s", diff)
 	}
-	wantDev := []Device{{Server: testServer, UnitIDs: []uint8{1, 2}, FunctionCodes: []uint8{3, 16},
+	wantDev := []Device{{Server: testServer, UnitIDs: []uint8{1}, FunctionCodes: []uint8{3, 16},
+		Refused:  []Outcome{{Exception: 2, Requests: 1, UnitIDs: []uint8{2}, FunctionCodes: []uint8{5}}},
 		Requests: 4, Responses: 4, Exceptions: 1, FirstSeen: testT0, LastSeen: t1}}
 	if diff := cmp.Diff(wantDev, a.Devices(), netipOpts()); diff != "" {
 		t.Errorf("Devices() (-want +got):\n%s", diff)
@@ -331,7 +334,8 @@ func TestTablesBounded(t *testing.T) {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 40000)
 		sv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 502)
 		s := a.NewSession(c, sv)
-		s.Feed(true, mbap(1, 1, 6, 0, 1, 0, 1), testT0)
+		w := mbap(1, 1, 6, 0, 1, 0, 1)
+		exchange(s, w, w, testT0) // executed: the client is learned as a writer
 		s.Close(testT0)
 	}
 	if len(a.Flows()) != 3 || len(a.Devices()) != 3 || len(a.Clients()) != 3 {

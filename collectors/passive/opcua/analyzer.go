@@ -1,10 +1,12 @@
 package opcua
 
 import (
-	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/edgeward/edgeward/collectors/passive/internal/bounded"
 )
 
 // Analyzer turns the chunks of many OPC UA Binary sessions into counts,
@@ -158,6 +160,7 @@ type flowState struct {
 	services                     map[uint32]uint64
 	policy                       string
 	mode                         uint32
+	channels                     []channelCount
 	endpointURL                  string
 	tokens                       [4]bool
 	messages, malformed, errs    uint64
@@ -165,6 +168,72 @@ type flowState struct {
 	writes, calls, nodeMgmt      uint64
 	bytesToServer, bytesToClient uint64
 	written, methods             []string
+}
+
+// channelCount counts the secure channels of a flow with one security
+// policy and mode.
+type channelCount struct {
+	policy string
+	mode   uint32
+	n      uint64
+}
+
+// maxFlowChannelKinds bounds the distinct (policy, mode) pairs kept per
+// flow; channels of further pairs are not listed.
+const maxFlowChannelKinds = 8
+
+// countChannel counts the session's channel under its current policy and
+// mode in f, moving it from the pair it was counted under before (a
+// secured channel's mode is learnt from its first MSG chunk). A session
+// follows one TCP connection and counts as one channel; renewals on it
+// change nothing.
+func (s *Session) countChannel(f *flowState) {
+	if s.chCounted && s.chPolicy == s.policy && s.chMode == s.mode {
+		return
+	}
+	if s.chCounted {
+		for i := range f.channels {
+			c := &f.channels[i]
+			if c.policy == s.chPolicy && c.mode == s.chMode {
+				if c.n--; c.n == 0 {
+					f.channels = append(f.channels[:i], f.channels[i+1:]...)
+				}
+				break
+			}
+		}
+	}
+	s.chPolicy, s.chMode, s.chCounted = s.policy, s.mode, true
+	for i := range f.channels {
+		if c := &f.channels[i]; c.policy == s.policy && c.mode == s.mode {
+			c.n++
+			return
+		}
+	}
+	if len(f.channels) < maxFlowChannelKinds {
+		f.channels = append(f.channels, channelCount{policy: s.policy, mode: s.mode, n: 1})
+	}
+}
+
+// ChannelSecurity counts the secure channels (TCP connections) of a flow
+// with one security policy and mode.
+type ChannelSecurity struct {
+	// Policy is the short name of the policy (the URI's fragment, as None
+	// or Basic256Sha256); PolicyURI the full URI.
+	Policy    string `json:"policy"`
+	PolicyURI string `json:"policy_uri"`
+	// Mode is None, Sign, SignAndEncrypt or SignOrEncrypt (secured, no
+	// message chunk seen yet to tell which).
+	Mode     string `json:"mode"`
+	Channels uint64 `json:"channels"`
+}
+
+// policyShortName returns the fragment of a security policy URI ("None"
+// for ".../SecurityPolicy#None"), or the URI when it has none.
+func policyShortName(uri string) string {
+	if i := strings.LastIndexByte(uri, '#'); i >= 0 && i+1 < len(uri) {
+		return uri[i+1:]
+	}
+	return uri
 }
 
 // NewAnalyzer returns an Analyzer with cfg (zero fields take defaults).
@@ -274,6 +343,10 @@ type Flow struct {
 	// were read, SignAndEncrypt when they were not.
 	SecurityPolicyURI string `json:"security_policy_uri,omitempty"`
 	SecurityMode      string `json:"security_mode,omitempty"`
+	// Security counts the flow's secure channels per policy and mode, in
+	// the order first seen (at most 8 pairs), so that a None discovery
+	// channel before a secured session shows next to it.
+	Security []ChannelSecurity `json:"security,omitempty"`
 	// EndpointURL is the endpoint of the last Hello or CreateSession.
 	EndpointURL string `json:"endpoint_url,omitempty"`
 	// IdentityTokens are the ActivateSession identity token types seen.
@@ -358,6 +431,11 @@ func (a *Analyzer) Flows() []Flow {
 			WrittenNodes: append([]string(nil), f.written...), CalledMethods: append([]string(nil), f.methods...),
 			BytesToServer: f.bytesToServer, BytesToClient: f.bytesToClient,
 			FirstSeen: f.first, LastSeen: f.last,
+		}
+		for _, c := range f.channels {
+			fl.Security = append(fl.Security, ChannelSecurity{
+				Policy: policyShortName(c.policy), PolicyURI: c.policy, Mode: modeName(c.mode), Channels: c.n,
+			})
 		}
 		for i, ok := range f.tokens {
 			if ok {

@@ -66,7 +66,12 @@ func (d *deviceState) memSize() int {
 }
 
 func (f *flowState) memSize() int {
-	return len(f.services)*mapEntryBytes + len(f.policy) + len(f.endpointURL) + stringsBytes(f.written) + stringsBytes(f.methods)
+	n := len(f.services)*mapEntryBytes + len(f.policy) + len(f.endpointURL) + stringsBytes(f.written) + stringsBytes(f.methods)
+	n += cap(f.channels) * int(unsafe.Sizeof(channelCount{}))
+	for _, c := range f.channels {
+		n += len(c.policy)
+	}
+	return n
 }
 
 // MemSize returns the bytes the session holds: itself, its security policy

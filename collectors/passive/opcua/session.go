@@ -28,6 +28,11 @@ type Session struct {
 	// than None, bodies not yet judged), modeSign or modeSignAndEncrypt.
 	policy string
 	mode   uint32
+	// chPolicy and chMode are what the session's channel is counted under
+	// in its flow's Security list (chCounted: it is counted).
+	chPolicy  string
+	chMode    uint32
+	chCounted bool
 
 	pending []pendingActivate // allocated on the first ActivateSession
 	pnext   int
@@ -456,6 +461,7 @@ func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, t
 			a.stats.policies[string(spu)] = struct{}{}
 		}
 	}
+	renewal := s.policy == string(spu) && (s.mode == modeSign || s.mode == modeSignAndEncrypt)
 	if s.policy != string(spu) {
 		s.policy = string(spu)
 	}
@@ -473,12 +479,18 @@ func (s *Session) open(toServer bool, st *dirState, r *reader, truncated bool, t
 		s.observeCert(d, role, cert, ts)
 	}
 	secured := !policyNone(spu)
-	if secured {
+	switch {
+	case secured && renewal:
+		// a renewal of the channel: its mode, judged on its MSG chunks,
+		// stays
+		f.mode = s.mode
+	case secured:
 		// the rest is encrypted with the asymmetric keys
 		s.mode, f.mode = modeSecured, modeSecured
-	} else {
+	default:
 		s.mode, f.mode = modeNone, modeNone
 	}
+	s.countChannel(f)
 	if st.h.ChunkType != 'F' {
 		return
 	}
@@ -505,7 +517,9 @@ func (s *Session) secure(toServer bool, st *dirState, b []byte, truncated bool, 
 		} else {
 			s.mode = modeSignAndEncrypt
 		}
-		s.flowNode(ts).mode = s.mode
+		f := s.flowNode(ts)
+		f.mode = s.mode
+		s.countChannel(f)
 	}
 	if s.mode == modeSignAndEncrypt {
 		s.flowNode(ts).encrypted++

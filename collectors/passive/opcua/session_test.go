@@ -323,3 +323,58 @@ func TestReverseHello(t *testing.T) {
 		t.Errorf("server endpoint urls (-want +got):\n%s", diff)
 	}
 }
+
+// TestChannelSecurityPerFlow: a client that discovers on a None channel,
+// then opens a signed-and-encrypted one and a signed one, gets one flow
+// listing each policy and mode with its channel count; a renewal on the
+// same connection is not a new channel.
+func TestChannelSecurityPerFlow(t *testing.T) {
+	t.Parallel()
+	a := opcua.NewAnalyzer(opcua.Config{})
+	discovery := append(noneHandshake(), cs(msg('F', 2, getEndpointsRequest())), sc(msg('F', 2, getEndpointsResponse())))
+	encrypted := bytes.Repeat([]byte{0x5c}, 80)
+	secure := []step{
+		cs(hel("opc.tcp://plc:4840")), sc(ack()),
+		cs(opn(policyB256Sha256, nil, 1, make([]byte, 64))), sc(opn(policyB256Sha256, nil, 1, make([]byte, 64))),
+		cs(msg('F', 2, encrypted)), sc(msg('F', 2, encrypted)),
+		cs(opn(policyB256Sha256, nil, 3, make([]byte, 64))), sc(opn(policyB256Sha256, nil, 3, make([]byte, 64))), // renewal
+	}
+	sig := bytes.Repeat([]byte{0xAA}, 32)
+	signed := []step{
+		cs(hel("opc.tcp://plc:4840")), sc(ack()),
+		cs(opn(policyB256Sha256, nil, 1, make([]byte, 64))), sc(opn(policyB256Sha256, nil, 1, make([]byte, 64))),
+		cs(msg('F', 2, append(readRequest("x"), sig...))), sc(msg('F', 2, append(readResponse(), sig...))),
+	}
+	opened := []step{ // secured, no message yet: mode unknown
+		cs(hel("opc.tcp://plc:4840")), sc(ack()),
+		cs(opn(policyB256Sha256, nil, 1, make([]byte, 64))),
+	}
+	for _, steps := range [][]step{discovery, secure, secure, signed, opened} {
+		play(a, steps, 0)
+	}
+	fl := a.Flows()
+	if len(fl) != 1 {
+		t.Fatalf("flows = %+v, want one", fl)
+	}
+	want := []opcua.ChannelSecurity{
+		{Policy: "None", PolicyURI: policyNoneURI, Mode: "None", Channels: 1},
+		{Policy: "Basic256Sha256", PolicyURI: policyB256Sha256, Mode: "SignAndEncrypt", Channels: 2},
+		{Policy: "Basic256Sha256", PolicyURI: policyB256Sha256, Mode: "Sign", Channels: 1},
+		{Policy: "Basic256Sha256", PolicyURI: policyB256Sha256, Mode: "SignOrEncrypt", Channels: 1},
+	}
+	if diff := cmp.Diff(want, fl[0].Security); diff != "" {
+		t.Errorf("security per channel (-want +got):\n%s", diff)
+	}
+	b, err := json.Marshal(fl[0].Security[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); got != `{"policy":"None","policy_uri":"`+policyNoneURI+`","mode":"None","channels":1}` {
+		t.Errorf("JSON = %s", got)
+	}
+}
+
+// getEndpointsRequest is a GetEndpointsRequest for opc.tcp://plc:4840.
+func getEndpointsRequest() []byte {
+	return reqHeader((&enc{}).node(428)).str("opc.tcp://plc:4840").null().null().b
+}

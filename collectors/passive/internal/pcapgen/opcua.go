@@ -200,6 +200,11 @@ func ServiceFault(status uint32) []byte {
 	return (&UA{}).Node(397).RespHeader(status).B
 }
 
+// GetEndpointsRequest asks url for its endpoints.
+func GetEndpointsRequest(url string) []byte {
+	return (&UA{}).Node(428).ReqHeader().Str(url).Null().Null().B
+}
+
 // EndpointSpec describes one endpoint of GetEndpointsResponse.
 type EndpointSpec struct {
 	URL, Policy string
