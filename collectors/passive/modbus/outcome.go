@@ -38,12 +38,21 @@ func outcomeString(r result, code uint8) string {
 	case resExecuted:
 		return OutcomeExecuted
 	case resRefused:
-		return fmt.Sprintf("%s%d", OutcomeRefusedPrefix, code)
+		return refusedOutcomes[code]
 	case resBroadcast:
 		return OutcomeBroadcast
 	}
 	return OutcomeUnanswered
 }
+
+// refusedOutcomes are the refused outcome strings by exception code, made
+// once: an outcome is named for every refused request.
+var refusedOutcomes = func() (t [256]string) {
+	for i := range t {
+		t[i] = fmt.Sprintf("%s%d", OutcomeRefusedPrefix, i)
+	}
+	return t
+}()
 
 // maxRefusedCodes bounds the exception codes kept apart per device and
 // flow; requests refused with further codes are counted in the flow's and
