@@ -13,6 +13,13 @@ type streamHandler interface {
 	Close(ts time.Time)
 }
 
+// pickUpHandler is a streamHandler that frames by a length field and so
+// must know when a direction starts in the middle of the stream (the
+// capture began after the connection's SYN).
+type pickUpHandler interface {
+	PickUp(toServer bool)
+}
+
 // Reassembly limits used when Config leaves them zero.
 const (
 	defaultFlowBuffer  = 64 << 10 // out-of-order bytes buffered per direction
@@ -118,8 +125,14 @@ func (a *assembler) add(hs *halfStream, h streamHandler, toServer bool, s *segme
 		return
 	}
 	a.stats.Segments++
-	if !hs.synced { // mid-stream pick-up: the first data segment starts the stream
+	if !hs.synced {
+		// Mid-stream pick-up (no SYN seen): the first data segment starts
+		// the stream, and a handler that frames by length is told that
+		// what came before it was never seen.
 		hs.next, hs.start, hs.synced = seq, seq, true
+		if p, ok := h.(pickUpHandler); ok {
+			p.PickUp(toServer)
+		}
 	}
 	diff := int32(seq - hs.next)
 	if diff > 0 && diff < farFutureWindow {

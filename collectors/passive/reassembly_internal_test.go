@@ -92,6 +92,46 @@ func TestReassembly(t *testing.T) {
 	}
 }
 
+// pickUpSink is a sink that frames by length: it must hear of a mid-stream
+// pick-up.
+type pickUpSink struct {
+	sink
+	pickUps int
+	fedOnce bool // a Feed came before the pick-up notice
+}
+
+func (s *pickUpSink) PickUp(bool) {
+	s.pickUps++
+	s.fedOnce = s.data[0] != nil
+}
+
+// TestReassemblyPickUp: a direction that starts without a SYN tells a
+// pickUpHandler once, before its first bytes; one that saw its SYN never.
+func TestReassemblyPickUp(t *testing.T) {
+	t.Parallel()
+	stream := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	for _, syn := range []bool{false, true} {
+		a := newAssembler(0, 0, 0)
+		var hs halfStream
+		out := &pickUpSink{}
+		ts := time.Unix(0, 0)
+		if syn {
+			a.add(&hs, out, true, &segment{seq: 999, flags: tcpSYN}, ts)
+		}
+		for _, sg := range [][2]int{{10, 20}, {20, 36}} {
+			p := stream[sg[0]:sg[1]]
+			a.add(&hs, out, true, &segment{seq: 1000 + uint32(sg[0]), payload: p, payloadLen: len(p), flags: tcpACK}, ts)
+		}
+		want := 1
+		if syn {
+			want = 0
+		}
+		if out.pickUps != want || out.fedOnce || out.gaps[0] != 0 {
+			t.Errorf("syn %v: %d pick-ups (want %d), fed before it %v, gaps %d", syn, out.pickUps, want, out.fedOnce, out.gaps[0])
+		}
+	}
+}
+
 func TestReassemblyOverflowForcesGap(t *testing.T) {
 	t.Parallel()
 	a := newAssembler(100, 0, 0)

@@ -85,8 +85,11 @@
 //     type and size counts as a message (a MSG from 24 bytes on), its body
 //     read when the header is valid (or, but for MSG, only its chunk type
 //     is unknown). TestFramingAgainstTshark (collectors/passive) compares
-//     this with tshark on generated captures. Only after a Gap are bytes
-//     skipped until a Feed starts with a valid chunk header.
+//     this with tshark on generated captures. Only after a Gap, or a
+//     PickUp (the engine's call for a direction whose SYN was not
+//     captured: a live capture started after the connection), are bytes
+//     skipped until a Feed starts with a valid chunk header; there tshark
+//     would read a size out of the middle of a chunk and lose the direction.
 //   - Signed-and-encrypted channels yield metadata only (policy, sender
 //     certificate, chunk counts and sizes). The security mode of a secured
 //     channel is inferred from its first MSG, so a stream picked up

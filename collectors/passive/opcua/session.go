@@ -324,6 +324,14 @@ func (s *Session) Gap(toServer bool) {
 	st.asmReset(s.a)
 }
 
+// PickUp tells the session that a direction starts in the middle of the
+// stream (the capture began after the connection did): its first bytes
+// may be the middle of a chunk, so, as after a Gap, decoding starts at the
+// first Feed that starts with a valid chunk header rather than reading a
+// chunk size out of the middle of a chunk (which tshark does, losing the
+// direction until that size is reached). Call it before the first Feed.
+func (s *Session) PickUp(toServer bool) { s.Gap(toServer) }
+
 // Close ends the session at ts: a partial chunk left in either direction is
 // counted malformed. Feed after Close is ignored; Close is idempotent.
 func (s *Session) Close(ts time.Time) {

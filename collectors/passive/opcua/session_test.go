@@ -302,6 +302,20 @@ func TestMidSessionPickUp(t *testing.T) {
 	if st.Messages != 1 || st.Services["ReadResponse"] != 1 || st.Services["WriteRequest"] != 0 {
 		t.Errorf("stats = %+v", st)
 	}
+	// told of the pick-up (the engine does when no SYN was captured), the
+	// session skips the partial chunk and decodes what follows
+	a = opcua.NewAnalyzer(opcua.Config{})
+	s := a.NewSession(testClient, testServer)
+	s.PickUp(true)
+	s.PickUp(false)
+	for i, st := range steps {
+		s.Feed(st.toServer, st.b, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	s.Close(t0.Add(time.Second))
+	st = a.Stats()
+	if st.Messages != 2 || st.Services["ReadResponse"] != 1 || st.Services["WriteRequest"] != 1 || st.Malformed != 0 {
+		t.Errorf("after PickUp: stats = %+v", st)
+	}
 }
 
 // TestReverseHello checks RHE (crafted: server URI and endpoint URL, OPC UA
