@@ -8,7 +8,7 @@ import (
 
 // memoryReleaseGap is the least time between two releases of free heap
 // memory to the operating system (see releaseMemory).
-const memoryReleaseGap = time.Minute
+const memoryReleaseGap = 30 * time.Second
 
 var memRelease struct {
 	sync.Mutex
