@@ -9,7 +9,7 @@ import (
 // LinkType is the link-layer header type of a frame, numbered as tcpdump.org's
 // LINKTYPE_ values (the pcap header and pcapng interface block field). It is
 // defined here rather than taken from gopacket/layers, whose init registers
-// every protocol decoder and adds about 1.5 MB to the binary.
+// every protocol decoder and adds about 2 MB to the binary.
 type LinkType uint16
 
 // The link types the decoder knows.

@@ -69,7 +69,9 @@ var statusNames = map[statusCode]string{
 	0x800D0000: "BadServerNotConnected",
 	0x800E0000: "BadServerHalted",
 	0x80100000: "BadTooManyOperations",
+	0x80120000: "BadCertificateInvalid",
 	0x80130000: "BadSecurityChecksFailed",
+	0x801F0000: "BadUserAccessDenied",
 	0x80200000: "BadIdentityTokenInvalid",
 	0x80210000: "BadIdentityTokenRejected",
 	0x80220000: "BadSecureChannelIdInvalid",
@@ -77,6 +79,8 @@ var statusNames = map[statusCode]string{
 	0x80260000: "BadSessionClosed",
 	0x80270000: "BadSessionNotActivated",
 	0x80340000: "BadNodeIdUnknown",
+	0x803A0000: "BadNotReadable",
+	0x80550000: "BadSecurityPolicyRejected",
 	0x80560000: "BadTooManySessions",
 	0x807E0000: "BadTcpMessageTypeInvalid",
 	0x807F0000: "BadTcpSecureChannelUnknown",
@@ -90,10 +94,6 @@ var statusNames = map[statusCode]string{
 	0x80AB0000: "BadInvalidArgument",
 	0x80B80000: "BadRequestTooLarge",
 	0x80B90000: "BadResponseTooLarge",
-	0x80120000: "BadCertificateInvalid",
-	0x801F0000: "BadUserAccessDenied",
-	0x803A0000: "BadNotReadable",
-	0x80550000: "BadSecurityPolicyRejected",
 }
 
 func (c statusCode) String() string {
@@ -171,10 +171,13 @@ func uaHello(url string) []byte {
 	return appendUAString(b, url)
 }
 
+// The request encoders below append the body after hdr, an encoded
+// request header (appendRequestHeader), and return the request.
+
 // uaOpenSecureChannel encodes an OpenSecureChannelRequest that issues a
 // token with SecurityMode None.
 func uaOpenSecureChannel(hdr []byte) []byte {
-	b := append([]byte(nil), hdr...)
+	b := hdr
 	b = appendU32(b, 0) // client protocol version
 	b = appendU32(b, securityTokenIssue)
 	b = appendU32(b, messageSecurityModeNone)
@@ -185,7 +188,7 @@ func uaOpenSecureChannel(hdr []byte) []byte {
 // uaGetEndpoints encodes a GetEndpointsRequest for url, all locales and
 // transport profiles.
 func uaGetEndpoints(hdr []byte, url string) []byte {
-	b := appendUAString(append([]byte(nil), hdr...), url)
+	b := appendUAString(hdr, url)
 	b = appendNull(b) // locale ids
 	return appendNull(b)
 }
@@ -193,7 +196,7 @@ func uaGetEndpoints(hdr []byte, url string) []byte {
 // uaCreateSession encodes a CreateSessionRequest of the probe, without a
 // client certificate.
 func uaCreateSession(hdr []byte, url string, nonce []byte) []byte {
-	b := append([]byte(nil), hdr...)
+	b := hdr
 	// ClientDescription (ApplicationDescription)
 	b = appendUAString(b, "urn:edgeward:probe")
 	b = appendUAString(b, "urn:edgeward")
@@ -214,7 +217,7 @@ func uaCreateSession(hdr []byte, url string, nonce []byte) []byte {
 // uaActivateSession encodes an ActivateSessionRequest with an
 // AnonymousIdentityToken of policy policyID and no signatures.
 func uaActivateSession(hdr []byte, policyID string) []byte {
-	b := append([]byte(nil), hdr...)
+	b := hdr
 	b = appendNull(appendNull(b)) // client signature: algorithm, signature
 	b = appendNull(b)             // client software certificates
 	b = appendNull(b)             // locale ids
@@ -227,7 +230,7 @@ func uaActivateSession(hdr []byte, policyID string) []byte {
 // uaRead encodes a ReadRequest of the Value attribute of nodes (namespace
 // 0), without timestamps.
 func uaRead(hdr []byte, nodes []uint32) []byte {
-	b := append([]byte(nil), hdr...)
+	b := hdr
 	b = appendDouble(b, 0) // max age
 	b = appendU32(b, timestampsNeither)
 	b = appendU32(b, uint32(len(nodes)))
@@ -243,5 +246,5 @@ func uaRead(hdr []byte, nodes []uint32) []byte {
 // uaCloseSession encodes a CloseSessionRequest that deletes the session's
 // subscriptions.
 func uaCloseSession(hdr []byte) []byte {
-	return append(append([]byte(nil), hdr...), 1)
+	return append(hdr, 1)
 }
