@@ -83,6 +83,8 @@ var heavyPackages = map[string]string{
 	"github.com/gopacket/gopacket/layers": "registers a decoder for every protocol; passive decodes frames itself (passive.LinkType)",
 	"github.com/gopcua/opcua/ua":          "registers every OPC UA type for its reflection codec; probe encodes its few requests itself",
 	"github.com/gopcua/opcua/uacp":        "pulls in ua; probe encodes Hello itself",
+	"text/template":                       "its method calls by name make the linker keep every exported method (~2.5 MB); the report escapes its own HTML",
+	"html/template":                       "pulls in text/template",
 }
 
 // TestBinaryLeavesOutHeavyPackages checks the dependencies of the edgeward
