@@ -799,19 +799,16 @@ func writeStormPcap(t *testing.T, path string, n int) {
 	}
 }
 
-// maxRSS runs the command and returns its peak RSS in MiB.
-func maxRSS(t *testing.T, cmd *exec.Cmd) (float64, []byte, error) {
+// maxRSS runs the command and returns its peak RSS in MiB (watchPeakRSS).
+func maxRSS(cmd *exec.Cmd) (float64, []byte, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if cmd.ProcessState == nil {
-		return 0, out.Bytes(), err
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if ru == nil {
-		return 0, out.Bytes(), err
-	}
-	return float64(ru.Maxrss) / 1024, out.Bytes(), err
+	peak := watchPeakRSS(cmd)
+	err := cmd.Wait()
+	return float64(peak()) / 1024, out.Bytes(), err
 }
 
 // soakFlowStorm replays 200k distinct connections with garbage on 502/4840
@@ -821,7 +818,7 @@ func soakFlowStorm(t *testing.T) {
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "storm.pcap")
 	writeStormPcap(t, pcap, 200000)
-	replayRSS, out, err := maxRSS(t, exec.Command(bin, "replay", "--format", "json", pcap))
+	replayRSS, out, err := maxRSS(exec.Command(bin, "replay", "--format", "json", pcap))
 	if err != nil {
 		t.Logf("replay: %v\n%s", err, uplinktest.Tail(writeTemp(t, dir, "replay.out", out), 10))
 	}
