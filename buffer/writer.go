@@ -248,6 +248,7 @@ type writer struct {
 	diskFull    diskFullEpisode
 	reserved    int64  // bytes of the file known to have disk blocks
 	reservedGen uint64 // file generation that reserved refers to
+	trimDebt    int64  // record bytes stored or removed since trimMapping
 }
 
 // reserveTail allocates disk blocks for the tail bbolt added to its file,
@@ -286,6 +287,25 @@ func (w *writer) reserveTail() bool {
 		w.reserved = end
 	}
 	return true
+}
+
+// trimEvery is how many record bytes are stored or removed between two
+// trimMapping calls: about the file-backed memory a drain or a fill may add
+// to the resident set between them.
+const trimEvery = 8 << 20
+
+// touched estimates the record bytes stored or removed between two counter
+// snapshots: the records accepted, delivered or coalesced, at the average
+// size of the queued records before or after.
+func touched(before, after counters) int64 {
+	n := (after.accepted - before.accepted) + (after.delivered - before.delivered) + (after.coalesced - before.coalesced)
+	avg := int64(1024)
+	for _, c := range []counters{after, before} {
+		if c.queued > 0 {
+			avg = max(c.bytes/int64(c.queued), 1)
+		}
+	}
+	return int64(n) * avg
 }
 
 // reserveStep is the size of one disk allocation of reserveTail.
@@ -537,7 +557,12 @@ func (w *writer) update(fn func(*txn) error) error {
 		b.pend.persisted(pendAccepted, pendDropped)
 	}
 	w.reserveTail()
+	w.trimDebt += touched(w.lastCounts, t.c)
 	w.lastCounts = t.c
+	if w.trimDebt >= trimEvery {
+		w.trimDebt = 0
+		trimMapping(b.db, fileSize(b.path))
+	}
 	w.logDrops(t.drops)
 	return nil
 }
