@@ -307,8 +307,9 @@ func soakLinkFlaps(t *testing.T) {
 		t.Errorf("agent stop: %v", err)
 	}
 	missing, dups := waitDelivered(sub, want, time.Minute)
-	report(t, "link flaps (reset/refuse/blackhole/cut at PUBACK)", "0 lost; fds and goroutines back to baseline",
-		drained && missing == 0 && fds1 <= fds0 && g1 <= g0, true,
+	// The agent runs with the default limits.memory (64 MiB).
+	report(t, "link flaps (reset/refuse/blackhole/cut at PUBACK)", "0 lost; fds and goroutines back to baseline; peak RSS <= 80 MiB",
+		drained && missing == 0 && fds1 <= fds0 && g1 <= g0 && rss > 0 && rss <= 80<<10, true,
 		"%d flaps in %s, %d connections: %d lost, %d duplicated; fds %d -> %d, goroutines %d -> %d; peak RSS %.0f MiB (at the end: anon %.0f MiB, file-backed incl. the buffer's mmap %.0f MiB)",
 		flaps, dur, px.Accepted(), missing, dups, fds0, fds1, g0, g1, float64(rss)/1024, float64(anon)/1024, float64(file)/1024)
 }
