@@ -289,6 +289,9 @@ func (w *writer) reserveTail() bool {
 	return true
 }
 
+// reserveStep is the size of one disk allocation of reserveTail.
+const reserveStep = 64 << 10
+
 // trimEvery is how many record bytes are stored or removed between two
 // trimMapping calls: about the file-backed memory a drain or a fill may add
 // to the resident set between them.
@@ -298,7 +301,8 @@ const trimEvery = 8 << 20
 // snapshots: the records accepted, delivered or coalesced, at the average
 // size of the queued records before or after.
 func touched(before, after counters) int64 {
-	n := (after.accepted - before.accepted) + (after.delivered - before.delivered) + (after.coalesced - before.coalesced)
+	grew := func(a, b uint64) uint64 { return a - min(a, b) } // counters restart with a salvaged file
+	n := grew(after.accepted, before.accepted) + grew(after.delivered, before.delivered) + grew(after.coalesced, before.coalesced)
 	avg := int64(1024)
 	for _, c := range []counters{after, before} {
 		if c.queued > 0 {
@@ -307,9 +311,6 @@ func touched(before, after counters) int64 {
 	}
 	return int64(n) * avg
 }
-
-// reserveStep is the size of one disk allocation of reserveTail.
-const reserveStep = 64 << 10
 
 // loadCounts reads the stored counters into w.lastCounts.
 func (w *writer) loadCounts() {
