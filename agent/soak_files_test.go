@@ -130,9 +130,10 @@ func (r *filesRun) drain() {
 	r.accepted = st.Accepted
 }
 
-// compare returns how many of ref's file records are missing from r and how
+// compare returns how many of ref's file records are missing from r, how
 // many r holds more than once (threat contents, state contents, and the
-// count of records stored).
+// count of records stored), and every difference found (a missing,
+// unexpected or differing record).
 func (r *filesRun) compare(ref *filesRun) (missing, dups int, diffs []string) {
 	for fp, n := range ref.threats {
 		if got := r.threats[fp]; got < n {
@@ -205,7 +206,7 @@ func soakRunFilesOnce(t *testing.T) {
 	}
 
 	kills, mid, resumed, series := 0, 0, 0, 0
-	missing, dups := 0, restartDups
+	missing, dups, differ := 0, restartDups, 0
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	for want := pick(4, 30); kills < want; series++ {
 		r := newFilesRun(t, dir, fmt.Sprintf("killed-%d", series), files)
@@ -233,12 +234,12 @@ func soakRunFilesOnce(t *testing.T) {
 		r.complete() // a clean restart stores nothing of the files
 		m, d, diffs := r.compare(ref)
 		d += int(r.fileRecords - after)
-		missing, dups = missing+m, dups+d
+		missing, dups, differ = missing+m, dups+d, differ+len(diffs)
 		for _, s := range diffs[:min(len(diffs), 10)] {
 			t.Logf("series %d: %s", series, s)
 		}
 	}
-	report(t, scenario, target, missing == 0 && dups == 0 && mid > 0, true,
-		"%d files, %d records each time; %d SIGKILLs in %d series (%d while a file was read, %d runs resumed a file): %d lost, %d duplicated; clean restarts stored 0 file records besides: %v",
-		len(files), ref.fileRecords, kills, series, mid, resumed, missing, dups, restartDups == 0)
+	report(t, scenario, target, missing == 0 && dups == 0 && differ == 0 && mid > 0, true,
+		"%d files, %d records each time; %d SIGKILLs in %d series (%d while a file was read, %d runs resumed a file): %d lost, %d duplicated, %d differing; clean restarts stored 0 file records besides: %v",
+		len(files), ref.fileRecords, kills, series, mid, resumed, missing, dups, differ, restartDups == 0)
 }
