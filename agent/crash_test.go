@@ -132,6 +132,13 @@ func TestAgentSIGKILLWhileDraining(t *testing.T) {
 // at path and returns their ids.
 func fillCrashBuffer(t *testing.T, path string, n int) []string {
 	t.Helper()
+	return fillCrashBufferFrom(t, path, 0, n)
+}
+
+// fillCrashBufferFrom accepts n more threat records into the buffer at path,
+// numbered from first on, and returns their ids.
+func fillCrashBufferFrom(t *testing.T, path string, first, n int) []string {
+	t.Helper()
 	buf, err := buffer.Open(path, buffer.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +147,7 @@ func fillCrashBuffer(t *testing.T, path string, n int) []string {
 	items := make([]buffer.Item, 0, 500)
 	pad := bytes.Repeat([]byte("x"), 300)
 	for i := range n {
-		id := fmt.Sprintf("crash-%06d", i)
+		id := fmt.Sprintf("crash-%06d", first+i)
 		ids = append(ids, id)
 		items = append(items, buffer.Item{Stream: "threat", Priority: 4, Time: time.Now(),
 			Data: fmt.Appendf(nil, `{"id":%q,"class":"threat","kind":"test.crash","body":{"pad":%q}}`, id, pad)})

@@ -13,7 +13,7 @@ const module = "github.com/edgeward/edgeward"
 // TestImportGraph enforces the package boundaries of DESIGN.md §2: a star
 // centred on agent. collectors imports only the standard library; each
 // collectors/* package imports only collectors (passive also its protocol
-// decoders); buffer, uplink and the decoders import no edgeward package; and
+// decoders; host and passive the gopsutil helper collectors/internal/psproc); buffer, uplink and the decoders import no edgeward package; and
 // nothing but the main package imports agent.
 func TestImportGraph(t *testing.T) {
 	t.Parallel()
@@ -24,12 +24,12 @@ func TestImportGraph(t *testing.T) {
 	}
 	allowed := map[string][]string{
 		module + "/collectors":                {},
-		module + "/collectors/host":           {"collectors"},
+		module + "/collectors/host":           {"collectors", "collectors/internal/psproc"},
 		module + "/collectors/baseline":       {"collectors"},
 		module + "/collectors/schematest":     {"collectors"},
 		module + "/collectors/probe":          {"collectors"},
 		module + "/collectors/advisory":       {"collectors"},
-		module + "/collectors/passive":        {"collectors", "collectors/passive/modbus", "collectors/passive/opcua"},
+		module + "/collectors/passive":        {"collectors", "collectors/internal/psproc", "collectors/passive/modbus", "collectors/passive/opcua"},
 		module + "/collectors/passive/modbus": {"collectors/passive/internal/bounded"},
 		module + "/collectors/passive/opcua":  {"collectors/passive/internal/bounded"},
 		module + "/buffer":                    {},

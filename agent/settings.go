@@ -68,6 +68,7 @@ func newSettings(c config.Config, hostname, version string) settings {
 				InsecureSkipVerify: c.Uplink.TLS.InsecureSkipVerify,
 			},
 			KeepAlive:       c.Uplink.KeepAlive.D(),
+			PingTimeout:     c.Uplink.PingTimeout.D(),
 			BatchMaxRecords: c.Uplink.BatchMaxRecords,
 			BatchMaxBytes:   int(c.Uplink.BatchMaxBytes.Bytes()),
 			InFlight:        c.Uplink.InFlight,

@@ -27,6 +27,7 @@ uplink:
   tls: {ca_file: ca.pem, server_name: broker.local}
   heartbeat: 7s
   keepalive: 11s
+  ping_timeout: 4s
   batch_max_records: 13
   batch_max_bytes: 17KiB
   in_flight: 3
@@ -56,7 +57,7 @@ collectors:
 		Brokers: []string{"tcp://127.0.0.1:1883", "ssl://10.0.0.1:8883"}, ClientID: "cid", TopicPrefix: "ew/v1",
 		Enterprise: "acme", Site: "plant-1", AgentID: "gw-01", Username: "u",
 		TLS:       uplink.TLSConfig{CAFile: "ca.pem", ServerName: "broker.local"},
-		KeepAlive: 11 * time.Second, BatchMaxRecords: 13, BatchMaxBytes: 17 << 10, InFlight: 3,
+		KeepAlive: 11 * time.Second, PingTimeout: 4 * time.Second, BatchMaxRecords: 13, BatchMaxBytes: 17 << 10, InFlight: 3,
 		BytesPerSecond: 64 << 10, Gzip: true,
 	}
 	gotUp := s.uplink

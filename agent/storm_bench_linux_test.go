@@ -46,11 +46,11 @@ func BenchmarkStormRSS(b *testing.B) {
 	}
 	var replayKB, runKB int64
 	for b.Loop() {
-		cmd := exec.Command(bin, "replay", "--format", "json", "-c", cfg, pcap)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		mib, out, err := maxRSS(exec.Command(bin, "replay", "--format", "json", "-c", cfg, pcap))
+		if err != nil {
 			b.Fatalf("replay: %v\n%s", err, tail(out))
 		}
-		replayKB = max(replayKB, peakRSSKiB(cmd))
+		replayKB = max(replayKB, int64(mib*1024))
 		os.Remove(filepath.Join(dir, "buffer.db"))
 		runKB = max(runKB, runUntilReplayed(b, bin, cfg))
 	}
@@ -71,6 +71,7 @@ func runUntilReplayed(b *testing.B, bin, cfg string) int64 {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	peak := watchPeakRSS(cmd)
 	replayed, drained := make(chan struct{}), make(chan struct{})
 	var log strings.Builder // written by the reader until drained is closed
 	go func() {
@@ -104,15 +105,7 @@ func runUntilReplayed(b *testing.B, bin, cfg string) int64 {
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("run: %v", err)
 	}
-	return peakRSSKiB(cmd)
-}
-
-// maxRSS returns the peak resident set of a finished command in KiB.
-func peakRSSKiB(cmd *exec.Cmd) int64 {
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return int64(ru.Maxrss)
-	}
-	return 0
+	return peak()
 }
 
 // tail returns the end of out.

@@ -91,7 +91,11 @@ const (
 // by priority (makeRoom). Removals are idempotent, so when this returns an
 // error and commit retries each request alone, nothing is counted twice.
 func (w *writer) onDiskFull(reqs []*request, err error) error {
-	w.diskFullSeen(err)
+	if err == nil {
+		err = ErrDiskFull // making room ahead (lowOnPages)
+	} else {
+		w.diskFullSeen(err)
+	}
 	var puts []*request
 	for _, r := range reqs {
 		switch r.kind {
@@ -112,6 +116,25 @@ func (w *writer) onDiskFull(reqs []*request, err error) error {
 		}
 	}
 	return w.makeRoom(puts, err)
+}
+
+// lowOnPages reports whether reqs put records while a disk-full episode
+// lasts and the file's free pages would fall below freeReserve: the pages
+// that the deletes making room need (bbolt copies on write), which a full
+// file system cannot add to the file.
+func (w *writer) lowOnPages(reqs []*request) bool {
+	if w.diskFull.since.IsZero() || w.b.db == nil {
+		return false
+	}
+	need := int64(0)
+	for _, r := range reqs {
+		if r.kind == opPut {
+			for i := range r.items {
+				need += r.items[i].Size()
+			}
+		}
+	}
+	return need > 0 && need+freeReserve > int64(w.b.db.Stats().FreeAlloc)
 }
 
 // diskFullSeen starts a disk-full episode (logged once) or extends it.
@@ -197,12 +220,22 @@ func (w *writer) deleteChunked(seqs []uint64, reason string) error {
 			return err
 		case n > 1:
 			chunk = n / 2
+		case w.fillHoles(): // the tail bbolt added got disk blocks since
 		case w.dropBallast():
+			w.reserveTail() // the freed space fills the file's holes first
 		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// fillHoles gives disk blocks to what reserveTail could not allocate
+// before, and reports whether it allocated any.
+func (w *writer) fillHoles() bool {
+	before, gen := w.reserved, w.reservedGen
+	w.reserveTail()
+	return w.reservedGen == gen && w.reserved > before
 }
 
 // chooseVictims picks, in drop order, queued records (returned) and records
@@ -266,28 +299,36 @@ func (w *writer) diskFullOver() {
 	if w.diskFull.since.IsZero() || now.Sub(w.diskFull.last) < diskFullQuiet {
 		return
 	}
+	if !w.b.makeBallast() {
+		// No room for the reserve file: the file system is still full,
+		// and commits must keep making room ahead (lowOnPages).
+		w.diskFull.last = now
+		return
+	}
 	w.b.log.Warn("buffer disk space available again", "path", w.b.path,
 		"dropped_disk_full", w.diskFull.dropped, "lasted", w.diskFull.last.Sub(w.diskFull.since).Round(time.Second))
 	w.diskFull = diskFullEpisode{}
-	w.b.makeBallast()
 }
 
 // makeBallast creates the ballast file beside the buffer if it is missing:
-// ballastSize bytes of disk that dropBallast gives back on a full disk.
-// Errors are ignored: it is a best-effort reserve.
-func (b *Buffer) makeBallast() {
+// ballastSize bytes of disk that dropBallast gives back on a full disk. It
+// reports whether the file is there; errors are otherwise ignored: it is a
+// best-effort reserve.
+func (b *Buffer) makeBallast() bool {
 	path := b.path + ballastSuffix
 	if fi, err := os.Stat(path); err == nil && fi.Size() == ballastSize {
-		return
+		return true
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return
+		return false
 	}
 	err = preallocate(f, 0, ballastSize)
 	if cerr := f.Close(); err != nil || cerr != nil {
 		_ = os.Remove(path)
+		return false
 	}
+	return true
 }
 
 // dropBallast removes the ballast file and reports whether it was there.

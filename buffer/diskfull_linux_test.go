@@ -166,14 +166,15 @@ func TestDiskFullEmptyQueue(t *testing.T) {
 		}
 	}
 	f.Close()
-	big := make([]buffer.Item, 200)
-	for i := range big {
-		big[i] = buffer.Item{Stream: "threat", Priority: 4, Data: bytes.Repeat([]byte("t"), 1000)}
-	}
-	// The file's preallocated tail and the reserve file take some records
-	// first; a few batches later nothing fits.
+	// The file's free pages, its preallocated tail and the reserve file
+	// take some records first; batches that double in size soon exceed
+	// them all.
 	var st buffer.Stats
 	for i := 0; i < 20 && st.Dropped[buffer.ReasonDiskFull] == 0; i++ {
+		big := make([]buffer.Item, 200<<min(i, 6))
+		for i := range big {
+			big[i] = buffer.Item{Stream: "threat", Priority: 4, Data: bytes.Repeat([]byte("t"), 1000)}
+		}
 		if err := b.Put(ctx, big...); err != nil {
 			t.Fatalf("Put on a full disk: %v", err)
 		}
@@ -199,5 +200,43 @@ func TestDiskFullEmptyQueue(t *testing.T) {
 	assertBalanced(t, got)
 	if got.Dropped[buffer.ReasonDiskFull] != want {
 		t.Fatalf("disk_full drops on disk after space returned: %d, want %d", got.Dropped[buffer.ReasonDiskFull], want)
+	}
+}
+
+// TestDiskFullLongFill keeps putting activity records into a buffer on a
+// small tmpfs, far past its size, then threat records, then activity
+// again: every Put succeeds, the file never runs out of the free pages that
+// the deletes making room need (it did once bbolt had used them all: from
+// then on no transaction could commit and every record, threats included,
+// was dropped while older activity records stayed queued), and no threat
+// record is dropped while an activity record is queued.
+func TestDiskFullLongFill(t *testing.T) {
+	t.Parallel()
+	dir := mountTmpfs(t, "4m")
+	path := filepath.Join(dir, "buffer.db")
+	b := openAt(t, path, buffer.Options{})
+	ctx := context.Background()
+	pad := strings.Repeat("a", 1000)
+	put := func(class string, prio, from, n int) {
+		for i := from; i < from+n; i++ {
+			it := buffer.Item{Stream: class, Priority: prio, Data: fmt.Appendf(nil, `{"id":"%s-%d","pad":%q}`, class, i, pad)}
+			if err := b.Put(ctx, it); err != nil {
+				t.Fatalf("Put %s %d on a full disk: %v", class, i, err)
+			}
+		}
+	}
+	put("activity", 1, 0, 12000)
+	put("threat", 4, 0, 50)
+	put("activity", 1, 12000, 3000)
+	st := checkBalance(t, b)
+	threats, last := 0, uint64(0)
+	for _, e := range mustNext(t, b, 0, 0, 0) {
+		if e.Stream == "threat" {
+			threats++
+		}
+		last = max(last, e.Seq)
+	}
+	if threats != 50 || st.Dropped[buffer.ReasonDiskFull] == 0 || last != st.Accepted {
+		t.Fatalf("%d of 50 threats queued, newest queued record %d of %d accepted; stats %+v", threats, last, st.Accepted, st)
 	}
 }

@@ -75,14 +75,20 @@
 //     rest; drops are counted as "disk_full" and Put returns nil, so a
 //     collector keeps running, and no record of a priority is dropped while
 //     one of a lower priority is queued. Deletes run in small transactions
-//     (bbolt copies pages on write: even a delete needs free pages), the tail
-//     bbolt adds to its file is given disk blocks when it grows (Linux), and
-//     a 1 MiB reserve file (path+".reserve") is given back when not even a
-//     one-record delete fits. If nothing can be written at all, Put counts its
-//     records as accepted and dropped in memory (in Stats) and persists the
-//     counts with the next commit that succeeds; Ack, Drop and PutWithMeta
-//     with meta then fail with ErrDiskFull. One Warn line when an episode
-//     starts, one when commits have needed no room for a minute.
+//     (bbolt copies pages on write: even a delete needs free pages); while the
+//     episode lasts, a Put makes room before the file's free pages would fall
+//     below what those deletes need, so the file never gets stuck with none
+//     (no transaction, not even a delete, could commit any more). The tail
+//     bbolt adds to its file is given disk blocks when it grows (Linux; what a
+//     full disk refused is tried again after every commit), and a 1 MiB
+//     reserve file (path+".reserve") is given back when not even a one-record
+//     delete fits, its space going to the file's unallocated tail first. If
+//     nothing can be written at all, Put counts its records as accepted and
+//     dropped in memory (in Stats) and persists the counts with the next
+//     commit that succeeds; Ack, Drop and PutWithMeta with meta then fail
+//     with ErrDiskFull. One Warn line when an episode starts, one when
+//     commits have needed no room for a minute and the reserve file could be
+//     made again (the file system has room).
 //   - Compaction: bbolt files never shrink, so when the live bytes fall below
 //     CompactBelow (default 0.25) of a file of at least CompactMinBytes
 //     (default 16 MiB), the writer copies the live data into a new file

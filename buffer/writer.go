@@ -248,30 +248,68 @@ type writer struct {
 	diskFull    diskFullEpisode
 	reserved    int64  // bytes of the file known to have disk blocks
 	reservedGen uint64 // file generation that reserved refers to
+	trimDebt    int64  // record bytes stored or removed since trimMapping
 }
 
-// reserveTail allocates disk blocks for the tail bbolt added to its file.
-// bbolt grows its file with ftruncate, which leaves the new tail sparse; with
-// the tail allocated, a transaction that must write new pages (even one that
-// only deletes records, since bbolt copies on write) still succeeds when the
-// file system is full, so the buffer can drop records to make room. It uses
-// its own descriptor: bbolt's flock belongs to bbolt's, and closing this one
-// does not release it. A failure (the disk is full already) is not retried
-// before the next growth.
-func (w *writer) reserveTail() {
+// reserveTail allocates disk blocks for the tail bbolt added to its file,
+// and reports whether the whole file has them. bbolt grows its file with
+// ftruncate, which leaves the new tail sparse, and then writes its pages
+// anywhere in the file: a page in a hole fails with ENOSPC on a full file
+// system, and since bbolt reuses the pages it freed first, every later
+// transaction may land there again, even one that only deletes records
+// (bbolt copies on write). With the tail allocated, such a transaction
+// succeeds on a full file system, so the buffer can drop records to make
+// room. The tail is allocated in steps, keeping what each step got; what is
+// missing (the disk was full when bbolt grew the file, even in a
+// transaction that then failed) is tried again after every commit and
+// whenever space is freed (the reserve file). It uses its own descriptor:
+// bbolt's flock belongs to bbolt's, and closing this one does not release
+// it.
+func (w *writer) reserveTail() bool {
 	b := w.b
 	if w.reservedGen != b.gen {
 		w.reserved, w.reservedGen = 0, b.gen
 	}
 	size := fileSize(b.path)
 	if size <= w.reserved {
-		return
+		return true
 	}
-	if f, err := os.OpenFile(b.path, os.O_WRONLY, 0); err == nil {
-		_ = preallocate(f, w.reserved, size)
-		f.Close()
+	f, err := os.OpenFile(b.path, os.O_WRONLY, 0)
+	if err != nil {
+		return false
 	}
-	w.reserved = size
+	defer f.Close()
+	for w.reserved < size {
+		end := min(w.reserved+reserveStep, size)
+		if preallocate(f, w.reserved, end) != nil {
+			return false
+		}
+		w.reserved = end
+	}
+	return true
+}
+
+// reserveStep is the size of one disk allocation of reserveTail.
+const reserveStep = 64 << 10
+
+// trimEvery is how many record bytes are stored or removed between two
+// trimMapping calls: about the file-backed memory a drain or a fill may add
+// to the resident set between them.
+const trimEvery = 8 << 20
+
+// touched estimates the record bytes stored or removed between two counter
+// snapshots: the records accepted, delivered or coalesced, at the average
+// size of the queued records before or after.
+func touched(before, after counters) int64 {
+	grew := func(a, b uint64) uint64 { return a - min(a, b) } // counters restart with a salvaged file
+	n := grew(after.accepted, before.accepted) + grew(after.delivered, before.delivered) + grew(after.coalesced, before.coalesced)
+	avg := int64(1024)
+	for _, c := range []counters{after, before} {
+		if c.queued > 0 {
+			avg = max(c.bytes/int64(c.queued), 1)
+		}
+	}
+	return int64(n) * avg
 }
 
 // loadCounts reads the stored counters into w.lastCounts.
@@ -394,6 +432,12 @@ func (w *writer) commitOnce(reqs []*request) error {
 	for _, r := range reqs {
 		r.skip = nil
 	}
+	if w.lowOnPages(reqs) {
+		// During a disk-full episode, make room before the file runs out
+		// of free pages: on a full file system a transaction that finds
+		// none cannot commit, not even one that deletes records.
+		return w.onDiskFull(reqs, nil)
+	}
 	gen := w.b.gen
 	err := w.updateReqs(reqs)
 	if errors.Is(err, ErrCorrupt) && w.b.gen != gen && w.b.db != nil {
@@ -514,7 +558,12 @@ func (w *writer) update(fn func(*txn) error) error {
 		b.pend.persisted(pendAccepted, pendDropped)
 	}
 	w.reserveTail()
+	w.trimDebt += touched(w.lastCounts, t.c)
 	w.lastCounts = t.c
+	if w.trimDebt >= trimEvery {
+		w.trimDebt = 0
+		trimMapping(b.db, fileSize(b.path))
+	}
 	w.logDrops(t.drops)
 	return nil
 }

@@ -9,7 +9,8 @@ import (
 
 	gohost "github.com/shirou/gopsutil/v3/host"
 	"github.com/shirou/gopsutil/v3/mem"
-	"github.com/shirou/gopsutil/v3/process"
+
+	"github.com/edgeward/edgeward/collectors/internal/psproc"
 )
 
 // mountPath is the mount point itself: Root applies to Linux only.
@@ -17,7 +18,7 @@ func (c *Collector) mountPath(mp string) string { return mp }
 
 // processName is the name of pid as gopsutil reports it, "" if unknown.
 func (c *Collector) processName(ctx context.Context, pid int) string {
-	p, err := process.NewProcessWithContext(ctx, int32(pid))
+	p, err := psproc.Open(ctx, int32(pid))
 	if err != nil {
 		return ""
 	}

@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/shirou/gopsutil/v3/process"
+	"github.com/edgeward/edgeward/collectors/internal/psproc"
 )
 
 // interfaceAddrs returns this host's interface addresses, IPv4 unmapped.
@@ -56,7 +56,7 @@ func (c *procCache) describe(ctx context.Context, pid int32) (LocalProcess, bool
 	if d, ok := c.m[pid]; ok && d.started == started {
 		return d.p, true
 	}
-	proc, err := process.NewProcessWithContext(ctx, pid)
+	proc, err := psproc.Open(ctx, pid)
 	if err != nil {
 		return LocalProcess{}, false
 	}

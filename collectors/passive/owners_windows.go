@@ -9,8 +9,9 @@ import (
 	"net/netip"
 	"unsafe"
 
-	"github.com/shirou/gopsutil/v3/process"
 	"golang.org/x/sys/windows"
+
+	"github.com/edgeward/edgeward/collectors/internal/psproc"
 )
 
 var (
@@ -66,7 +67,7 @@ func (o *tableOwners) lookup(ctx context.Context, qs []ownerQuery) error {
 // processStart returns the creation time of process pid (ms since the
 // epoch): with the pid, it names one process.
 func processStart(ctx context.Context, pid int32) (uint64, error) {
-	p, err := process.NewProcessWithContext(ctx, pid)
+	p, err := psproc.Open(ctx, pid)
 	if err != nil {
 		return 0, err
 	}

@@ -100,8 +100,15 @@ type UplinkConfig struct {
 	// 1s; default 60s.
 	Heartbeat Duration `yaml:"heartbeat" json:"heartbeat"`
 	// KeepAlive is the MQTT keepalive; 1s to 65535s; default 10s. A silent
-	// dead link is noticed within about keepalive + 5s (the ping timeout) + keepalive/4.
+	// dead link is noticed within about keepalive + ping_timeout + keepalive/4
+	// (the check period, at most 5s).
 	KeepAlive Duration `yaml:"keepalive" json:"keepalive"`
+	// PingTimeout is how long the broker has to answer a PINGREQ before the
+	// link is declared dead and reopened; 1s to 10m; default 5s. The answer
+	// queues behind the bytes already sent, so on a thin link it must exceed
+	// the time one batch takes to cross it (a quarter second of
+	// bytes_per_second).
+	PingTimeout Duration `yaml:"ping_timeout" json:"ping_timeout"`
 	// BatchMaxRecords caps the records in one published batch; 1 to 100000;
 	// default 500.
 	BatchMaxRecords int `yaml:"batch_max_records" json:"batch_max_records"`
@@ -355,6 +362,7 @@ func Default() Config {
 			TopicPrefix:     "edgeward/v1",
 			Heartbeat:       Duration(60 * time.Second),
 			KeepAlive:       Duration(10 * time.Second),
+			PingTimeout:     Duration(5 * time.Second),
 			BatchMaxRecords: 500,
 			BatchMaxBytes:   256 * KiB,
 			InFlight:        8,

@@ -191,6 +191,7 @@ func TestDefaults(t *testing.T) {
 		{"uplink.tls", c.Uplink.TLS, config.TLSConfig{}},
 		{"uplink.heartbeat", c.Uplink.Heartbeat.D(), 60 * time.Second},
 		{"uplink.keepalive", c.Uplink.KeepAlive.D(), 10 * time.Second},
+		{"uplink.ping_timeout", c.Uplink.PingTimeout.D(), 5 * time.Second},
 		{"uplink.batch_max_records", c.Uplink.BatchMaxRecords, 500},
 		{"uplink.batch_max_bytes", c.Uplink.BatchMaxBytes, 256 * config.KiB},
 		{"uplink.in_flight", c.Uplink.InFlight, 8},

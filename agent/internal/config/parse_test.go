@@ -175,6 +175,18 @@ func TestParseMalformed(t *testing.T) {
 			kind: config.ErrInvalid,
 		},
 		{
+			name: "ping_timeout below 1s",
+			yaml: "uplink:\n  ping_timeout: 200ms\n",
+			want: "configs/agent.yaml:2: uplink.ping_timeout: must be at least 1s, got 200ms",
+			kind: config.ErrInvalid,
+		},
+		{
+			name: "ping_timeout above 10m",
+			yaml: "uplink:\n  ping_timeout: 1h\n",
+			want: "configs/agent.yaml:2: uplink.ping_timeout: must be at most 10m, got 1h",
+			kind: config.ErrInvalid,
+		},
+		{
 			name: "max_bytes below 1MiB",
 			yaml: "buffer:\n  path: /tmp/b.db\n  max_bytes: 512KiB\n",
 			want: "configs/agent.yaml:3: buffer.max_bytes: must be at least 1MiB, got 512KiB",

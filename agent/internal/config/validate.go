@@ -33,6 +33,7 @@ const (
 	MaxSnaplen       = 262144
 	MaxFlows         = 10000000
 	MaxKeepAlive     = Duration(65535 * time.Second)
+	MaxPingTimeout   = Duration(10 * time.Minute)
 	MinInterval      = Duration(time.Second)
 	// MaxActivePerMinute and MaxActiveTimeout bound active identification.
 	MaxActivePerMinute = 600
@@ -183,6 +184,10 @@ func (u *UplinkConfig) validate(k *checker, agentID string) {
 	k.minDuration("uplink.keepalive", u.KeepAlive, MinInterval)
 	if u.KeepAlive > MaxKeepAlive {
 		k.add("uplink.keepalive", "must be at most %s, got %s", MaxKeepAlive, u.KeepAlive)
+	}
+	k.minDuration("uplink.ping_timeout", u.PingTimeout, MinInterval)
+	if u.PingTimeout > MaxPingTimeout {
+		k.add("uplink.ping_timeout", "must be at most %s, got %s", MaxPingTimeout, u.PingTimeout)
 	}
 	k.intRange("uplink.batch_max_records", u.BatchMaxRecords, 1, MaxBatchRecords)
 	if u.BatchMaxBytes < MinBatchBytes || u.BatchMaxBytes > MaxBatchBytes {
