@@ -18,10 +18,13 @@ type Session struct {
 	dirs           [2]stream // 0: to the server, 1: to the client
 	// pending is allocated on the first request with 4 entries and grows
 	// up to MaxPendingPerSession.
-	pending       []pending
-	flow          *bounded.Node[flowKey, flowState]
-	dev           *bounded.Node[netip.AddrPort, deviceState]
-	cli           *bounded.Node[netip.Addr, clientState]
+	pending []pending
+	flow    *bounded.Node[flowKey, flowState]
+	dev     *bounded.Node[netip.AddrPort, deviceState]
+	cli     *bounded.Node[netip.Addr, clientState]
+	// writer is the client's entry among the learned writers, once learned
+	// (checkWriter touches it without a map lookup).
+	writer        *bounded.Node[netip.Addr, struct{}]
 	serverCounted bool
 	closed        bool
 	// tls: a segment that is not Modbus looked like a TLS record; tshark's
@@ -47,6 +50,9 @@ type pending struct {
 	at  int64 // capture time of the request, Unix nanoseconds
 	acc [2]Access
 }
+
+// time returns the capture time of the request.
+func (p *pending) time() time.Time { return time.Unix(0, p.at) }
 
 // noSub is pending.sub of a request without a sub-function.
 const noSub = 0xFFFF
