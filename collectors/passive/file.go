@@ -137,11 +137,16 @@ func OpenFile(path string) (Source, error) {
 	return s, nil
 }
 
+// fileBuffer is the read buffer of an uncompressed capture: one packet of
+// MaxPacketSize is read in place. Replay reads ahead on its own goroutine,
+// so fewer, larger reads would gain nothing there.
+const fileBuffer = MaxPacketSize
+
 // newFileSource reads a capture of size bytes (-1: unknown) from r and
 // checks its file header; path names it in errors.
 func newFileSource(r io.Reader, size int64, path string) (*fileSource, error) {
 	s := &fileSource{path: path, size: size}
-	s.r = bufio.NewReaderSize(r, 1<<20)
+	s.r = bufio.NewReaderSize(r, fileBuffer)
 	head, err := s.r.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read capture header \"%s\": %w", path, errEOF(err))
