@@ -202,17 +202,19 @@ func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts ti
 // at most once per Window), and the client is not learned. Within
 // Config.LearnPeriod writers are learned silently.
 func (a *Analyzer) checkWriter(s *Session, p *pending, r result, code uint8) {
-	if n := s.writer; n != nil && !n.Gone {
+	b := s.clientIP.As16()
+	slot := &a.writerCache[b[15]%uint8(len(a.writerCache))]
+	if n := *slot; n != nil && !n.Gone && n.Key == s.clientIP {
 		a.writers.Touch(n) // what Get does, without the map lookup
 		return
 	}
 	if n := a.writers.Get(s.clientIP); n != nil {
-		s.writer = n
+		*slot = n
 		return
 	}
 	done := r == resExecuted || r == resBroadcast
 	if done {
-		s.writer = a.writers.Add(s.clientIP)
+		*slot = a.writers.Add(s.clientIP)
 	}
 	at := p.time()
 	if a.learning(at) {

@@ -95,8 +95,5 @@ func (s *Session) MemSize() int {
 	if s.cli != nil && s.cli.Gone {
 		n += bounded.NodeBytes[netip.Addr, clientState]()
 	}
-	if s.writer != nil && s.writer.Gone {
-		n += bounded.NodeBytes[netip.Addr, struct{}]()
-	}
 	return n
 }

@@ -18,13 +18,10 @@ type Session struct {
 	dirs           [2]stream // 0: to the server, 1: to the client
 	// pending is allocated on the first request with 4 entries and grows
 	// up to MaxPendingPerSession.
-	pending []pending
-	flow    *bounded.Node[flowKey, flowState]
-	dev     *bounded.Node[netip.AddrPort, deviceState]
-	cli     *bounded.Node[netip.Addr, clientState]
-	// writer is the client's entry among the learned writers, once learned
-	// (checkWriter touches it without a map lookup).
-	writer        *bounded.Node[netip.Addr, struct{}]
+	pending       []pending
+	flow          *bounded.Node[flowKey, flowState]
+	dev           *bounded.Node[netip.AddrPort, deviceState]
+	cli           *bounded.Node[netip.Addr, clientState]
 	serverCounted bool
 	closed        bool
 	// tls: a segment that is not Modbus looked like a TLS record; tshark's
