@@ -74,9 +74,6 @@ func (e *openError) Unwrap() error { return e.error }
 // block ends the file and is reported in FileReport.
 func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, after func(n uint64, ts time.Time) error) (FileReport, error) {
 	rep := FileReport{Path: path}
-	if lock == nil {
-		lock = nopLocker{}
-	}
 	src, err := OpenFile(path)
 	if err != nil {
 		if !rep.setError(err) {
@@ -97,7 +94,9 @@ func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, 
 			}
 			p := &b.pkts[i]
 			rep.Packets++
-			lock.Lock()
+			if lock != nil {
+				lock.Lock()
+			}
 			e.Process(*p)
 			if ts := p.Timestamp; ts.After(next) {
 				if !next.IsZero() {
@@ -105,7 +104,9 @@ func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, 
 				}
 				next = ts.Add(flushEvery)
 			}
-			lock.Unlock()
+			if lock != nil {
+				lock.Unlock()
+			}
 			if after != nil {
 				if err := after(rep.Packets, p.Timestamp); err != nil {
 					return rep, err
@@ -222,8 +223,3 @@ func (r *FileReport) setError(err error) bool {
 	r.Error, r.SkippedBytes, r.err = ce.Error(), ce.Skipped, ce
 	return true
 }
-
-type nopLocker struct{}
-
-func (nopLocker) Lock()   {}
-func (nopLocker) Unlock() {}
