@@ -8,7 +8,7 @@ TARGETS := linux/amd64 linux/arm64 linux/arm windows/amd64
 FUZZTIME ?= 10s
 CONFIG ?= configs/local.yaml
 
-.PHONY: help build cross package test test-windows test-short soak bench fuzz run lint clean
+.PHONY: help build cross package test test-windows test-short soak bench fuzz footprint run lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,9 @@ bench: ## run the benchmarks
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
+
+footprint: ## stripped sizes of the four targets (<= 15 MiB), then an idle run of FOOTPRINT_SECONDS (default 600): mean RSS <= 20 MiB, peak <= 32 MiB, CPU <= 1%
+	GO=$(GO) VERSION=$(VERSION) scripts/footprint.sh
 
 run: build ## run the agent with the local config (buffers into ./var, uplinks to a broker only if one is configured)
 	@mkdir -p var

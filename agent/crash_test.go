@@ -237,11 +237,15 @@ func (a *agentProc) kill() {
 	}
 }
 
-// stop sends SIGINT and waits up to a minute for the exit status.
+// stop sends SIGINT and waits up to a minute for the exit status. It first
+// waits for the run to log its start: the handler of SIGINT is installed
+// before that line, and a SIGINT that came earlier would kill the process
+// the way Go's default handler does, which is not the stop under test.
 func (a *agentProc) stop() error {
 	if a.finished {
 		return a.exitErr
 	}
+	a.waitLog("edgeward starting", time.Minute)
 	_ = a.cmd.Process.Signal(os.Interrupt)
 	if a.wait(time.Minute) {
 		return a.exitErr

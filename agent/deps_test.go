@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,4 +74,42 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// heavyPackages are kept out of the binary for its size (issue 12: at most
+// 15 MiB stripped): each adds hundreds of KB through an init that registers
+// everything the package knows, whatever the agent uses of it.
+var heavyPackages = map[string]string{
+	"github.com/gopacket/gopacket/layers": "registers a decoder for every protocol; passive decodes frames itself (passive.LinkType)",
+	"github.com/gopcua/opcua/ua":          "registers every OPC UA type for its reflection codec; probe encodes its few requests itself",
+	"github.com/gopcua/opcua/uacp":        "pulls in ua; probe encodes Hello itself",
+	"text/template":                       "its method calls by name make the linker keep every exported method (~2.5 MB); the report escapes its own HTML",
+	"html/template":                       "pulls in text/template",
+}
+
+// TestBinaryLeavesOutHeavyPackages checks the dependencies of the edgeward
+// command on the four release targets: none of heavyPackages may come back
+// through a new import.
+func TestBinaryLeavesOutHeavyPackages(t *testing.T) {
+	needGoTool(t)
+	for _, target := range []string{"linux/amd64", "linux/arm64", "linux/arm", "windows/amd64"} {
+		t.Run(strings.ReplaceAll(target, "/", "_"), func(t *testing.T) {
+			goos, goarch, _ := strings.Cut(target, "/")
+			cmd := exec.Command("go", "list", "-deps", module+"/agent/cmd/edgeward")
+			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "GOARM=7", "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list -deps for %s: %v\n%s", target, err, out)
+			}
+			deps := strings.Fields(string(out))
+			if len(deps) < 20 || !slices.Contains(deps, module+"/agent") {
+				t.Fatalf("go list -deps for %s listed %d packages without %s/agent: %q", target, len(deps), module, out)
+			}
+			for pkg, why := range heavyPackages {
+				if slices.Contains(deps, pkg) {
+					t.Errorf("%s: the binary imports %s (%s); find the import with `go list -deps -f '{{.ImportPath}}: {{.Imports}}' ./agent/cmd/edgeward | grep %s` and remove it", target, pkg, why, pkg)
+				}
+			}
+		})
+	}
 }

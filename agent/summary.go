@@ -44,6 +44,7 @@ func (c cycleLog) logged(recs []collectors.Record, err error) {
 	if len(recs) == 0 {
 		return
 	}
+	releaseMemory()
 	msg, attrs := summarize(c.name, recs)
 	if err != nil {
 		c.log.Warn(msg+" (not all stored)", append(attrs, "err", err)...)

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 )
 
@@ -59,7 +58,7 @@ type bpfFilterSpec struct {
 	// snaplen is the number of bytes kept per frame; zero means 65535.
 	snaplen int
 	// link is the link-layer type of the frames the program parses.
-	link layers.LinkType
+	link LinkType
 	// anyTCP accepts every TCP segment over IPv4 or IPv6 whatever its
 	// ports (ports are still checked but not used).
 	anyTCP bool
@@ -80,7 +79,7 @@ type bpfFilterSpec struct {
 // are rejected. ports must hold 1 to 120 distinct non-zero ports (duplicates
 // are ignored). The result is a new slice owned by the caller.
 func BuildFilter(ports []uint16, snaplen int) ([]bpf.RawInstruction, error) {
-	return buildFilter(bpfFilterSpec{ports: ports, snaplen: snaplen, link: layers.LinkTypeEthernet})
+	return buildFilter(bpfFilterSpec{ports: ports, snaplen: snaplen, link: LinkTypeEthernet})
 }
 
 // buildFilter assembles the program described by spec.
@@ -124,7 +123,7 @@ func filterInstructions(spec bpfFilterSpec) ([]bpf.Instruction, error) {
 		a.jumpIf(bpf.JumpEqual, linuxPacketOutgoing, "drop", "")
 	}
 	switch spec.link {
-	case layers.LinkTypeEthernet:
+	case LinkTypeEthernet:
 		const (
 			etherTypeIPv4   = 0x0800
 			etherTypeIPv6   = 0x86dd
@@ -151,9 +150,9 @@ func filterInstructions(spec bpfFilterSpec) ([]bpf.Instruction, error) {
 			a.ipv4(base)
 			a.ipv6(base)
 		}
-	case layers.LinkTypeNull, layers.LinkTypeLoop, layers.LinkTypeRaw:
+	case LinkTypeNull, LinkTypeLoop, LinkTypeRaw:
 		var base uint32 // raw IP
-		if spec.link != layers.LinkTypeRaw {
+		if spec.link != LinkTypeRaw {
 			base = 4 // 4-byte address family header
 		}
 		a.emit(bpf.LoadAbsolute{Off: base, Size: 1})
@@ -242,12 +241,15 @@ func (a *bpfAsm) jump(to string) {
 	a.emit(nil)
 }
 
+// ipProtoTCP is the IPv4 protocol / IPv6 next-header number of TCP.
+const ipProtoTCP = 6
+
 // ipv4 emits the block labelled ip4@base: TCP, not a later fragment, then X
 // = base + IHL*4 and a jump to the port checks.
 func (a *bpfAsm) ipv4(base uint32) {
 	a.label(fmt.Sprintf("ip4@%d", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 9, Size: 1}) // protocol
-	a.jumpIf(bpf.JumpEqual, uint32(layers.IPProtocolTCP), "", "drop")
+	a.jumpIf(bpf.JumpEqual, ipProtoTCP, "", "drop")
 	a.emit(bpf.LoadAbsolute{Off: base + 6, Size: 2}) // flags and fragment offset
 	a.jumpIf(bpf.JumpBitsSet, 0x1fff, "drop", "")
 	a.emit(bpf.LoadMemShift{Off: base}) // X = 4*(IHL)
@@ -262,7 +264,7 @@ func (a *bpfAsm) ipv4(base uint32) {
 func (a *bpfAsm) ipv6(base uint32) {
 	a.label(fmt.Sprintf("ip6@%d", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 6, Size: 1}) // next header
-	a.jumpIf(bpf.JumpEqual, uint32(layers.IPProtocolTCP), "", "drop")
+	a.jumpIf(bpf.JumpEqual, ipProtoTCP, "", "drop")
 	a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: base + 40})
 	a.jump("tcp")
 }

@@ -14,7 +14,7 @@ import (
 
 // bpfTestFrame describes one frame built with gopacket serialization.
 type bpfTestFrame struct {
-	link     layers.LinkType
+	link     LinkType
 	vlans    []layers.EthernetType // TPIDs of the tags, outermost first
 	ipv6     bool
 	udp      bool
@@ -39,7 +39,7 @@ func (f bpfTestFrame) bytes(t testing.TB) []byte {
 		ipType = layers.EthernetTypeARP
 	}
 	switch f.link {
-	case layers.LinkTypeEthernet:
+	case LinkTypeEthernet:
 		first := ipType
 		if len(f.vlans) > 0 {
 			first = f.vlans[0]
@@ -56,9 +56,9 @@ func (f bpfTestFrame) bytes(t testing.TB) []byte {
 			}
 			ls = append(ls, &layers.Dot1Q{VLANIdentifier: uint16(10 + i), Type: next})
 		}
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
+	case LinkTypeNull, LinkTypeLoop:
 		ls = append(ls, &layers.Loopback{Family: family})
-	case layers.LinkTypeRaw:
+	case LinkTypeRaw:
 	default:
 		t.Fatalf("unsupported link type %v", f.link)
 	}
@@ -138,7 +138,7 @@ func TestBuildFilterVerdicts(t *testing.T) {
 	t.Parallel()
 	const snap = 1600
 	ports := []uint16{502, 4840, 20000}
-	eth := layers.LinkTypeEthernet
+	eth := LinkTypeEthernet
 	tests := []struct {
 		name   string
 		frame  bpfTestFrame
@@ -166,12 +166,12 @@ func TestBuildFilterVerdicts(t *testing.T) {
 		{"qinq udp 502", bpfTestFrame{link: eth, vlans: []layers.EthernetType{layers.EthernetTypeQinQ, layers.EthernetTypeDot1Q}, udp: true, src: 50000, dst: 502}, false},
 		{"arp", bpfTestFrame{link: eth, arp: true}, false},
 		{"vlan arp", bpfTestFrame{link: eth, vlans: []layers.EthernetType{layers.EthernetTypeDot1Q}, arp: true}, false},
-		{"null ipv4 to 502", bpfTestFrame{link: layers.LinkTypeNull, src: 50000, dst: 502}, true},
-		{"null ipv6 from 502", bpfTestFrame{link: layers.LinkTypeNull, ipv6: true, src: 502, dst: 50000}, true},
-		{"null ipv4 other ports", bpfTestFrame{link: layers.LinkTypeNull, src: 50000, dst: 25}, false},
-		{"raw ipv4 to 502", bpfTestFrame{link: layers.LinkTypeRaw, src: 50000, dst: 502}, true},
-		{"raw ipv6 to 4840", bpfTestFrame{link: layers.LinkTypeRaw, ipv6: true, src: 50000, dst: 4840}, true},
-		{"raw ipv4 udp 502", bpfTestFrame{link: layers.LinkTypeRaw, udp: true, src: 502, dst: 502}, false},
+		{"null ipv4 to 502", bpfTestFrame{link: LinkTypeNull, src: 50000, dst: 502}, true},
+		{"null ipv6 from 502", bpfTestFrame{link: LinkTypeNull, ipv6: true, src: 502, dst: 50000}, true},
+		{"null ipv4 other ports", bpfTestFrame{link: LinkTypeNull, src: 50000, dst: 25}, false},
+		{"raw ipv4 to 502", bpfTestFrame{link: LinkTypeRaw, src: 50000, dst: 502}, true},
+		{"raw ipv6 to 4840", bpfTestFrame{link: LinkTypeRaw, ipv6: true, src: 50000, dst: 4840}, true},
+		{"raw ipv4 udp 502", bpfTestFrame{link: LinkTypeRaw, udp: true, src: 502, dst: 502}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,7 +197,7 @@ func TestBuildFilterShortFrames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BuildFilter: %v", err)
 	}
-	full := bpfTestFrame{link: layers.LinkTypeEthernet, src: 50000, dst: 502}.bytes(t)
+	full := bpfTestFrame{link: LinkTypeEthernet, src: 50000, dst: 502}.bytes(t)
 	if got := bpfRun(t, raw, full); got != bpfDefaultSnapLen {
 		t.Fatalf("full frame: want %d bytes kept, got %d", bpfDefaultSnapLen, got)
 	}
@@ -219,12 +219,12 @@ func TestBuildFilterErrors(t *testing.T) {
 		name string
 		spec bpfFilterSpec
 	}{
-		{"no ports", bpfFilterSpec{link: layers.LinkTypeEthernet}},
-		{"port zero", bpfFilterSpec{ports: []uint16{0, 502}, link: layers.LinkTypeEthernet}},
-		{"too many ports", bpfFilterSpec{ports: many, link: layers.LinkTypeEthernet}},
-		{"negative snaplen", bpfFilterSpec{ports: []uint16{502}, snaplen: -1, link: layers.LinkTypeEthernet}},
-		{"huge snaplen", bpfFilterSpec{ports: []uint16{502}, snaplen: bpfMaxSnapLen + 1, link: layers.LinkTypeEthernet}},
-		{"unknown link type", bpfFilterSpec{ports: []uint16{502}, link: layers.LinkTypeIEEE802_11}},
+		{"no ports", bpfFilterSpec{link: LinkTypeEthernet}},
+		{"port zero", bpfFilterSpec{ports: []uint16{0, 502}, link: LinkTypeEthernet}},
+		{"too many ports", bpfFilterSpec{ports: many, link: LinkTypeEthernet}},
+		{"negative snaplen", bpfFilterSpec{ports: []uint16{502}, snaplen: -1, link: LinkTypeEthernet}},
+		{"huge snaplen", bpfFilterSpec{ports: []uint16{502}, snaplen: bpfMaxSnapLen + 1, link: LinkTypeEthernet}},
+		{"unknown link type", bpfFilterSpec{ports: []uint16{502}, link: LinkType(105)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestBuildFilterErrors(t *testing.T) {
 		})
 	}
 	// The largest allowed set still assembles (all jumps within 255).
-	if _, err := buildFilter(bpfFilterSpec{ports: many[:bpfMaxPorts], link: layers.LinkTypeEthernet, dropOutgoing: true}); err != nil {
+	if _, err := buildFilter(bpfFilterSpec{ports: many[:bpfMaxPorts], link: LinkTypeEthernet, dropOutgoing: true}); err != nil {
 		t.Fatalf("buildFilter with %d ports: %v", bpfMaxPorts, err)
 	}
 }
@@ -261,7 +261,7 @@ func TestBuildFilterDuplicatePorts(t *testing.T) {
 // with that load replaced by a constant pkttype.
 func TestBuildFilterDropOutgoing(t *testing.T) {
 	t.Parallel()
-	raw, err := buildFilter(bpfFilterSpec{ports: []uint16{502}, snaplen: 512, link: layers.LinkTypeEthernet, dropOutgoing: true})
+	raw, err := buildFilter(bpfFilterSpec{ports: []uint16{502}, snaplen: 512, link: LinkTypeEthernet, dropOutgoing: true})
 	if err != nil {
 		t.Fatalf("buildFilter: %v", err)
 	}
@@ -275,7 +275,7 @@ func TestBuildFilterDropOutgoing(t *testing.T) {
 	if diff := cmp.Diff(bpf.Instruction(bpf.LoadExtension{Num: bpf.ExtType}), insns[0]); diff != "" {
 		t.Fatalf("first instruction disassembled (-want +got):\n%s", diff)
 	}
-	frame := bpfTestFrame{link: layers.LinkTypeEthernet, src: 50000, dst: 502}.bytes(t)
+	frame := bpfTestFrame{link: LinkTypeEthernet, src: 50000, dst: 502}.bytes(t)
 	for _, tc := range []struct {
 		name    string
 		pkttype uint32
@@ -308,11 +308,11 @@ func TestBuildFilterFrameHelper(t *testing.T) {
 	t.Parallel()
 	// Guard the test helper itself: the options frame really has IHL 6 and
 	// the fragment frame a non-zero offset.
-	b := bpfTestFrame{link: layers.LinkTypeEthernet, options: true, src: 1, dst: 502}.bytes(t)
+	b := bpfTestFrame{link: LinkTypeEthernet, options: true, src: 1, dst: 502}.bytes(t)
 	if ihl := b[14] & 0x0f; ihl != 6 {
 		t.Errorf("options frame: want IHL 6, got %d", ihl)
 	}
-	f := bpfTestFrame{link: layers.LinkTypeEthernet, fragment: 185, src: 1, dst: 502}.bytes(t)
+	f := bpfTestFrame{link: LinkTypeEthernet, fragment: 185, src: 1, dst: 502}.bytes(t)
 	if off := binary.BigEndian.Uint16(f[20:22]) & 0x1fff; off != 185 {
 		t.Errorf("fragment frame: want offset 185, got %d", off)
 	}
@@ -328,7 +328,7 @@ func BenchmarkBPFFilter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	frame := bpfTestFrame{link: layers.LinkTypeEthernet, vlans: []layers.EthernetType{layers.EthernetTypeDot1Q}, src: 50000, dst: 4840, payload: 64}.bytes(b)
+	frame := bpfTestFrame{link: LinkTypeEthernet, vlans: []layers.EthernetType{layers.EthernetTypeDot1Q}, src: 50000, dst: 4840, payload: 64}.bytes(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -379,7 +379,7 @@ func TestNewLiveSettings(t *testing.T) {
 func TestBuildFilterAnyTCP(t *testing.T) {
 	t.Parallel()
 	const snap = 1600
-	eth := layers.LinkTypeEthernet
+	eth := LinkTypeEthernet
 	dot1q := []layers.EthernetType{layers.EthernetTypeDot1Q}
 	tests := []struct {
 		name   string
@@ -392,8 +392,8 @@ func TestBuildFilterAnyTCP(t *testing.T) {
 		{"ipv6 other ports", bpfTestFrame{link: eth, ipv6: true, src: 50000, dst: 443}, true},
 		{"vlan ipv4 other ports", bpfTestFrame{link: eth, vlans: dot1q, src: 50000, dst: 8080}, true},
 		{"qinq ipv6 other ports", bpfTestFrame{link: eth, vlans: []layers.EthernetType{layers.EthernetTypeQinQ, layers.EthernetTypeDot1Q}, ipv6: true, src: 50000, dst: 4841}, true},
-		{"null ipv4 other ports", bpfTestFrame{link: layers.LinkTypeNull, src: 50000, dst: 25}, true},
-		{"raw ipv6 other ports", bpfTestFrame{link: layers.LinkTypeRaw, ipv6: true, src: 50000, dst: 4843}, true},
+		{"null ipv4 other ports", bpfTestFrame{link: LinkTypeNull, src: 50000, dst: 25}, true},
+		{"raw ipv6 other ports", bpfTestFrame{link: LinkTypeRaw, ipv6: true, src: 50000, dst: 4843}, true},
 		{"ipv4 udp", bpfTestFrame{link: eth, udp: true, src: 50000, dst: 4840}, false},
 		{"vlan ipv6 udp", bpfTestFrame{link: eth, vlans: dot1q, ipv6: true, udp: true, src: 50000, dst: 4840}, false},
 		{"ipv4 later fragment", bpfTestFrame{link: eth, fragment: 185, src: 50000, dst: 4840}, false},

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -72,10 +71,10 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 		return nil, fmt.Errorf("open live capture on %q: interface is down (bring it up with \"ip link set %s up\")", iface, iface)
 	}
 	loopback := ifi.Flags&net.FlagLoopback != 0
-	link, sockType := layers.LinkTypeEthernet, afpacket.SocketRaw
+	link, sockType := LinkTypeEthernet, afpacket.SocketRaw
 	if !loopback && len(ifi.HardwareAddr) != 6 {
 		// No Ethernet header: take the network-layer packet instead.
-		link, sockType = layers.LinkTypeRaw, afpacket.SocketDgram
+		link, sockType = LinkTypeRaw, afpacket.SocketDgram
 	}
 	spec := bpfFilterSpec{ports: set.ports, snaplen: set.snaplen, link: link, anyTCP: set.anyTCP, dropOutgoing: loopback}
 	kernelProg, err := buildFilter(spec)
@@ -103,7 +102,7 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 		afpacket.OptNumBlocks(numBlocks),
 		afpacket.OptBlockTimeout(liveBlockTimeout),
 		afpacket.OptPollTimeout(set.poll),
-		afpacket.OptAddVLANHeader(link == layers.LinkTypeEthernet),
+		afpacket.OptAddVLANHeader(link == LinkTypeEthernet),
 	)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
@@ -138,7 +137,7 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 type liveSource struct {
 	iface   string
 	ifindex int
-	link    layers.LinkType
+	link    LinkType
 
 	// mu is read-locked around each ring read and each statistics call and
 	// write-locked by Close, so the ring is never unmapped under a reader.

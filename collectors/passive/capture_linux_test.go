@@ -90,7 +90,7 @@ func liveListen(t testing.TB) (net.Listener, uint16) {
 
 // tcpOf decodes the TCP layer of an Ethernet frame, or returns nil.
 func liveTCPOf(p passive.Packet) *layers.TCP {
-	pkt := gopacket.NewPacket(p.Data, p.LinkType, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	pkt := gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
 	tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 	return tcp
 }
@@ -239,7 +239,7 @@ func TestLiveStatsAndSnapLen(t *testing.T) {
 			t.Fatalf("ReadPacket after %d packets: %v", read, err)
 		}
 		read++
-		if p.LinkType != layers.LinkTypeEthernet || p.Interface != liveLoopbackName(t) {
+		if p.LinkType != passive.LinkTypeEthernet || p.Interface != liveLoopbackName(t) {
 			t.Fatalf("packet: want Ethernet on %q, got %v on %q", liveLoopbackName(t), p.LinkType, p.Interface)
 		}
 		if p.CaptureLength != len(p.Data) || p.CaptureLength > snap || p.Length < p.CaptureLength {
@@ -338,7 +338,7 @@ func TestLiveIPv6Loopback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ReadPacket: %v (data segments so far %v)", err, data)
 		}
-		pkt := gopacket.NewPacket(p.Data, p.LinkType, gopacket.Default)
+		pkt := gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.Default)
 		if pkt.Layer(layers.LayerTypeIPv6) == nil {
 			t.Fatalf("captured a non-IPv6 frame: %v", pkt)
 		}

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/windows"
 )
 
@@ -114,11 +113,11 @@ func quoteName(s string) string { return `"` + s + `"` }
 
 // dltLinkType maps a DLT_ value of pcap_datalink to the link type of the
 // file formats (they differ only for raw IP).
-func dltLinkType(dlt int) layers.LinkType {
+func dltLinkType(dlt int) LinkType {
 	if dlt == 12 || dlt == 14 { // DLT_RAW on most systems / on OpenBSD
-		return layers.LinkTypeRaw
+		return LinkTypeRaw
 	}
-	return layers.LinkType(dlt)
+	return LinkType(dlt)
 }
 
 // CheckInterface reports whether iface names a capture adapter of this
@@ -192,7 +191,7 @@ func npcapDevice(iface string, devs func() (map[string]string, error)) (string, 
 // liveSource is the Windows Source: an Npcap handle.
 type liveSource struct {
 	iface string
-	link  layers.LinkType
+	link  LinkType
 
 	// mu is read-locked around each read and each statistics call and
 	// write-locked by Close, so the handle is never freed under a reader.

@@ -95,7 +95,7 @@ func TestOpenLiveNpcap(t *testing.T) {
 		if p.CaptureLength != len(p.Data) || p.Length < p.CaptureLength || time.Since(p.Timestamp).Abs() > time.Hour {
 			t.Errorf("packet header: capture %d, len(Data) %d, length %d, time %v", p.CaptureLength, len(p.Data), p.Length, p.Timestamp)
 		}
-		tcp, _ := gopacket.NewPacket(p.Data, p.LinkType, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		tcp, _ := gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil {
 			t.Fatalf("captured a frame without TCP (link type %v): % x", p.LinkType, p.Data)
 		}

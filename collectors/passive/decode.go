@@ -2,8 +2,6 @@ package passive
 
 import (
 	"encoding/binary"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // decodeResult says what decodeFrame made of a frame. Everything but
@@ -75,11 +73,11 @@ type segment struct {
 
 // decodeFrame decodes data of link type lt into s. It allocates nothing;
 // s.payload aliases data.
-func decodeFrame(lt layers.LinkType, data []byte, s *segment) decodeResult {
+func decodeFrame(lt LinkType, data []byte, s *segment) decodeResult {
 	s.hasMAC = false
 	var ethType uint16
 	switch lt {
-	case layers.LinkTypeEthernet:
+	case LinkTypeEthernet:
 		if len(data) < 14 {
 			return resultShortLink
 		}
@@ -87,7 +85,7 @@ func decodeFrame(lt layers.LinkType, data []byte, s *segment) decodeResult {
 		s.hasMAC = true
 		ethType = binary.BigEndian.Uint16(data[12:14])
 		data = data[14:]
-	case layers.LinkTypeLinuxSLL:
+	case LinkTypeLinuxSLL:
 		if len(data) < 16 {
 			return resultShortLink
 		}
@@ -97,7 +95,7 @@ func decodeFrame(lt layers.LinkType, data []byte, s *segment) decodeResult {
 		}
 		ethType = binary.BigEndian.Uint16(data[14:16])
 		data = data[16:]
-	case layers.LinkTypeLinuxSLL2:
+	case LinkTypeLinuxSLL2:
 		if len(data) < 20 {
 			return resultShortLink
 		}
@@ -107,12 +105,12 @@ func decodeFrame(lt layers.LinkType, data []byte, s *segment) decodeResult {
 		}
 		ethType = binary.BigEndian.Uint16(data[0:2])
 		data = data[20:]
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
+	case LinkTypeNull, LinkTypeLoop:
 		if len(data) < 4 {
 			return resultShortLink
 		}
 		fam := binary.LittleEndian.Uint32(data[0:4])
-		if lt == layers.LinkTypeLoop || fam > 0xffff {
+		if lt == LinkTypeLoop || fam > 0xffff {
 			fam = binary.BigEndian.Uint32(data[0:4])
 		}
 		data = data[4:]
@@ -123,7 +121,7 @@ func decodeFrame(lt layers.LinkType, data []byte, s *segment) decodeResult {
 			return decodeIPv6(data, s)
 		}
 		return resultNotIP
-	case layers.LinkTypeRaw, 12, 14, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+	case LinkTypeRaw, 12, 14, LinkTypeIPv4, LinkTypeIPv6:
 		return decodeIP(data, s)
 	default:
 		return resultUnsupportedLink

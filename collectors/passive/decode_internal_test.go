@@ -92,31 +92,31 @@ func TestDecodeFrame(t *testing.T) {
 	padded := append(ipv4TCP(pl, 0), 0, 0, 0, 0, 0, 0) // Ethernet padding after the IP packet
 	tests := []struct {
 		name    string
-		link    layers.LinkType
+		link    LinkType
 		frame   []byte
 		want    decodeResult
 		payload string
 	}{
-		{"ethernet ipv4", layers.LinkTypeEthernet, eth(0x0800, ipv4TCP(pl, 0)), resultTCP, "hello"},
-		{"ethernet padding trimmed", layers.LinkTypeEthernet, eth(0x0800, padded), resultTCP, "hello"},
-		{"sll2", layers.LinkTypeLinuxSLL2, sll2(ipv4TCP(pl, 0)), resultTCP, "hello"},
-		{"null little endian", layers.LinkTypeNull, null(2, true, ipv4TCP(pl, 0)), resultTCP, "hello"},
-		{"null big endian ipv6", layers.LinkTypeNull, null(30, false, ipv6TCP(pl)), resultTCP, "hello"},
-		{"loop", layers.LinkTypeLoop, null(2, false, ipv4TCP(pl, 0)), resultTCP, "hello"},
-		{"raw ipv6 extension headers", layers.LinkTypeRaw, ipv6TCP(pl, 0, 60, 43), resultTCP, "hello"},
-		{"ipv4 IPv4 link type", layers.LinkTypeIPv4, ipv4TCP(pl, 0), resultTCP, "hello"},
-		{"ipv4 more fragments", layers.LinkTypeRaw, ipv4TCP(pl, 0x2000), resultFragment, ""},
-		{"ipv4 fragment offset", layers.LinkTypeRaw, ipv4TCP(pl, 0x0010), resultFragment, ""},
-		{"ipv4 don't fragment", layers.LinkTypeRaw, ipv4TCP(pl, 0x4000), resultTCP, "hello"},
-		{"ipv6 fragment", layers.LinkTypeRaw, ipv6TCP(pl, 44), resultFragment, ""},
-		{"arp", layers.LinkTypeEthernet, eth(0x0806, make([]byte, 28)), resultNotIP, ""},
-		{"too many vlan tags", layers.LinkTypeEthernet, eth(0x8100, bytes.Repeat([]byte{0, 1, 0x81, 0}, 6)), resultNotIP, ""},
-		{"short ethernet", layers.LinkTypeEthernet, make([]byte, 10), resultShortLink, ""},
-		{"short ip", layers.LinkTypeEthernet, eth(0x0800, []byte{0x45, 0}), resultShortIP, ""},
-		{"bad version", layers.LinkTypeRaw, append([]byte{0x75}, make([]byte, 40)...), resultBadIP, ""},
-		{"short tcp", layers.LinkTypeRaw, ipv4TCP(pl, 0)[:30], resultShortTCP, ""},
-		{"unsupported link", layers.LinkType(147), make([]byte, 60), resultUnsupportedLink, ""},
-		{"empty", layers.LinkTypeEthernet, nil, resultShortLink, ""},
+		{"ethernet ipv4", LinkTypeEthernet, eth(0x0800, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"ethernet padding trimmed", LinkTypeEthernet, eth(0x0800, padded), resultTCP, "hello"},
+		{"sll2", LinkTypeLinuxSLL2, sll2(ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"null little endian", LinkTypeNull, null(2, true, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"null big endian ipv6", LinkTypeNull, null(30, false, ipv6TCP(pl)), resultTCP, "hello"},
+		{"loop", LinkTypeLoop, null(2, false, ipv4TCP(pl, 0)), resultTCP, "hello"},
+		{"raw ipv6 extension headers", LinkTypeRaw, ipv6TCP(pl, 0, 60, 43), resultTCP, "hello"},
+		{"ipv4 IPv4 link type", LinkTypeIPv4, ipv4TCP(pl, 0), resultTCP, "hello"},
+		{"ipv4 more fragments", LinkTypeRaw, ipv4TCP(pl, 0x2000), resultFragment, ""},
+		{"ipv4 fragment offset", LinkTypeRaw, ipv4TCP(pl, 0x0010), resultFragment, ""},
+		{"ipv4 don't fragment", LinkTypeRaw, ipv4TCP(pl, 0x4000), resultTCP, "hello"},
+		{"ipv6 fragment", LinkTypeRaw, ipv6TCP(pl, 44), resultFragment, ""},
+		{"arp", LinkTypeEthernet, eth(0x0806, make([]byte, 28)), resultNotIP, ""},
+		{"too many vlan tags", LinkTypeEthernet, eth(0x8100, bytes.Repeat([]byte{0, 1, 0x81, 0}, 6)), resultNotIP, ""},
+		{"short ethernet", LinkTypeEthernet, make([]byte, 10), resultShortLink, ""},
+		{"short ip", LinkTypeEthernet, eth(0x0800, []byte{0x45, 0}), resultShortIP, ""},
+		{"bad version", LinkTypeRaw, append([]byte{0x75}, make([]byte, 40)...), resultBadIP, ""},
+		{"short tcp", LinkTypeRaw, ipv4TCP(pl, 0)[:30], resultShortTCP, ""},
+		{"unsupported link", LinkType(147), make([]byte, 60), resultUnsupportedLink, ""},
+		{"empty", LinkTypeEthernet, nil, resultShortLink, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,8 +139,8 @@ func TestDecodeFrame(t *testing.T) {
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add(uint8(0), ipv4TCP([]byte("x"), 0))
 	f.Add(uint8(3), ipv6TCP([]byte("x"), 0, 44))
-	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
-		layers.LinkTypeRaw, layers.LinkTypeNull, layers.LinkTypeLoop}
+	links := []LinkType{LinkTypeEthernet, LinkTypeLinuxSLL, LinkTypeLinuxSLL2,
+		LinkTypeRaw, LinkTypeNull, LinkTypeLoop}
 	f.Fuzz(func(t *testing.T, lt uint8, frame []byte) {
 		var s segment
 		if decodeFrame(links[int(lt)%len(links)], frame, &s) == resultTCP && len(s.payload) > len(frame) {
@@ -289,13 +289,13 @@ func TestPcapngInterfaces(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// gen writes one conversation on link to a pcap file and returns its packets.
-	gen := func(link layers.LinkType, port uint16) []Packet {
+	gen := func(link LinkType, port uint16) []Packet {
 		path := filepath.Join(dir, link.String()+".pcap")
 		f, err := os.Create(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := pcapgen.NewWriter(f, link, 0)
+		w, err := pcapgen.NewWriter(f, layers.LinkType(link), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +326,7 @@ func TestPcapngInterfaces(t *testing.T) {
 			out = append(out, p)
 		}
 	}
-	eth, raw := gen(layers.LinkTypeEthernet, 40001), gen(layers.LinkTypeRaw, 40002)
+	eth, raw := gen(LinkTypeEthernet, 40001), gen(LinkTypeRaw, 40002)
 
 	ngPath := filepath.Join(dir, "mixed.pcapng")
 	nf, err := os.Create(ngPath)
@@ -365,7 +365,7 @@ func TestPcapngInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	links := map[layers.LinkType]int{}
+	links := map[LinkType]int{}
 	for {
 		p, err := src.ReadPacket(context.Background())
 		if errors.Is(err, io.EOF) {
@@ -379,7 +379,7 @@ func TestPcapngInterfaces(t *testing.T) {
 			t.Errorf("timestamp %v lost its nanoseconds", p.Timestamp)
 		}
 	}
-	want := map[layers.LinkType]int{layers.LinkTypeEthernet: len(eth), layers.LinkTypeRaw: len(raw)}
+	want := map[LinkType]int{LinkTypeEthernet: len(eth), LinkTypeRaw: len(raw)}
 	if diff := cmp.Diff(want, links); diff != "" {
 		t.Errorf("frames by link type (-want +got):\n%s", diff)
 	}

@@ -11,8 +11,6 @@ import (
 	"math/bits"
 	"os"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // Capture file formats (pcap: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html;
@@ -79,7 +77,7 @@ func (e *CaptureError) Unwrap() error { return e.Err }
 
 // ngIface is an interface of the current pcapng section.
 type ngIface struct {
-	link layers.LinkType
+	link LinkType
 	name string
 	snap uint32
 	// unitsPerSec is the timestamp resolution (10^6 by default); offset
@@ -102,10 +100,10 @@ type fileSource struct {
 
 	ng     bool
 	order  binary.ByteOrder
-	nanos  bool            // pcap: nanosecond timestamps
-	be     bool            // pcap: big-endian (order, read without an interface call per record)
-	link   layers.LinkType // pcap
-	ifaces []ngIface       // pcapng: the current section's interfaces
+	nanos  bool      // pcap: nanosecond timestamps
+	be     bool      // pcap: big-endian (order, read without an interface call per record)
+	link   LinkType  // pcap
+	ifaces []ngIface // pcapng: the current section's interfaces
 	hdr    [32]byte
 	buf    []byte // packet data, reused
 	meta   []byte // header block bodies, reused
@@ -203,7 +201,7 @@ func (s *fileSource) pcapHeader() error {
 		return s.fail(ErrInvalidBlock, 0, "pcap version %d.%d, want 2.x", major, s.order.Uint16(h[6:8]))
 	}
 	// The top bits of the link type field hold the FCS length.
-	s.link = layers.LinkType(s.order.Uint32(h[20:24]) & 0xffff)
+	s.link = LinkType(s.order.Uint32(h[20:24]) & 0xffff)
 	return nil
 }
 
@@ -473,7 +471,7 @@ func (s *fileSource) sectionHeader(b []byte, off int64) error {
 
 // interfaceDescription adds an interface from an IDB body.
 func (s *fileSource) interfaceDescription(b []byte, off int64) error {
-	ifc := ngIface{link: layers.LinkType(s.order.Uint16(b[0:2])), snap: s.order.Uint32(b[4:8]), unitsPerSec: 1e6}
+	ifc := ngIface{link: LinkType(s.order.Uint16(b[0:2])), snap: s.order.Uint32(b[4:8]), unitsPerSec: 1e6}
 	err := s.options(b[8:], off, func(code uint16, v []byte) error {
 		switch code {
 		case 2: // if_name

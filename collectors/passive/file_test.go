@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/edgeward/edgeward/collectors/passive"
 )
 
@@ -394,7 +392,7 @@ func TestPcapngTimestampResolution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !p.Timestamp.Equal(tc.want) || p.LinkType != layers.LinkTypeEthernet {
+		if !p.Timestamp.Equal(tc.want) || p.LinkType != passive.LinkTypeEthernet {
 			t.Errorf("options %v: timestamp %v link %v, want %v", tc.opts, p.Timestamp, p.LinkType, tc.want)
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	mbclient "github.com/goburrow/modbus"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/gopacket/gopacket/layers"
 	svmodbus "github.com/simonvetter/modbus"
 
 	"github.com/edgeward/edgeward/collectors/passive"
@@ -305,7 +304,7 @@ func TestLiveCaptureModbusLoopback(t *testing.T) {
 		t.Errorf("captured responses (-want +got):\n%s", diff)
 	}
 	for _, f := range frames {
-		if f.LinkType != layers.LinkTypeEthernet {
+		if f.LinkType != passive.LinkTypeEthernet {
 			t.Fatalf("frame link type: want Ethernet, got %v", f.LinkType)
 		}
 	}

@@ -2,10 +2,41 @@ package passive
 
 import (
 	"context"
+	"strconv"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
+
+// LinkType is the link-layer header type of a frame, numbered as tcpdump.org's
+// LINKTYPE_ values (the pcap header and pcapng interface block field). It is
+// defined here rather than taken from gopacket/layers, whose init registers
+// every protocol decoder and adds about 2 MB to the binary.
+type LinkType uint16
+
+// The link types the decoder knows.
+const (
+	LinkTypeNull      LinkType = 0   // BSD loopback, host byte order
+	LinkTypeEthernet  LinkType = 1   // Ethernet II / 802.3
+	LinkTypeRaw       LinkType = 101 // raw IPv4 or IPv6
+	LinkTypeLoop      LinkType = 108 // OpenBSD loopback, network byte order
+	LinkTypeLinuxSLL  LinkType = 113 // Linux cooked capture v1
+	LinkTypeIPv4      LinkType = 228 // raw IPv4
+	LinkTypeIPv6      LinkType = 229 // raw IPv6
+	LinkTypeLinuxSLL2 LinkType = 276 // Linux cooked capture v2
+)
+
+var linkTypeNames = map[LinkType]string{
+	LinkTypeNull: "Null", LinkTypeEthernet: "Ethernet", LinkTypeRaw: "Raw", LinkTypeLoop: "Loop",
+	LinkTypeLinuxSLL: "LinuxSLL", LinkTypeLinuxSLL2: "LinuxSLL2", LinkTypeIPv4: "IPv4", LinkTypeIPv6: "IPv6",
+}
+
+// String returns the link type's name, or "LinkType(N)" for one the decoder
+// does not know.
+func (t LinkType) String() string {
+	if n, ok := linkTypeNames[t]; ok {
+		return n
+	}
+	return "LinkType(" + strconv.Itoa(int(t)) + ")"
+}
 
 // Packet is one captured frame. Data aliases the source's buffer and is valid
 // until the next ReadPacket call; copy it to keep it.
@@ -19,7 +50,7 @@ type Packet struct {
 	// frame was truncated by the snap length.
 	CaptureLength, Length int
 	// LinkType is the link-layer header type of Data.
-	LinkType layers.LinkType
+	LinkType LinkType
 	// Interface names the interface the frame was captured on, or is empty
 	// for a file without interface names.
 	Interface string

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +26,7 @@ const synTapSnapLen = 256
 // passes SYNs only, so it costs one wakeup per new connection.
 type synTap struct {
 	f    *os.File
-	link layers.LinkType
+	link LinkType
 }
 
 // openSynTap opens the SYN tap of interface iface for the live capture
@@ -42,9 +41,9 @@ func openSynTap(iface string, opts LiveOptions) (*synTap, error) {
 		return nil, fmt.Errorf("open SYN tap on %q: %w", iface, err)
 	}
 	loopback := ifi.Flags&net.FlagLoopback != 0
-	link, sockType := layers.LinkTypeEthernet, unix.SOCK_RAW
+	link, sockType := LinkTypeEthernet, unix.SOCK_RAW
 	if !loopback && len(ifi.HardwareAddr) != 6 {
-		link, sockType = layers.LinkTypeRaw, unix.SOCK_DGRAM
+		link, sockType = LinkTypeRaw, unix.SOCK_DGRAM
 	}
 	prog, err := buildFilter(bpfFilterSpec{
 		ports: set.ports, snaplen: synTapSnapLen, link: link, anyTCP: set.anyTCP,

@@ -27,8 +27,10 @@
 // # Caveats
 //
 //   - OPC UA discovery is done with SecurityPolicy None, as the specification
-//     allows for GetEndpoints. The request is encoded with gopcua's ua
-//     package, but the response is decoded here: gopcua v0.8.0 trusts wire
+//     allows for GetEndpoints. Requests and responses are encoded and
+//     decoded here (opcua_encode.go, opcua_decode.go), not with gopcua's ua
+//     package: its init registers every OPC UA type (about 0.4 MB of binary),
+//     and gopcua v0.8.0 trusts wire
 //     array lengths (a 30-byte message can make it allocate gigabytes in its
 //     own goroutine, which no recover can catch) and its transport needs a
 //     *net.TCPConn, so a byte-capping connection cannot be slotted under it.

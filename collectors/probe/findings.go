@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/edgeward/edgeward/collectors"
-	"github.com/gopcua/opcua/ua"
 )
 
 // CertificateExpiryWarning is how close to its NotAfter a server certificate
@@ -83,8 +82,8 @@ const maxSubjects = 8
 // deprecatedPolicies are the OPC UA security policies the specification
 // deprecated (SHA-1 based).
 var deprecatedPolicies = map[string]bool{
-	ua.SecurityPolicyURIBasic128Rsa15: true,
-	ua.SecurityPolicyURIBasic256:      true,
+	securityPolicyBasic128Rsa15: true,
+	securityPolicyBasic256:      true,
 }
 
 var severityRank = map[collectors.Severity]int{
@@ -117,7 +116,7 @@ func OPCUAFindings(target string, eps []Endpoint, now time.Time) []Finding {
 		}
 	}
 	for _, e := range eps {
-		if e.SecurityPolicyURI == ua.SecurityPolicyURINone || e.SecurityMode == "None" {
+		if e.SecurityPolicyURI == securityPolicyNone || e.SecurityMode == "None" {
 			add(e, KindOPCUASecurityNone, collectors.SeverityHigh, "endpoint accepts unsigned, unencrypted traffic (security policy None)")
 		}
 		if deprecatedPolicies[e.SecurityPolicyURI] {
@@ -127,7 +126,7 @@ func OPCUAFindings(target string, eps []Endpoint, now time.Time) []Finding {
 			switch {
 			case t.Type == "Anonymous":
 				add(e, KindOPCUAAnonymousToken, collectors.SeverityMedium, "endpoint accepts anonymous sessions")
-			case t.Type == "UserName" && t.EffectivePolicy(e) == ua.SecurityPolicyURINone:
+			case t.Type == "UserName" && t.EffectivePolicy(e) == securityPolicyNone:
 				if e.SecurityMode == "SignAndEncrypt" {
 					add(e, KindOPCUAUserNameNoCrypto, collectors.SeverityMedium,
 						fmt.Sprintf("user-name token policy %q does not encrypt the password; only the channel does", t.PolicyID))

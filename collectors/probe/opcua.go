@@ -7,15 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/gopcua/opcua/id"
-	"github.com/gopcua/opcua/ua"
-	"github.com/gopcua/opcua/uacp"
 )
 
 // MaxOPCUAResponseBytes caps the bytes one OPC UA probe reads from a server,
@@ -188,16 +184,7 @@ func (c *uaConn) identify(ctx context.Context, url string, buildInfo bool) (*OPC
 		left = time.Until(d)
 	}
 	timeoutHint := uint32(min(max(left, 0), time.Hour) / time.Millisecond)
-	hello, err := (&uacp.Hello{
-		ReceiveBufSize: uaMaxChunkSize,
-		SendBufSize:    uaMaxChunkSize,
-		MaxMessageSize: MaxOPCUAResponseBytes,
-		EndpointURL:    url,
-	}).Encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode hello: %w", err)
-	}
-	if err := c.send("HEL", 'F', hello); err != nil {
+	if err := c.send("HEL", 'F', uaHello(url)); err != nil {
 		return nil, err
 	}
 	if _, err := c.receive("ACK"); err != nil {
@@ -207,10 +194,7 @@ func (c *uaConn) identify(ctx context.Context, url string, buildInfo bool) (*OPC
 	if err := c.openChannel(timeoutHint); err != nil {
 		return nil, err
 	}
-	body, err := c.request(id.GetEndpointsRequest_Encoding_DefaultBinary, &ua.GetEndpointsRequest{
-		RequestHeader: c.requestHeader(timeoutHint),
-		EndpointURL:   url,
-	}, nil)
+	body, err := c.request(id.GetEndpointsRequest_Encoding_DefaultBinary, uaGetEndpoints(c.requestHeader(nil, timeoutHint), url))
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +223,7 @@ func (c *uaConn) identify(ctx context.Context, url string, buildInfo bool) (*OPC
 // with SecurityPolicy None and mode None.
 func anonymousNone(eps []Endpoint) (string, bool) {
 	for _, e := range eps {
-		if e.SecurityPolicyURI != ua.SecurityPolicyURINone || e.SecurityMode != "None" {
+		if e.SecurityPolicyURI != securityPolicyNone || e.SecurityMode != "None" {
 			continue
 		}
 		for _, t := range e.UserTokens {
@@ -269,20 +253,7 @@ func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*Build
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("client nonce: %w", err)
 	}
-	body, err := c.request(id.CreateSessionRequest_Encoding_DefaultBinary, &ua.CreateSessionRequest{
-		RequestHeader: c.requestHeader(timeoutHint),
-		ClientDescription: &ua.ApplicationDescription{
-			ApplicationURI:  "urn:edgeward:probe",
-			ProductURI:      "urn:edgeward",
-			ApplicationName: &ua.LocalizedText{EncodingMask: ua.LocalizedTextText, Text: "edgeward probe"},
-			ApplicationType: ua.ApplicationTypeClient,
-		},
-		EndpointURL:             url,
-		SessionName:             "edgeward identification",
-		ClientNonce:             nonce,
-		RequestedSessionTimeout: 10000,
-		MaxResponseMessageSize:  MaxOPCUAResponseBytes,
-	}, nil)
+	body, err := c.request(id.CreateSessionRequest_Encoding_DefaultBinary, uaCreateSession(c.requestHeader(nil, timeoutHint), url, nonce))
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -296,12 +267,7 @@ func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*Build
 		return nil, fmt.Errorf("create session: %w", d.err)
 	}
 
-	body, err = c.request(id.ActivateSessionRequest_Encoding_DefaultBinary, &ua.ActivateSessionRequest{
-		RequestHeader:      c.requestHeader(timeoutHint),
-		ClientSignature:    &ua.SignatureData{},
-		UserIdentityToken:  ua.NewExtensionObject(&ua.AnonymousIdentityToken{PolicyID: policyID}),
-		UserTokenSignature: &ua.SignatureData{},
-	}, auth)
+	body, err = c.request(id.ActivateSessionRequest_Encoding_DefaultBinary, uaActivateSession(c.requestHeader(auth, timeoutHint), policyID))
 	if err != nil {
 		return nil, fmt.Errorf("activate session: %w", err)
 	}
@@ -310,16 +276,7 @@ func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*Build
 		return nil, fmt.Errorf("activate session: %w", err)
 	}
 
-	read := &ua.ReadRequest{
-		RequestHeader:      c.requestHeader(timeoutHint),
-		TimestampsToReturn: ua.TimestampsToReturnNeither,
-	}
-	for _, n := range buildInfoNodes {
-		read.NodesToRead = append(read.NodesToRead, &ua.ReadValueID{
-			NodeID: ua.NewNumericNodeID(0, n), AttributeID: ua.AttributeIDValue, DataEncoding: &ua.QualifiedName{},
-		})
-	}
-	body, err = c.request(id.ReadRequest_Encoding_DefaultBinary, read, auth)
+	body, err = c.request(id.ReadRequest_Encoding_DefaultBinary, uaRead(c.requestHeader(auth, timeoutHint), buildInfoNodes))
 	var info *BuildInfo
 	if err == nil {
 		d = &uaDecoder{b: body}
@@ -328,9 +285,7 @@ func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*Build
 		}
 	}
 	// Close the session whatever the read gave; its answer changes nothing.
-	if body, cerr := c.request(id.CloseSessionRequest_Encoding_DefaultBinary, &ua.CloseSessionRequest{
-		RequestHeader: c.requestHeader(timeoutHint), DeleteSubscriptions: true,
-	}, auth); cerr == nil {
+	if body, cerr := c.request(id.CloseSessionRequest_Encoding_DefaultBinary, uaCloseSession(c.requestHeader(auth, timeoutHint))); cerr == nil {
 		(&uaDecoder{b: body}).serviceResponse(id.CloseSessionResponse_Encoding_DefaultBinary)
 	}
 	if err != nil {
@@ -339,37 +294,20 @@ func (c *uaConn) readBuildInfo(url, policyID string, timeoutHint uint32) (*Build
 	return info, nil
 }
 
-// requestHeader returns the header of the connection's next request.
-func (c *uaConn) requestHeader(timeoutHint uint32) *ua.RequestHeader {
+// requestHeader returns the encoded header of the connection's next
+// request; auth is the session's authentication token, nil for none.
+func (c *uaConn) requestHeader(auth []byte, timeoutHint uint32) []byte {
 	c.handle++
-	return requestHeader(c.handle, timeoutHint)
-}
-
-func requestHeader(handle, timeoutHint uint32) *ua.RequestHeader {
-	return &ua.RequestHeader{
-		AuthenticationToken: ua.NewTwoByteNodeID(0),
-		Timestamp:           time.Now(),
-		RequestHandle:       handle,
-		TimeoutHint:         timeoutHint,
-		AdditionalHeader:    ua.NewExtensionObject(nil),
-	}
+	return appendRequestHeader(nil, auth, c.handle, timeoutHint, time.Now())
 }
 
 // openChannel opens a secure channel with SecurityPolicy None and keeps its
 // channel and token ids.
 func (c *uaConn) openChannel(timeoutHint uint32) error {
-	req, err := ua.Encode(&ua.OpenSecureChannelRequest{
-		RequestHeader:     c.requestHeader(timeoutHint),
-		RequestType:       ua.SecurityTokenRequestTypeIssue,
-		SecurityMode:      ua.MessageSecurityModeNone,
-		RequestedLifetime: 60000,
-	})
-	if err != nil {
-		return fmt.Errorf("encode open secure channel request: %w", err)
-	}
+	req := uaOpenSecureChannel(c.requestHeader(nil, timeoutHint))
 	var b []byte
 	b = binary.LittleEndian.AppendUint32(b, 0) // secure channel id
-	b = appendUAString(b, ua.SecurityPolicyURINone)
+	b = appendUAString(b, securityPolicyNone)
 	b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF) // sender certificate: null
 	b = binary.LittleEndian.AppendUint32(b, 0xFFFFFFFF) // receiver thumbprint: null
 	c.seq++
@@ -390,7 +328,7 @@ func (c *uaConn) openChannel(timeoutHint uint32) error {
 	d.bytes() // sender certificate
 	d.bytes() // receiver thumbprint
 	d.skip(8) // sequence header
-	if d.err == nil && policy != ua.SecurityPolicyURINone {
+	if d.err == nil && policy != securityPolicyNone {
 		return fmt.Errorf("%w: secure channel opened with policy %q", ErrMalformed, policy)
 	}
 	if err := d.serviceResponse(id.OpenSecureChannelResponse_Encoding_DefaultBinary); err != nil {
@@ -406,21 +344,10 @@ func (c *uaConn) openChannel(timeoutHint uint32) error {
 	return nil
 }
 
-// request sends one service request in a MSG and returns the body of its
-// response (from the type NodeId on), reassembled from its chunks. auth,
-// when set, is the encoded authentication token of the session: it
-// replaces the request header's null token (the first two bytes).
-func (c *uaConn) request(typeID uint16, req any, auth []byte) ([]byte, error) {
-	enc, err := ua.Encode(req)
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	if auth != nil {
-		if len(enc) < 2 || enc[0] != 0 || enc[1] != 0 {
-			return nil, errors.New("encode request: no null authentication token to replace")
-		}
-		enc = append(append([]byte(nil), auth...), enc[2:]...)
-	}
+// request sends one encoded service request of type typeID in a MSG and
+// returns the body of its response (from the type NodeId on), reassembled
+// from its chunks.
+func (c *uaConn) request(typeID uint16, enc []byte) ([]byte, error) {
 	if err := c.send("MSG", 'F', c.symmetric(typeID, enc)); err != nil {
 		return nil, err
 	}
@@ -449,11 +376,8 @@ func (c *uaConn) request(typeID uint16, req any, auth []byte) ([]byte, error) {
 }
 
 func (c *uaConn) closeChannel(timeoutHint uint32) {
-	enc, err := ua.Encode(&ua.CloseSecureChannelRequest{RequestHeader: c.requestHeader(timeoutHint)})
-	if err != nil {
-		return
-	}
-	c.send("CLO", 'F', c.symmetric(id.CloseSecureChannelRequest_Encoding_DefaultBinary, enc))
+	// A CloseSecureChannelRequest is a request header only.
+	c.send("CLO", 'F', c.symmetric(id.CloseSecureChannelRequest_Encoding_DefaultBinary, c.requestHeader(nil, timeoutHint)))
 }
 
 // symmetric prefixes a service body with the symmetric security header, the
@@ -511,7 +435,7 @@ func (c *uaConn) receiveChunk(want string) ([]byte, byte, error) {
 	}
 	if typ == "ERR" {
 		d := &uaDecoder{b: b}
-		code := ua.StatusCode(d.u32())
+		code := statusCode(d.u32())
 		reason := d.str()
 		return nil, 0, fmt.Errorf("%w: %v %q", ErrServiceFault, code, reason)
 	}
@@ -519,16 +443,6 @@ func (c *uaConn) receiveChunk(want string) ([]byte, byte, error) {
 		return nil, 0, fmt.Errorf("%w: got %q message, want %s", ErrMalformed, typ, want)
 	}
 	return b, h[3], nil
-}
-
-func appendUAString(b []byte, s string) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-// appendNodeID appends a four-byte NodeId in namespace 0.
-func appendNodeID(b []byte, v uint16) []byte {
-	return binary.LittleEndian.AppendUint16(append(b, 0x01, 0x00), v)
 }
 
 // describeCertificate parses the DER bytes of a server certificate (the
@@ -554,10 +468,4 @@ func describeCertificate(der []byte) *Certificate {
 		NotAfter:   x.NotAfter.UTC(),
 		Thumbprint: hex.EncodeToString(sum[:]),
 	}
-}
-
-// shortEnum trims gopcua's type-name prefix from an enum's String, e.g.
-// "MessageSecurityModeNone" → "None".
-func shortEnum(s, prefix string) string {
-	return strings.TrimPrefix(s, prefix)
 }

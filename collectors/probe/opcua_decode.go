@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gopcua/opcua/id"
-	"github.com/gopcua/opcua/ua"
 )
 
 // uaDecoder reads OPC UA Binary values from an untrusted message. The first
@@ -195,7 +194,7 @@ func (d *uaDecoder) serviceResponse(want int) error {
 	typ := d.nodeID(true)
 	d.skip(8) // timestamp
 	d.u32()   // request handle
-	result := ua.StatusCode(d.u32())
+	result := statusCode(d.u32())
 	d.diagnosticInfo()
 	for n := d.count(4); n > 0; n-- {
 		d.str() // string table
@@ -231,12 +230,12 @@ func (d *uaDecoder) endpoints() ([]Endpoint, error) {
 			d.str() // discovery URLs
 		}
 		cert := d.bytes()
-		e.SecurityMode = shortEnum(ua.MessageSecurityMode(d.u32()).String(), "MessageSecurityMode")
+		e.SecurityMode = enumName(messageSecurityModes, d.u32())
 		e.SecurityPolicyURI = d.str()
 		for m := d.count(20); m > 0 && d.err == nil; m-- {
 			var t UserToken
 			t.PolicyID = d.str()
-			t.Type = shortEnum(ua.UserTokenType(d.u32()).String(), "UserTokenType")
+			t.Type = enumName(userTokenTypes, d.u32())
 			d.str() // issued token type
 			d.str() // issuer endpoint URL
 			t.SecurityPolicyURI = d.str()

@@ -264,7 +264,7 @@ func TestOPCUAEndpointsHugeArray(t *testing.T) {
 			b := binary.LittleEndian.AppendUint32(nil, 1)
 			b = appendUAString(b, "opc.tcp://x")
 			for range 3 {
-				b = appendUAString(b, "")
+				b = binary.LittleEndian.AppendUint32(b, 0) // empty string
 			}
 			b = append(b, 0)                                    // application name: empty mask
 			b = binary.LittleEndian.AppendUint32(b, 0)          // application type
