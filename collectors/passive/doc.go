@@ -132,7 +132,16 @@
 // replay` on both. Per packet the engine allocates nothing on these shapes
 // but for new connections and table entries: records are read in place from
 // the file buffer, a device's table size is kept as it changes rather than
-// recounted on every ADU, and a connection keeps its MAC table entries.
+// recounted on every ADU, and a connection keeps its MAC table entries. A
+// replay reads and parses the file on a second goroutine, in two batches of
+// 2048 packets that take turns (the file buffer is MaxPacketSize, so the
+// resident set stays about 21 MB), and finds a segment's connection through
+// a small cache by a hash of its 4-tuple before the flow map. Measured on a
+// 2-core Xeon VM at load average about 1 (WIRESHARK_CONFIG_DIR=<empty dir>
+// hyperfine -N -w1 -r3 './bin/edgeward replay FILE' 'tshark -n -r FILE -Y
+// mbtcp -T fields -e frame.number -e mbtcp.trans_id -e modbus.func_code',
+// 1,006,000 packets each, tshark 4.0.17): polling 172 ms, 5.9 M packets/s,
+// 93x tshark; mixed 227 ms, 4.4 M packets/s, 70x tshark.
 //
 // # Capture files
 //

@@ -1,6 +1,7 @@
 package passive
 
 import (
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"strings"
@@ -98,8 +99,10 @@ type core struct {
 	stats                   EngineStats
 	macs                    *bounded.LRU[netip.Addr, [6]byte] // source MAC by IP, first seen kept
 	free                    []*conn
-	last                    *conn // the connection of the previous segment (saves a map lookup)
-	connBudget, connBytes   int64 // byte bound and bytes of the connection table
+	// recent caches connections by a hash of their key (recentSlot): most
+	// segments find theirs there, without a lookup in flows.
+	recent                *[recentSlots]*conn
+	connBudget, connBytes int64 // byte bound and bytes of the connection table
 	// onOpen, when set, is told of every connection started (syn: by a
 	// segment with SYN set, captured at ts), for local process attribution.
 	onOpen func(client, server netip.AddrPort, syn bool, ts time.Time)
@@ -126,9 +129,10 @@ func newCore(modbusPorts, opcuaPorts []uint16, maxFlows int, idle time.Duration,
 	return &core{
 		modbusPorts: newPortSet(modbusPorts), opcuaPorts: newPortSet(opcuaPorts),
 		maxFlows: maxFlows, idle: idle, connBudget: math.MaxInt64,
-		asm:   newAssembler(flowBuffer, maxBuffered, 0),
-		flows: make(map[flowKey]*conn, min(maxFlows, 4096)),
-		macs:  bounded.NewLRU[netip.Addr, [6]byte](2 * maxFlows),
+		asm:    newAssembler(flowBuffer, maxBuffered, 0),
+		flows:  make(map[flowKey]*conn, min(maxFlows, 4096)),
+		recent: new([recentSlots]*conn),
+		macs:   bounded.NewLRU[netip.Addr, [6]byte](2 * maxFlows),
 	}
 }
 
@@ -152,6 +156,20 @@ func (e *core) resize(c *conn) {
 	c.size = sz
 }
 
+// recentSlots is the size of core.recent (64 KiB): several times the
+// connections of a busy sensor.
+const recentSlots = 1 << recentBits
+
+const recentBits = 13
+
+// recentSlot returns the slot of core.recent for k: a multiplicative hash
+// of the ports and the last four bytes of each address.
+func recentSlot(k *flowKey) uint32 {
+	h := uint64(k.pa)<<16 | uint64(k.pb)
+	h ^= uint64(binary.LittleEndian.Uint32(k.a[12:]))<<32 ^ uint64(binary.LittleEndian.Uint32(k.b[12:]))<<17
+	return uint32((h * 0x9E3779B97F4A7C15) >> (64 - recentBits))
+}
+
 // process decodes one frame and feeds its TCP payload to its connection.
 func (e *core) process(p *Packet) {
 	e.stats.Packets++
@@ -167,7 +185,8 @@ func (e *core) process(p *Packet) {
 	}
 	key, srcIsA := makeKey(s)
 	ts := p.Timestamp
-	c := e.last
+	slot := recentSlot(&key)
+	c := e.recent[slot]
 	if c == nil || c.key != key {
 		c = e.flows[key]
 	}
@@ -199,7 +218,7 @@ func (e *core) process(p *Packet) {
 		e.restart(c, srcIsA, s, ts)
 	}
 	e.lru.touch(c)
-	e.last = c
+	e.recent[slot] = c
 	c.last = ts
 	d := dirOf(c, srcIsA)
 	if s.hasMAC {
@@ -428,8 +447,8 @@ func (e *core) end(c *conn, ts time.Time) {
 // drop ends c and removes it from the table.
 func (e *core) drop(c *conn, ts time.Time) {
 	e.end(c, ts)
-	if e.last == c {
-		e.last = nil
+	if slot := recentSlot(&c.key); e.recent[slot] == c {
+		e.recent[slot] = nil
 	}
 	e.lru.remove(c)
 	delete(e.flows, c.key)

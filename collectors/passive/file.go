@@ -101,6 +101,7 @@ type fileSource struct {
 	ng     bool
 	order  binary.ByteOrder
 	nanos  bool      // pcap: nanosecond timestamps
+	be     bool      // pcap: big-endian (order, read without an interface call per record)
 	link   LinkType  // pcap
 	ifaces []ngIface // pcapng: the current section's interfaces
 	hdr    [32]byte
@@ -134,11 +135,16 @@ func OpenFile(path string) (Source, error) {
 	return s, nil
 }
 
+// fileBuffer is the read buffer of an uncompressed capture: one packet of
+// MaxPacketSize is read in place. Replay reads ahead on its own goroutine,
+// so fewer, larger reads would gain nothing there.
+const fileBuffer = MaxPacketSize
+
 // newFileSource reads a capture of size bytes (-1: unknown) from r and
 // checks its file header; path names it in errors.
 func newFileSource(r io.Reader, size int64, path string) (*fileSource, error) {
 	s := &fileSource{path: path, size: size}
-	s.r = bufio.NewReaderSize(r, 1<<20)
+	s.r = bufio.NewReaderSize(r, fileBuffer)
 	head, err := s.r.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read capture header \"%s\": %w", path, errEOF(err))
@@ -162,7 +168,7 @@ func newFileSource(r io.Reader, size int64, path string) (*fileSource, error) {
 			return nil, err
 		}
 	case be == magicPcapUs || be == magicPcapNs:
-		s.order, s.nanos = binary.BigEndian, be == magicPcapNs
+		s.order, s.nanos, s.be = binary.BigEndian, be == magicPcapNs, true
 		err = s.pcapHeader()
 	case le == magicPcapUs || le == magicPcapNs:
 		s.order, s.nanos = binary.LittleEndian, le == magicPcapNs
@@ -280,8 +286,8 @@ func (s *fileSource) readPcap(p *Packet) error {
 		s.off += int64(n)
 		return s.ioError(errEOF(err), off, "record header: %d of 16 bytes", n)
 	}
-	caplen, origlen := s.order.Uint32(h[8:12]), s.order.Uint32(h[12:16])
-	sec, frac := int64(s.order.Uint32(h[0:4])), int64(s.order.Uint32(h[4:8]))
+	caplen, origlen := s.u32(h[8:12]), s.u32(h[12:16])
+	sec, frac := int64(s.u32(h[0:4])), int64(s.u32(h[4:8]))
 	_, _ = s.r.Discard(16)
 	s.off += 16
 	switch {
@@ -311,6 +317,14 @@ func (s *fileSource) readPcap(p *Packet) error {
 	*p = Packet{Data: data, Timestamp: time.Unix(sec, frac).UTC(), CaptureLength: int(caplen), Length: int(origlen),
 		LinkType: s.link}
 	return nil
+}
+
+// u32 reads a pcap record field in the file's byte order.
+func (s *fileSource) u32(b []byte) uint32 {
+	if s.be {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 // data returns the packet buffer resized to n bytes (n <= MaxPacketSize).

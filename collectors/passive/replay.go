@@ -74,9 +74,6 @@ func (e *openError) Unwrap() error { return e.error }
 // block ends the file and is reported in FileReport.
 func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, after func(n uint64, ts time.Time) error) (FileReport, error) {
 	rep := FileReport{Path: path}
-	if lock == nil {
-		lock = nopLocker{}
-	}
 	src, err := OpenFile(path)
 	if err != nil {
 		if !rep.setError(err) {
@@ -85,14 +82,39 @@ func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, 
 		return rep, nil
 	}
 	defer src.Close()
+	ra := startReadAhead(src)
+	defer ra.stop()
 	var next time.Time
-	for {
-		if rep.Packets&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return rep, fmt.Errorf("replay \"%s\": %w", path, err)
+	for b := range ra.full {
+		for i := range b.pkts {
+			if rep.Packets&0xffff == 0 {
+				if err := ctx.Err(); err != nil {
+					return rep, fmt.Errorf("replay \"%s\": %w", path, err)
+				}
+			}
+			p := &b.pkts[i]
+			rep.Packets++
+			if lock != nil {
+				lock.Lock()
+			}
+			e.Process(*p)
+			if ts := p.Timestamp; ts.After(next) {
+				if !next.IsZero() {
+					e.Flush(ts)
+				}
+				next = ts.Add(flushEvery)
+			}
+			if lock != nil {
+				lock.Unlock()
+			}
+			if after != nil {
+				if err := after(rep.Packets, p.Timestamp); err != nil {
+					return rep, err
+				}
 			}
 		}
-		p, err := src.ReadPacket(ctx)
+		err := b.err
+		ra.free <- b
 		if errors.Is(err, io.EOF) {
 			return rep, nil
 		}
@@ -102,22 +124,94 @@ func (e *Engine) replayFile(ctx context.Context, path string, lock sync.Locker, 
 			}
 			return rep, nil
 		}
-		rep.Packets++
-		lock.Lock()
-		e.Process(p)
-		if ts := p.Timestamp; ts.After(next) {
-			if !next.IsZero() {
-				e.Flush(ts)
-			}
-			next = ts.Add(flushEvery)
+	}
+	return rep, nil // not reached: the last batch carries io.EOF or the error
+}
+
+// readAhead reads a capture's packets on its own goroutine into batches,
+// so that reading and parsing the file (a fifth of a replay) overlaps with
+// the engine's work on another core. Two batches take turns: one filled
+// while the engine works on the other, so memory stays bounded (each holds
+// at most readAheadPackets packets and MaxPacketSize bytes, the copies of
+// the packets' data).
+type readAhead struct {
+	full, free chan *packetBatch
+	done       chan struct{}
+	exited     chan struct{}
+}
+
+// packetBatch is a run of packets read ahead; err (io.EOF at the end of
+// the file) is the read error that followed the last of them.
+type packetBatch struct {
+	pkts []Packet
+	data []byte // the packets' bytes (cap MaxPacketSize, never grown)
+	err  error
+}
+
+// readAheadPackets is the number of packets of a batch.
+const readAheadPackets = 2048
+
+func startReadAhead(src Source) *readAhead {
+	ra := &readAhead{full: make(chan *packetBatch, 2), free: make(chan *packetBatch, 2),
+		done: make(chan struct{}), exited: make(chan struct{})}
+	for range 2 {
+		ra.free <- &packetBatch{pkts: make([]Packet, 0, readAheadPackets), data: make([]byte, 0, MaxPacketSize)}
+	}
+	go ra.run(src)
+	return ra
+}
+
+// run fills batches until a read fails (io.EOF included) or stop.
+func (ra *readAhead) run(src Source) {
+	defer close(ra.exited)
+	var held Packet // read, not yet copied: did not fit the previous batch
+	var isHeld bool
+	for {
+		var b *packetBatch
+		select {
+		case b = <-ra.free:
+		case <-ra.done:
+			return
 		}
-		lock.Unlock()
-		if after != nil {
-			if err := after(rep.Packets, p.Timestamp); err != nil {
-				return rep, err
+		b.pkts, b.data, b.err = b.pkts[:0], b.data[:0], nil
+		for len(b.pkts) < cap(b.pkts) {
+			p := held
+			if !isHeld {
+				var err error
+				if p, err = src.ReadPacket(context.Background()); err != nil {
+					b.err = err
+					break
+				}
 			}
+			if len(p.Data) > cap(b.data)-len(b.data) {
+				if len(b.pkts) > 0 {
+					held, isHeld = p, true // Data stays valid: no ReadPacket until it is copied
+					break
+				}
+				b.data = make([]byte, 0, len(p.Data)) // larger than any batch (not from OpenFile)
+			}
+			isHeld = false
+			k := len(b.data)
+			b.data = append(b.data, p.Data...)
+			p.Data = b.data[k:len(b.data):len(b.data)]
+			b.pkts = append(b.pkts, p)
+		}
+		select {
+		case ra.full <- b:
+		case <-ra.done:
+			return
+		}
+		if b.err != nil {
+			return
 		}
 	}
+}
+
+// stop ends the reading goroutine and waits for it, so that the source
+// can be closed.
+func (ra *readAhead) stop() {
+	close(ra.done)
+	<-ra.exited
 }
 
 // setError records err in r when it is a *CaptureError.
@@ -129,8 +223,3 @@ func (r *FileReport) setError(err error) bool {
 	r.Error, r.SkippedBytes, r.err = ce.Error(), ce.Skipped, ce
 	return true
 }
-
-type nopLocker struct{}
-
-func (nopLocker) Lock()   {}
-func (nopLocker) Unlock() {}

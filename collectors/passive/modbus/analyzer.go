@@ -19,8 +19,12 @@ type Analyzer struct {
 	clients *bounded.LRU[netip.Addr, clientState]
 	flows   *bounded.LRU[flowKey, flowState]
 	writers *bounded.LRU[netip.Addr, struct{}]
-	quiet   *bounded.Quiet[quietKey]
-	alerts  *bounded.Queue[Alert]
+	// writerCache holds learned writers' entries by the last byte of the
+	// client address, so that a write finds its client's entry without a
+	// map lookup (checkWriter).
+	writerCache [64]*bounded.Node[netip.Addr, struct{}]
+	quiet       *bounded.Quiet[quietKey]
+	alerts      *bounded.Queue[Alert]
 
 	// start is the capture time of the first ADU (Config.LearnPeriod).
 	start time.Time

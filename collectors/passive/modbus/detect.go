@@ -100,7 +100,7 @@ func (a *Analyzer) windowFor(c *clientState, ts time.Time) {
 }
 
 func (s *Session) baseAlert(kind, sev string, p *pending, r result, code uint8) Alert {
-	return Alert{Kind: kind, Severity: sev, Time: time.Unix(0, p.at).UTC(), Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
+	return Alert{Kind: kind, Severity: sev, Time: p.time().UTC(), Client: s.clientIP, ClientPort: s.client.Port(), Server: s.server,
 		UnitID: p.unit, Function: p.fc, Outcome: outcomeString(r, code)}
 }
 
@@ -127,16 +127,15 @@ func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts ti
 	c := s.cliVal(ts)
 	a.windowFor(c, ts)
 	w := &c.win
-	at := time.Unix(0, p.at)
 	if r == resExecuted {
 		c.fcsOK.add(fc)
 	}
 	outcome := outcomeString(r, code)
 
 	if class == ClassWrite {
-		a.checkWriter(s, p, r, code, at)
+		a.checkWriter(s, p, r, code)
 		if r == resBroadcast {
-			if ok, sup := a.quietAllows(quietKey{kind: quietBroadcast, client: s.clientIP, server: s.server, fc: fc}, at); ok {
+			if ok, sup := a.quietAllows(quietKey{kind: quietBroadcast, client: s.clientIP, server: s.server, fc: fc}, p.time()); ok {
 				al := s.baseAlert(KindBroadcastWrite, SeverityHigh, p, r, code)
 				al.Message = fmt.Sprintf("broadcast write (unit 0): %s from %s to %s", FunctionName(fc), s.clientIP, s.server)
 				al.Evidence = writeEvidence(p)
@@ -149,7 +148,7 @@ func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts ti
 	if fc == 8 {
 		sev, what, raise := diagnosticSeverity(p.sub)
 		if raise {
-			if ok, sup := a.quietAllows(quietKey{kind: quietDiagnostic, client: s.clientIP, server: s.server, unit: p.unit, fc: fc, sub: p.sub, refused: r == resRefused}, at); ok {
+			if ok, sup := a.quietAllows(quietKey{kind: quietDiagnostic, client: s.clientIP, server: s.server, unit: p.unit, fc: fc, sub: p.sub, refused: r == resRefused}, p.time()); ok {
 				al := s.baseAlert(KindDiagnostic, bySeverity(sev, r), p, r, code)
 				if p.sub == noSub {
 					al.Message = fmt.Sprintf("FC 8 diagnostics without sub-function from %s to %s (%s)", s.clientIP, s.server, outcome)
@@ -182,7 +181,7 @@ func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts ti
 		case resUnanswered:
 			sev = SeverityMedium
 		}
-		if ok, sup := a.quietAllows(quietKey{kind: quietProgram, client: s.clientIP, server: s.server, unit: p.unit, fc: fc, sub: p.sub, refused: r == resRefused}, at); ok {
+		if ok, sup := a.quietAllows(quietKey{kind: quietProgram, client: s.clientIP, server: s.server, unit: p.unit, fc: fc, sub: p.sub, refused: r == resRefused}, p.time()); ok {
 			al := s.baseAlert(KindProgramFunction, sev, p, r, code)
 			al.Message = fmt.Sprintf("%s %d (%s) from %s to %s unit %d (%s)", what, fc, FunctionName(fc), s.clientIP, s.server, p.unit, outcome)
 			ev["suppressed_since_last"] = sup
@@ -202,14 +201,22 @@ func (a *Analyzer) onOutcome(s *Session, p *pending, r result, code uint8, ts ti
 // client is learned; low when it was refused or unanswered (an attempt,
 // at most once per Window), and the client is not learned. Within
 // Config.LearnPeriod writers are learned silently.
-func (a *Analyzer) checkWriter(s *Session, p *pending, r result, code uint8, at time.Time) {
-	if a.writers.Get(s.clientIP) != nil {
+func (a *Analyzer) checkWriter(s *Session, p *pending, r result, code uint8) {
+	b := s.clientIP.As16()
+	slot := &a.writerCache[b[15]%uint8(len(a.writerCache))]
+	if n := *slot; n != nil && !n.Gone && n.Key == s.clientIP {
+		a.writers.Touch(n) // what Get does, without the map lookup
+		return
+	}
+	if n := a.writers.Get(s.clientIP); n != nil {
+		*slot = n
 		return
 	}
 	done := r == resExecuted || r == resBroadcast
 	if done {
-		a.writers.Add(s.clientIP)
+		*slot = a.writers.Add(s.clientIP)
 	}
+	at := p.time()
 	if a.learning(at) {
 		return
 	}

@@ -1,7 +1,5 @@
 package modbus
 
-import "sort"
-
 // Range is an inclusive range of data-table addresses (0-based protocol
 // addresses, as on the wire).
 type Range struct {
@@ -31,7 +29,16 @@ func (s *rangeSet) add(start, qty uint16) {
 		b = 65536
 	}
 	// fast path: already covered
-	i := sort.Search(len(s.r), func(i int) bool { return s.r[i].end >= a })
+	// the first interval ending at or after a (sort.Search by hand: its
+	// closure call cost 3% of a replay)
+	i, hi := 0, len(s.r)
+	for i < hi {
+		if m := int(uint(i+hi) >> 1); s.r[m].end >= a {
+			hi = m
+		} else {
+			i = m + 1
+		}
+	}
 	if i < len(s.r) && s.r[i].start <= a && s.r[i].end >= b {
 		return
 	}

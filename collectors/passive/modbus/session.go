@@ -48,6 +48,9 @@ type pending struct {
 	acc [2]Access
 }
 
+// time returns the capture time of the request.
+func (p *pending) time() time.Time { return time.Unix(0, p.at) }
+
 // noSub is pending.sub of a request without a sub-function.
 const noSub = 0xFFFF
 
