@@ -88,7 +88,10 @@ func TestBackoffResetAfterLiveConnection(t *testing.T) {
 	var logs logBuffer
 	cfg := baseConfig(px.URL())
 	cfg.MinBackoff, cfg.MaxBackoff = 100*time.Millisecond, time.Minute
-	cfg.KeepAlive = time.Second
+	// 2 s, not 1: mochi allows keepalive+keepalive/2 in whole seconds, which
+	// for 1 s is 1 s, the moment the client's first PINGREQ is due, so a
+	// slow scheduler (Wine under load) loses every connection after 1 s.
+	cfg.KeepAlive = 2 * time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := uplink.New(cfg)
 	if err != nil {
