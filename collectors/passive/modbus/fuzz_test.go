@@ -51,13 +51,22 @@ func FuzzModbus(f *testing.F) {
 		s.Close(testT0)
 		checkCounters(t, an.Stats())
 
-		// well-formed frames built from the input, random splits
+		// well-formed frames built from the input, random splits: reads and
+		// single writes (FC 1-6, address and quantity or value: 4 bytes) and
+		// user-defined codes (65-72, 100-110) with any data, which
+		// Wireshark's dissector shows as raw bytes. A malformed PDU would
+		// change the framing of the rest of its segment (see the package
+		// doc), so none is built here.
 		var adus [][]byte
 		for p := data; len(p) > 0; {
 			n := min(int(p[0])%40+1, len(p))
-			pdu := append([]byte{p[0]%127 + 1}, p[1:n]...)
-			if len(pdu) < 3 { // FC 8 and 43 need their sub-function for tshark to show them
-				pdu = append(pdu, make([]byte, 3-len(pdu))...)
+			var pdu []byte
+			if p[0]%2 == 0 {
+				pdu = append([]byte{p[0]/2%6 + 1}, p[1:min(n, 5)]...)
+				pdu = append(pdu, make([]byte, 5-len(pdu))...)
+			} else {
+				pdu = append([]byte{userDefinedFCs[int(p[0]/2)%len(userDefinedFCs)]}, p[1:n]...)
+				pdu = append(pdu, make([]byte, max(0, 3-len(pdu)))...)
 			}
 			adus = append(adus, mbap(uint16(len(adus)), p[0], pdu...))
 			p = p[n:]
@@ -74,6 +83,9 @@ func FuzzModbus(f *testing.F) {
 		checkCounters(t, st)
 	})
 }
+
+// userDefinedFCs are the function codes Modbus leaves to vendors.
+var userDefinedFCs = []byte{65, 66, 67, 68, 69, 70, 71, 72, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110}
 
 // feedGrouped feeds whole ADUs a few to a Feed (counts from splits), the
 // last of a group sometimes cut after its first 8 bytes and completed by
