@@ -46,10 +46,16 @@ func (e *env) packageFiles() (map[string]string, bool) {
 				continue
 			}
 			pkg := strings.TrimSuffix(path.Base(p), ".md5sums")
-			for _, l := range strings.Split(string(b), "\n") {
-				sum, file, ok := strings.Cut(l, "  ")
-				if ok && len(sum) == 32 && (isSystemBinary(file) || setid[file]) {
-					m[file] = pkg + " " + sum
+			// line by line on the bytes, keeping only the entries needed: a
+			// key cut from one string of the whole file would keep every
+			// md5sums file of the system in memory for the scan
+			for l := range bytes.Lines(b) {
+				sum, file, ok := bytes.Cut(bytes.TrimSuffix(l, []byte("\n")), []byte("  "))
+				if !ok || len(sum) != 32 {
+					continue
+				}
+				if f := string(file); isSystemBinary(f) || setid[f] {
+					m[f] = pkg + " " + string(sum)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +54,12 @@ func (r fsRoot) readFileMax(max int64, elem ...string) ([]byte, error) {
 		return nil, &readError{path: name, err: err}
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	// sized from the file's length (io.ReadAll alone doubles its way up,
+	// leaving twice the file in garbage)
+	var buf bytes.Buffer
+	buf.Grow(int(min(st.Size(), max)) + bytes.MinRead)
+	_, err = buf.ReadFrom(io.LimitReader(f, max+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, &readError{path: name, err: err}
 	}
