@@ -238,12 +238,7 @@ func soakKills(t *testing.T) {
 			want = append(want, fillCrashBufferFrom(t, bufPath, len(want), n)...)
 		}
 	}
-	a.start()
-	// SIGINT before the agent handles it would kill it: wait until it runs.
-	if !a.waitLog("connected to broker", time.Minute) {
-		a.kill()
-		t.Fatalf("agent did not connect; log %s", a.logPath)
-	}
+	a.start() // stop() waits for the run to handle SIGINT
 	if !waitQueued(t, bufPath, 1, 5*time.Minute) {
 		t.Fatalf("not drained after the kills; log %s", a.logPath)
 	}

@@ -76,7 +76,8 @@ type stream struct {
 
 // NewSession starts following one TCP connection from client to server (the
 // Modbus port). The first bytes of each direction need not start an ADU
-// (mid-stream pick-up): see the package documentation on resynchronisation.
+// (mid-stream pick-up): see "Segments that do not start an ADU" in the
+// package documentation.
 func (a *Analyzer) NewSession(client, server netip.AddrPort) *Session {
 	s := &Session{
 		a: a, client: client, clientIP: client.Addr().Unmap(),

@@ -32,7 +32,7 @@ type Stats struct {
 	// sorted by server string then unit.
 	DeviceIdentification []DeviceIdentification `json:"device_identification"`
 	// Malformed counts ADUs whose PDU is too short for its function code,
-	// runs of non-Modbus bytes skipped while resynchronising, and partial
+	// segments that fail the Modbus/TCP heuristic (skipped whole), and partial
 	// frames left at the end of a connection.
 	Malformed uint64 `json:"malformed"`
 }
