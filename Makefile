@@ -58,7 +58,7 @@ bench: ## run the benchmarks
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
-footprint: ## stripped sizes of the four targets (<= 15 MiB), then an idle run of FOOTPRINT_SECONDS (default 600): mean RSS <= 20 MiB, peak <= 32 MiB, CPU <= 1%
+footprint: ## stripped sizes of the four targets (<= 15 MiB), then an idle run of FOOTPRINT_SECONDS (default 600): mean and peak RSS <= 20 MiB, CPU <= 1%
 	GO=$(GO) VERSION=$(VERSION) scripts/footprint.sh
 
 run: build ## run the agent with the local config (buffers into ./var, uplinks to a broker only if one is configured)

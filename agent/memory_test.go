@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
+
+	"github.com/edgeward/edgeward/agent/internal/config"
 )
 
 func forcedGCs() uint64 {
@@ -37,5 +40,30 @@ func TestReleaseMemory(t *testing.T) {
 	memRelease.Unlock()
 	if !pending {
 		t.Error("a release within memoryReleaseGap of the last one is not deferred")
+	}
+}
+
+// TestMemorySettings: `run` and `replay` set the soft memory limit from
+// limits.memory and the collector's target to gcPercent, each unless its
+// environment variable (GOMEMLIMIT, GOGC) says otherwise.
+func TestMemorySettings(t *testing.T) {
+	oldPct, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetGCPercent(oldPct); debug.SetMemoryLimit(oldLimit) })
+	c := config.Default()
+	c.Limits.Memory = 64 * config.MiB
+
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	setMemoryLimit(c)
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != gcPercent || limit != 48<<20 {
+		t.Errorf("defaults: GC percent %d, memory limit %d; want %d and %d (64 MiB less 16 MiB)", pct, limit, gcPercent, 48<<20)
+	}
+
+	debug.SetMemoryLimit(1 << 40)
+	t.Setenv("GOGC", "200")
+	t.Setenv("GOMEMLIMIT", "1TiB")
+	setMemoryLimit(c)
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != 1<<40 {
+		t.Errorf("with GOGC and GOMEMLIMIT set: GC percent %d, memory limit %d; want both left as they were", pct, limit)
 	}
 }

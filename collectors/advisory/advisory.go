@@ -56,7 +56,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,7 +109,7 @@ type Affected struct {
 	Versions  []string `json:"versions"`
 	Condition string   `json:"condition,omitempty"`
 
-	vendors, products, exclude []*regexp.Regexp
+	vendors, products, exclude []glob
 	ranges                     []Range
 }
 
@@ -229,26 +229,54 @@ func (f *Affected) compile() error {
 	return nil
 }
 
-// compilePatterns turns glob patterns into anchored expressions over
-// normalised strings. A pattern must keep at least three letters or digits
-// (so that "*" alone cannot match every product).
-func compilePatterns(field string, pats []string, required bool) ([]*regexp.Regexp, error) {
+// compilePatterns turns glob patterns into globs over normalised strings. A
+// pattern must keep at least three letters or digits (so that "*" alone
+// cannot match every product).
+func compilePatterns(field string, pats []string, required bool) ([]glob, error) {
 	if required && len(pats) == 0 {
 		return nil, fmt.Errorf("%s: empty", field)
 	}
-	out := make([]*regexp.Regexp, 0, len(pats))
+	out := make([]glob, 0, len(pats))
 	for _, p := range pats {
 		n := normalizePattern(p)
 		if len(strings.ReplaceAll(n, "*", "")) < 3 {
 			return nil, fmt.Errorf("%s: pattern %q: needs at least three letters or digits", field, p)
 		}
-		parts := strings.Split(n, "*")
-		for i := range parts {
-			parts[i] = regexp.QuoteMeta(parts[i])
-		}
-		out = append(out, regexp.MustCompile("^"+strings.Join(parts, ".*")+"$"))
+		out = append(out, glob(strings.Split(n, "*")))
 	}
 	return out, nil
+}
+
+// glob is a pattern whose only wildcard is "*" (any run of characters),
+// held as the literal parts between the stars.
+type glob []string
+
+// match reports whether the whole of s matches g: s starts with the first
+// part, ends with the last, and holds the parts between in order. Taking
+// each middle part at its leftmost place is enough: a later place leaves
+// no more room for the parts after it.
+func (g glob) match(s string) bool {
+	if len(g) == 1 {
+		return s == g[0]
+	}
+	first, last := g[0], g[len(g)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[len(first) : len(s)-len(last)]
+	for _, part := range g[1 : len(g)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return true
+}
+
+// matchAny reports whether s matches one of gs.
+func matchAny(gs []glob, s string) bool {
+	return slices.ContainsFunc(gs, func(g glob) bool { return g.match(s) })
 }
 
 // Normalize lower-cases s and keeps only its letters and digits.

@@ -2,8 +2,10 @@ package advisory
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -375,4 +377,31 @@ func FuzzVersion(f *testing.F) {
 			t.Fatalf("Compare(%q, %q) = %d, Compare(%q, %q) = %d", a, b, va.Compare(vb), b, a, vb.Compare(va))
 		}
 	})
+}
+
+// TestGlobAgreesWithRegexp: a glob matches exactly the strings its anchored
+// regular expression (each "*" as ".*") matches, on every pattern and string
+// over a small alphabet, where overlapping parts and repeated letters make
+// leftmost matching go wrong if it can.
+func TestGlobAgreesWithRegexp(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(alpha string, n int) string {
+		b := make([]byte, rng.IntN(n+1))
+		for i := range b {
+			b[i] = alpha[rng.IntN(len(alpha))]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		pat, s := word("ab*", 7), word("ab", 9)
+		parts := strings.Split(pat, "*")
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		re := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
+		if got, want := glob(strings.Split(pat, "*")).match(s), re.MatchString(s); got != want {
+			t.Fatalf("glob %q on %q: %t, regexp says %t", pat, s, got, want)
+		}
+	}
 }

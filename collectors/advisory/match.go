@@ -2,7 +2,6 @@ package advisory
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -51,7 +50,7 @@ func (l *List) Match(s Subject) []Match {
 		a := &l.Advisories[i]
 		for j := range a.Affected {
 			f := &a.Affected[j]
-			if vendor != "" && !slices.ContainsFunc(f.vendors, func(r *regexp.Regexp) bool { return r.MatchString(vendor) }) {
+			if vendor != "" && !matchAny(f.vendors, vendor) {
 				continue
 			}
 			prod, pat, ok := f.matchProduct(s.Products)
@@ -74,11 +73,11 @@ func (l *List) Match(s Subject) []Match {
 func (f *Affected) matchProduct(products []Field) (Field, string, bool) {
 	for _, p := range products {
 		n := Normalize(p.Value)
-		if n == "" || slices.ContainsFunc(f.exclude, func(r *regexp.Regexp) bool { return r.MatchString(n) }) {
+		if n == "" || matchAny(f.exclude, n) {
 			continue
 		}
-		for k, r := range f.products {
-			if r.MatchString(n) {
+		for k, g := range f.products {
+			if g.match(n) {
 				return p, f.Products[k], true
 			}
 		}

@@ -164,14 +164,14 @@ func (e *env) packages() (map[string]string, bool, error) {
 		ok   bool
 	}
 	r, err := memoize(e, "dpkg", func() (res, error) {
-		b, err := e.root.readFileMax(maxPackageDB, "var", "lib", "dpkg", "status")
-		if err != nil {
+		var d dpkgStatus
+		if err := e.root.scanLines(maxPackageDB, d.feed, "var", "lib", "dpkg", "status"); err != nil {
 			if isNotExist(err) {
 				return res{pkgs: map[string]string{}}, nil
 			}
 			return res{pkgs: map[string]string{}}, err
 		}
-		return res{pkgs: dpkgInstalled(b), ok: true}, nil
+		return res{pkgs: d.done(), ok: true}, nil
 	})
 	return r.pkgs, r.ok, err
 }

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"path"
 	"strings"
 )
@@ -138,14 +139,14 @@ func (e *env) moduleState(name string) (disabled bool, why string, err error) {
 	}
 	if rel != "" {
 		for _, dir := range []string{"lib/modules/" + rel, "usr/lib/modules/" + rel} {
-			dep, derr := e.root.readFileMax(maxPackageDB, strings.Split(dir+"/modules.dep", "/")...)
-			if derr != nil {
+			ms, ok := e.kernelModules(dir)
+			if !ok {
 				continue
 			}
-			if builtin, _ := e.root.readFileMax(maxPackageDB, strings.Split(dir+"/modules.builtin", "/")...); modListed(builtin, mod) {
+			if ms.builtin[mod] {
 				return false, mod + " is built into kernel " + rel + " (/" + dir + "/modules.builtin); modprobe.d cannot disable it", nil
 			}
-			if !modListed(dep, mod) {
+			if !ms.dep[mod] {
 				return true, "kernel " + rel + " has no " + mod + " driver (/" + dir + "/modules.dep)", nil
 			}
 			break
@@ -157,16 +158,33 @@ func (e *env) moduleState(name string) (disabled bool, why string, err error) {
 	return false, mod + " can be loaded: no install " + name + " /bin/false in modprobe.d", nil
 }
 
-// modListed reports whether a modules.dep or modules.builtin lists mod.
-func modListed(b []byte, mod string) bool {
-	for _, l := range strings.Split(string(b), "\n") {
-		p, _, _ := strings.Cut(l, ":")
-		base := path.Base(strings.TrimSpace(p))
-		if i := strings.Index(base, ".ko"); i > 0 && modName(base[:i]) == mod {
-			return true
+// moduleSets are the modules a kernel's modules.dep and modules.builtin list.
+type moduleSets struct{ dep, builtin map[string]bool }
+
+// kernelModules reads dir's modules.dep (false when it cannot be read) and
+// modules.builtin once per scan.
+func (e *env) kernelModules(dir string) (moduleSets, bool) {
+	r, err := memoize(e, "kmods:"+dir, func() (moduleSets, error) {
+		ms := moduleSets{dep: map[string]bool{}, builtin: map[string]bool{}}
+		err := e.root.scanLines(maxPackageDB, addModule(ms.dep), strings.Split(dir+"/modules.dep", "/")...)
+		if err == nil {
+			_ = e.root.scanLines(maxPackageDB, addModule(ms.builtin), strings.Split(dir+"/modules.builtin", "/")...)
+		}
+		return ms, err
+	})
+	return r, err == nil
+}
+
+// addModule returns a line handler that adds the module a modules.dep or
+// modules.builtin line names ("kernel/net/sctp/sctp.ko.xz: ...") to set.
+func addModule(set map[string]bool) func([]byte) {
+	return func(l []byte) {
+		p, _, _ := bytes.Cut(l, []byte(":"))
+		base := path.Base(string(bytes.TrimSpace(p)))
+		if i := strings.Index(base, ".ko"); i > 0 {
+			set[modName(base[:i])] = true
 		}
 	}
-	return false
 }
 
 // modulesDisabled is the shared body of the "module X disabled" checks.

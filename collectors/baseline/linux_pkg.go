@@ -3,7 +3,6 @@ package baseline
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto/md5"
 	"encoding/hex"
 	"io"
@@ -192,25 +191,8 @@ func (e *env) lastUpgrade() (time.Time, string) {
 	}
 	read := func(glob string, each func(line string, file string)) {
 		for _, p := range e.root.Glob(glob) {
-			b, err := e.root.readFileMax(maxPackageDB, strings.Split(p, "/")...)
-			if err != nil {
-				continue
-			}
-			if strings.HasSuffix(p, ".gz") {
-				zr, err := gzip.NewReader(bytes.NewReader(b))
-				if err != nil {
-					continue
-				}
-				b, err = io.ReadAll(io.LimitReader(zr, maxPackageDB))
-				if err != nil {
-					continue
-				}
-			}
-			sc := bufio.NewScanner(bytes.NewReader(b))
-			sc.Buffer(make([]byte, 0, 64*1024), maxRead)
-			for sc.Scan() {
-				each(sc.Text(), "/"+p)
-			}
+			// a damaged or oversized log counts for the lines read before
+			_ = e.root.scanLines(maxPackageDB, func(l []byte) { each(string(l), "/"+p) }, strings.Split(p, "/")...)
 		}
 	}
 	var start time.Time

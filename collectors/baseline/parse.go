@@ -51,34 +51,44 @@ func parseKeyValues(b []byte) map[string]string {
 	return m
 }
 
-// dpkgInstalled parses /var/lib/dpkg/status into installed package names and
-// versions.
-func dpkgInstalled(b []byte) map[string]string {
-	pkgs := map[string]string{}
-	var name, status, version string
-	flush := func() {
-		if name != "" && strings.HasSuffix(status, " installed") && !strings.Contains(status, "not-installed") {
-			pkgs[name] = version
-		}
-		name, status, version = "", "", ""
+// dpkgStatus collects the installed packages and their versions from the
+// lines of /var/lib/dpkg/status, one at a time (feed, then done).
+type dpkgStatus struct {
+	pkgs                  map[string]string
+	name, status, version string
+}
+
+// feed takes one line of the status file.
+func (d *dpkgStatus) feed(l []byte) {
+	if d.pkgs == nil {
+		d.pkgs = map[string]string{}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64*1024), maxRead)
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case l == "":
-			flush()
-		case strings.HasPrefix(l, "Package: "):
-			name = strings.TrimSpace(l[len("Package: "):])
-		case strings.HasPrefix(l, "Status: "):
-			status = strings.TrimSpace(l[len("Status: "):])
-		case strings.HasPrefix(l, "Version: "):
-			version = strings.TrimSpace(l[len("Version: "):])
-		}
+	field := func(key string) (string, bool) {
+		v, ok := bytes.CutPrefix(l, []byte(key))
+		return string(bytes.TrimSpace(v)), ok
 	}
-	flush()
-	return pkgs
+	if len(l) == 0 {
+		d.flush()
+	} else if v, ok := field("Package: "); ok {
+		d.name = v
+	} else if v, ok := field("Status: "); ok {
+		d.status = v
+	} else if v, ok := field("Version: "); ok {
+		d.version = v
+	}
+}
+
+func (d *dpkgStatus) flush() {
+	if d.name != "" && strings.HasSuffix(d.status, " installed") && !strings.Contains(d.status, "not-installed") {
+		d.pkgs[d.name] = d.version
+	}
+	d.name, d.status, d.version = "", "", ""
+}
+
+// done returns the installed packages.
+func (d *dpkgStatus) done() map[string]string {
+	d.feed(nil)
+	return d.pkgs
 }
 
 // listener is one listening socket from /proc/net/{tcp,tcp6,udp,udp6}.

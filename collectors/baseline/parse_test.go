@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"io/fs"
 	"net/netip"
 	"testing"
@@ -120,4 +121,13 @@ func FuzzParsers(f *testing.F) {
 		m := modprobeRules{Blacklist: map[string]string{}}
 		parseModprobe(b, "/f", &m)
 	})
+}
+
+// dpkgInstalled feeds the lines of a whole status file to dpkgStatus.
+func dpkgInstalled(b []byte) map[string]string {
+	var d dpkgStatus
+	for l := range bytes.Lines(b) {
+		d.feed(bytes.TrimRight(l, "\r\n"))
+	}
+	return d.done()
 }

@@ -1,7 +1,9 @@
 package baseline
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -40,26 +42,18 @@ func (r fsRoot) ReadFile(elem ...string) ([]byte, error) {
 
 // readFileMax is ReadFile with a cap of max bytes.
 func (r fsRoot) readFileMax(max int64, elem ...string) ([]byte, error) {
-	p := r.Path(elem...)
-	name := rel(elem...)
-	st, err := os.Stat(p)
+	f, size, err := r.openRegular(elem...)
 	if err != nil {
-		return nil, &readError{path: name, err: err}
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &readError{path: name, err: ErrNotRegular}
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, &readError{path: name, err: err}
+		return nil, err
 	}
 	defer f.Close()
 	// sized from the file's length (io.ReadAll alone doubles its way up,
 	// leaving twice the file in garbage)
 	var buf bytes.Buffer
-	buf.Grow(int(min(st.Size(), max)) + bytes.MinRead)
+	buf.Grow(int(min(size, max)) + bytes.MinRead)
 	_, err = buf.ReadFrom(io.LimitReader(f, max+1))
 	b := buf.Bytes()
+	name := rel(elem...)
 	if err != nil {
 		return nil, &readError{path: name, err: err}
 	}
@@ -67,6 +61,66 @@ func (r fsRoot) readFileMax(max int64, elem ...string) ([]byte, error) {
 		return nil, &readError{path: name, err: ErrTooLarge, max: max}
 	}
 	return b, nil
+}
+
+// scanLines calls each for every line (without its end of line) of a
+// regular file of at most max bytes, gunzipped when its name ends in .gz
+// (max then bounds the uncompressed bytes), without holding the file in
+// memory: the package database and the package logs run to MiBs. line is
+// valid only during the call. A file over max yields ErrTooLarge, a line
+// over maxRead bufio.ErrTooLong, each possibly after some lines were
+// handed to each. Errors are *readError.
+func (r fsRoot) scanLines(max int64, each func(line []byte), elem ...string) error {
+	f, _, err := r.openRegular(elem...)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	name := rel(elem...)
+	var src io.Reader = f
+	if strings.HasSuffix(name, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return &readError{path: name, err: err}
+		}
+		src = zr
+	}
+	lr := &io.LimitedReader{R: src, N: max + 1}
+	sc := bufio.NewScanner(lr)
+	sc.Buffer(make([]byte, 0, 64<<10), maxRead)
+	for sc.Scan() {
+		if lr.N <= 0 {
+			break
+		}
+		each(sc.Bytes())
+	}
+	if err := sc.Err(); err != nil {
+		return &readError{path: name, err: err}
+	}
+	if lr.N <= 0 {
+		return &readError{path: name, err: ErrTooLarge, max: max}
+	}
+	return nil
+}
+
+// openRegular opens a regular file under the root and returns its size. A
+// path that is not a regular file is refused before it is opened (opening
+// a FIFO would block).
+func (r fsRoot) openRegular(elem ...string) (*os.File, int64, error) {
+	p := r.Path(elem...)
+	name := rel(elem...)
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, 0, &readError{path: name, err: err}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, &readError{path: name, err: ErrNotRegular}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, &readError{path: name, err: err}
+	}
+	return f, st.Size(), nil
 }
 
 // Exists reports whether the path exists (without following a final symlink,
