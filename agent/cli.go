@@ -190,12 +190,16 @@ func (f *cmdFlags) parseArgs(args []string) ([]string, error) {
 }
 
 // noArgs refuses positional arguments; one that names a YAML file (or an
-// existing file) was most likely meant as the config file.
+// existing file) was most likely meant as the config file, a directory as
+// the root of a scan.
 func (f *cmdFlags) noArgs(pos []string) error {
 	if len(pos) == 0 {
 		return nil
 	}
 	a := pos[0]
+	if st, err := os.Stat(a); err == nil && st.IsDir() && f.Lookup("root") != nil {
+		return fmt.Errorf("%w: unexpected argument %q; did you mean --root %s?", errUsage, a, a)
+	}
 	if ext := strings.ToLower(filepath.Ext(a)); f.Lookup("c") != nil && (ext == ".yaml" || ext == ".yml" || exists(a)) {
 		return fmt.Errorf("%w: unexpected argument %q; did you mean -c %s?", errUsage, a, a)
 	}

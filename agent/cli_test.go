@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ func firstLine(s string) string {
 func TestCLITable(t *testing.T) {
 	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "missing", "edgeward.yaml")
+	dir := t.TempDir()
 	type cmd struct {
 		name   string   // as in messages: "buffer stats"
 		args   []string // command words
@@ -100,6 +102,8 @@ func TestCLITable(t *testing.T) {
 		row{cmd{name: "advisories"}, "--help", []string{"advisories", "--help"}, 0, true, "usage: edgeward advisories update FILE|show"},
 		row{cmd{name: "listen"}, "negative --count", []string{"listen", "--count", "-1"}, 2, false, "edgeward listen: --count must be 0 or more, got -1"},
 		row{cmd{name: "buffer dump"}, "negative --limit", []string{"buffer", "dump", "--limit", "-1"}, 2, false, "edgeward buffer: --limit must be 0 or more, got -1"},
+		row{cmd{name: "scan"}, "a directory as argument", []string{"scan", dir}, 2, false,
+			fmt.Sprintf("edgeward scan: unexpected argument %q; did you mean --root %s?", dir, dir)},
 		row{cmd{name: "scan"}, "missing --root", []string{"scan", "--root", filepath.Join(t.TempDir(), "nope")}, 1, false, "edgeward scan: --root "},
 	)
 	for _, r := range rows {
