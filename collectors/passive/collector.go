@@ -2,6 +2,7 @@ package passive
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/edgeward/edgeward/collectors"
+	"github.com/edgeward/edgeward/collectors/passive/modbus"
 )
 
 // Collector is the passive network collector: it replays Config.Files
@@ -32,6 +34,9 @@ type Collector struct {
 	// (collectors.Checkpointer), so that a Run restarted in this process
 	// does not read a finished file again.
 	mem memCheckpoints
+	// learnedGen is the generation of the live engine's learned state
+	// (modbus.Analyzer.Learned) last stored; only emit uses it.
+	learnedGen uint64
 	// owners returns the socket table reader for local process
 	// attribution (nil: none on this system); a test seam.
 	owners func() socketOwners
@@ -98,15 +103,17 @@ func (c *Collector) Run(ctx context.Context, emit collectors.Emitter) error {
 		<-ctx.Done()
 		return nil
 	}
-	return c.runLive(ctx, emit)
+	return c.runLive(ctx, emit, cp)
 }
 
-// runLive captures on the configured interfaces with a fresh engine.
-func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error {
+// runLive captures on the configured interfaces with a fresh engine, which
+// starts with what the last live capture learned (learnedCheckpoint).
+func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter, cp collectors.Checkpointer) error {
 	eng, err := NewEngine(c.cfg, c.log)
 	if err != nil {
 		return err
 	}
+	c.restoreLearned(ctx, cp, eng)
 	c.mu.Lock()
 	c.eng = eng
 	c.mu.Unlock()
@@ -148,7 +155,7 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 				if attr != nil {
 					attr.tick(now)
 				}
-				if err := c.emit(gctx, emit, now, !now.Before(next)); err != nil {
+				if err := c.emit(gctx, emit, cp, now, !now.Before(next)); err != nil {
 					return err
 				}
 				if !now.Before(next) {
@@ -166,7 +173,7 @@ func (c *Collector) runLive(ctx context.Context, emit collectors.Emitter) error 
 		// Best effort: hand over what was seen since the last summary.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := c.emit(fctx, emit, time.Now(), true); err != nil {
+		if err := c.emit(fctx, emit, cp, time.Now(), true); err != nil {
 			c.log.Warn("emit final records", "err", err)
 		}
 		return nil
@@ -239,8 +246,11 @@ func (c *Collector) read(ctx context.Context, ifc string, src Source) error {
 }
 
 // emit flushes the live engine and emits the events due at now, with the
-// asset and flow records when all is set.
-func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.Time, all bool) error {
+// asset and flow records when all is set. When the engine learned
+// something since the last store, the learned state goes with the last
+// batch, in one durable step: a stored writer's first-write event is
+// stored too.
+func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, cp collectors.Checkpointer, now time.Time, all bool) error {
 	c.mu.Lock()
 	c.eng.Flush(now)
 	c.eng.SetCaptureStats(c.captureStats())
@@ -250,15 +260,55 @@ func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, now time.
 	} else {
 		recs = c.eng.Events()
 	}
+	learned, gen := c.eng.mb.Learned()
 	c.mu.Unlock()
-	for len(recs) > 0 { // in batches: one buffer transaction each
+	var state []byte
+	if gen != c.learnedGen {
+		var err error
+		if state, err = json.Marshal(learned); err != nil {
+			return fmt.Errorf("encode the learned state: %w", err)
+		}
+	}
+	for len(recs) > 0 || state != nil { // in batches: one buffer transaction each
 		n := min(len(recs), maxBatchRecords)
-		if err := emit.Emit(ctx, recs[:n]...); err != nil {
+		var err error
+		if n == len(recs) && state != nil {
+			err = cp.EmitCheckpoint(ctx, learnedCheckpoint, state, recs...)
+			state, c.learnedGen = nil, gen
+		} else {
+			err = emit.Emit(ctx, recs[:n]...)
+		}
+		if err != nil {
 			return fmt.Errorf("emit %d records: %w", len(recs), err)
 		}
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// learnedCheckpoint is the Checkpointer name under which the live capture
+// keeps what its Modbus analyzer learned (modbus.Learned, JSON).
+const learnedCheckpoint = "passive.learned"
+
+// restoreLearned gives eng what the last live capture learned. A state that
+// cannot be read is logged and left out: the capture starts learning
+// afresh.
+func (c *Collector) restoreLearned(ctx context.Context, cp collectors.Checkpointer, eng *Engine) {
+	b, err := cp.Checkpoint(ctx, learnedCheckpoint)
+	var l modbus.Learned
+	if err == nil && b != nil {
+		err = json.Unmarshal(b, &l)
+	}
+	if err != nil {
+		c.log.Warn("the Modbus writers learned before are not restored: every writer's first write is reported as from a new master again", "err", err)
+		return
+	}
+	if b == nil {
+		return
+	}
+	eng.mb.Restore(l)
+	l, c.learnedGen = eng.mb.Learned()
+	c.log.Info("restored the Modbus writers learned before", "writers", len(l.Writers), "learning_began", l.Start)
 }
 
 // captureStats sums the sources' counters; c.mu must be held.

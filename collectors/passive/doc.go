@@ -194,6 +194,15 @@
 // without interfaces returns that error (the agent does not restart it),
 // or, when every file could be read, idles until it is cancelled.
 //
+// What the live capture learned (modbus.Learned: the writers and the start
+// of the learning period) is stored as the checkpoint "passive.learned"
+// with the last batch of the cycle in which it changed, so that a writer's
+// first-write event and its being learned are stored together. A live
+// capture, in this process or after a restart, starts from it: known
+// writers are not reported again and the learning period is not opened
+// again (TestLiveLearnedWritersSurviveRestart). Replayed files start
+// from nothing: each replay is its own analysis.
+//
 // # Detection quality
 //
 // The detections are tuned and measured on generated corpora

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -413,5 +415,48 @@ func TestMACTableLRU(t *testing.T) {
 	}
 	if n := e.macs.Peek(netip.MustParseAddr("10.0.0.2")); n == nil || net.HardwareAddr(n.Val[:]).String() != mac(100).String() {
 		t.Errorf("server MAC: %v, want %s (seen on every connection)", n, mac(100))
+	}
+}
+
+// TestRestoreLearned: a stored learned state is given to a new engine; one
+// that does not decode is logged and left out, and the engine starts
+// learning afresh.
+func TestRestoreLearned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, state string
+		writers     int
+		logged      bool
+	}{
+		{"stored", `{"start":"2026-01-01T00:00:00Z","writers":["10.0.0.1","10.0.0.2"]}`, 2, false},
+		{"none", "", 0, false},
+		{"damaged", `{"writers":["10.0.0.1",`, 0, true},
+		{"not an address", `{"writers":["plc-1"]}`, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs strings.Builder
+			c, err := New(Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cp memCheckpoints
+			if tc.state != "" {
+				cp.m = map[string][]byte{learnedCheckpoint: []byte(tc.state)}
+			}
+			eng, err := NewEngine(c.cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.restoreLearned(ctx, &cp, eng)
+			l, _ := eng.mb.Learned()
+			if len(l.Writers) != tc.writers {
+				t.Errorf("writers %v, want %d", l.Writers, tc.writers)
+			}
+			if got := strings.Contains(logs.String(), "not restored"); got != tc.logged {
+				t.Errorf("logged a warning: %t, want %t; log:\n%s", got, tc.logged, logs.String())
+			}
+		})
 	}
 }

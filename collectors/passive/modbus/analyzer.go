@@ -28,6 +28,8 @@ type Analyzer struct {
 
 	// start is the capture time of the first ADU (Config.LearnPeriod).
 	start time.Time
+	// learnedGen changes when a writer is learned or start is set (Learned).
+	learnedGen uint64
 
 	// identDropped counts device identification objects not stored
 	// because a bound (MaxIdentityObjects, MaxStatsServers) was reached.

@@ -215,6 +215,7 @@ func (a *Analyzer) checkWriter(s *Session, p *pending, r result, code uint8) {
 	done := r == resExecuted || r == resBroadcast
 	if done {
 		*slot = a.writers.Add(s.clientIP)
+		a.learnedGen++
 	}
 	at := p.time()
 	if a.learning(at) {

@@ -545,6 +545,7 @@ func (s *Session) handle(toServer bool, a *ADU, bad bool, ts time.Time) {
 		}
 		if an.start.IsZero() {
 			an.start = ts
+			an.learnedGen++
 		}
 		if Classify(fc) == ClassWrite {
 			cl.wrote = true
