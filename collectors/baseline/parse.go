@@ -63,18 +63,16 @@ func (d *dpkgStatus) feed(l []byte) {
 	if d.pkgs == nil {
 		d.pkgs = map[string]string{}
 	}
-	field := func(key string) (string, bool) {
-		v, ok := bytes.CutPrefix(l, []byte(key))
-		return string(bytes.TrimSpace(v)), ok
-	}
-	if len(l) == 0 {
+	value := func(key string) string { return string(bytes.TrimSpace(l[len(key):])) }
+	switch {
+	case len(l) == 0:
 		d.flush()
-	} else if v, ok := field("Package: "); ok {
-		d.name = v
-	} else if v, ok := field("Status: "); ok {
-		d.status = v
-	} else if v, ok := field("Version: "); ok {
-		d.version = v
+	case bytes.HasPrefix(l, []byte("Package: ")):
+		d.name = value("Package: ")
+	case bytes.HasPrefix(l, []byte("Status: ")):
+		d.status = value("Status: ")
+	case bytes.HasPrefix(l, []byte("Version: ")):
+		d.version = value("Version: ")
 	}
 }
 
