@@ -260,10 +260,15 @@ func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, cp collec
 	} else {
 		recs = c.eng.Events()
 	}
-	learned, gen := c.eng.mb.Learned()
+	gen := c.eng.mb.LearnedGeneration()
+	var learned *modbus.Learned
+	if gen != c.learnedGen {
+		l := c.eng.mb.Learned()
+		learned = &l
+	}
 	c.mu.Unlock()
 	var state []byte
-	if gen != c.learnedGen {
+	if learned != nil {
 		var err error
 		if state, err = json.Marshal(learned); err != nil {
 			return fmt.Errorf("encode the learned state: %w", err)
@@ -271,15 +276,18 @@ func (c *Collector) emit(ctx context.Context, emit collectors.Emitter, cp collec
 	}
 	for len(recs) > 0 || state != nil { // in batches: one buffer transaction each
 		n := min(len(recs), maxBatchRecords)
+		last := n == len(recs) && state != nil
 		var err error
-		if n == len(recs) && state != nil {
+		if last {
 			err = cp.EmitCheckpoint(ctx, learnedCheckpoint, state, recs...)
-			state, c.learnedGen = nil, gen
 		} else {
 			err = emit.Emit(ctx, recs[:n]...)
 		}
 		if err != nil {
 			return fmt.Errorf("emit %d records: %w", len(recs), err)
+		}
+		if last {
+			state, c.learnedGen = nil, gen
 		}
 		recs = recs[n:]
 	}
@@ -292,8 +300,9 @@ const learnedCheckpoint = "passive.learned"
 
 // restoreLearned gives eng what the last live capture learned. A state that
 // cannot be read is logged and left out: the capture starts learning
-// afresh.
+// afresh. Either way emit then stores eng's state when it changes.
 func (c *Collector) restoreLearned(ctx context.Context, cp collectors.Checkpointer, eng *Engine) {
+	defer func() { c.learnedGen = eng.mb.LearnedGeneration() }()
 	b, err := cp.Checkpoint(ctx, learnedCheckpoint)
 	var l modbus.Learned
 	if err == nil && b != nil {
@@ -307,7 +316,6 @@ func (c *Collector) restoreLearned(ctx context.Context, cp collectors.Checkpoint
 		return
 	}
 	eng.mb.Restore(l)
-	l, c.learnedGen = eng.mb.Learned()
 	c.log.Info("restored the Modbus writers learned before", "writers", len(l.Writers), "learning_began", l.Start)
 }
 

@@ -450,7 +450,7 @@ func TestRestoreLearned(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.restoreLearned(ctx, &cp, eng)
-			l, _ := eng.mb.Learned()
+			l := eng.mb.Learned()
 			if len(l.Writers) != tc.writers {
 				t.Errorf("writers %v, want %d", l.Writers, tc.writers)
 			}

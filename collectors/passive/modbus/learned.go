@@ -22,14 +22,16 @@ type Learned struct {
 	Writers []netip.Addr `json:"writers"`
 }
 
-// Learned returns what a has learned, and a generation that changes each
-// time a writer is learned or the learning period begins, so that a caller
-// stores it only when it changed.
-func (a *Analyzer) Learned() (Learned, uint64) {
+// Learned returns what a has learned.
+func (a *Analyzer) Learned() Learned {
 	l := Learned{Start: a.start, Writers: make([]netip.Addr, 0, a.writers.Len())}
 	a.writers.Each(func(n *bounded.Node[netip.Addr, struct{}]) { l.Writers = append(l.Writers, n.Key) })
-	return l, a.learnedGen
+	return l
 }
+
+// LearnedGeneration changes each time a learns a writer or its learning
+// period begins, so that a caller stores Learned only when it changed.
+func (a *Analyzer) LearnedGeneration() uint64 { return a.learnedGen }
 
 // Restore gives a, before its first ADU, what an earlier Analyzer learned:
 // its writers are known (the most recent kept within Config.MaxWriters)

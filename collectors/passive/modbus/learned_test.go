@@ -15,7 +15,7 @@ func TestLearnedSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	w := mbap(1, 1, 6, 0, 1, 0, 1)
 	restarted := func(before *Analyzer, cfg Config) *Analyzer {
-		l, _ := before.Learned()
+		l := before.Learned()
 		b, err := json.Marshal(l)
 		if err != nil {
 			t.Fatal(err)
@@ -41,12 +41,12 @@ func TestLearnedSurvivesRestart(t *testing.T) {
 	t.Run("writers", func(t *testing.T) {
 		t.Parallel()
 		a := NewAnalyzer(Config{})
-		_, gen0 := a.Learned()
+		gen0 := a.LearnedGeneration()
 		exchange(a.NewSession(testClient, testServer), w, w, testT0)
 		if got := newMasters(a); len(got) != 1 {
 			t.Fatalf("first write: new masters %v, want %s", got, testClient.Addr())
 		}
-		if _, gen := a.Learned(); gen == gen0 {
+		if a.LearnedGeneration() == gen0 {
 			t.Error("learning a writer did not change the generation")
 		}
 		b := restarted(a, Config{})
@@ -86,7 +86,7 @@ func TestLearnedSurvivesRestart(t *testing.T) {
 		l.Writers = append(l.Writers, netip.Addr{}) // invalid: skipped
 		a := NewAnalyzer(Config{MaxWriters: 4})
 		a.Restore(l)
-		got, _ := a.Learned()
+		got := a.Learned()
 		if len(got.Writers) != 4 || got.Writers[0] != l.Writers[0] || got.Writers[3] != l.Writers[3] || !got.Start.Equal(testT0) {
 			t.Errorf("restored %v from %v with MaxWriters 4, want the 4 most recent in order", got, l)
 		}
