@@ -97,8 +97,18 @@ func newWinePrefix(t *testing.T) *winePrefix {
 		}
 	}
 	p := &winePrefix{t: t, dir: dir}
+	// One wineserver for the whole test: by default it exits a few seconds
+	// after its last client, saving the registry on the way out, and a
+	// call that starts meanwhile may get a new server that loaded the
+	// registry before the save (a `reg add` lost, or refused with exit 1).
+	wineserver := filepath.Join(filepath.Dir(wine64), "wineserver")
+	start := exec.Command(wineserver, "-p")
+	start.Env = p.environ() // no output pipes: the server it leaves running would hold them open
+	if err := start.Run(); err != nil {
+		t.Fatalf("start a persistent wineserver: %v", err)
+	}
 	t.Cleanup(func() {
-		cmd := exec.Command(filepath.Join(filepath.Dir(wine64), "wineserver"), "-k")
+		cmd := exec.Command(wineserver, "-k")
 		cmd.Env = p.environ()
 		_ = cmd.Run()
 	})
