@@ -119,7 +119,7 @@ func cmdReplay(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	setMemoryLimit(c)
+	setMemorySettings(c)
 	s := newSettings(c, "", Version)
 	log := newLogger(env.stderr, c.Log)
 	sum, err := passive.Replay(ctx, files, s.passive, log)

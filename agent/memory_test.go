@@ -54,7 +54,7 @@ func TestMemorySettings(t *testing.T) {
 
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	setMemoryLimit(c)
+	setMemorySettings(c)
 	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != gcPercent || limit != 48<<20 {
 		t.Errorf("defaults: GC percent %d, memory limit %d; want %d and %d (64 MiB less 16 MiB)", pct, limit, gcPercent, 48<<20)
 	}
@@ -62,7 +62,7 @@ func TestMemorySettings(t *testing.T) {
 	debug.SetMemoryLimit(1 << 40)
 	t.Setenv("GOGC", "200")
 	t.Setenv("GOMEMLIMIT", "1TiB")
-	setMemoryLimit(c)
+	setMemorySettings(c)
 	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != 1<<40 {
 		t.Errorf("with GOGC and GOMEMLIMIT set: GC percent %d, memory limit %d; want both left as they were", pct, limit)
 	}

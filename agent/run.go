@@ -54,7 +54,7 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 // how to see the records.
 func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Logger) error {
 	start := time.Now()
-	setMemoryLimit(c)
+	setMemorySettings(c)
 	hostname, _ := os.Hostname()
 	s := newSettings(c, hostname, Version)
 	s.buffer.Logger = log.With("component", "buffer")
@@ -159,19 +159,19 @@ func runAgent(ctx context.Context, c config.Config, cfgPath string, log *slog.Lo
 // and, while a host or baseline scan runs, its garbage: with Go's default of
 // 100 the heap grows to twice the live data (at least 4 MB) between
 // collections, and the pages that garbage occupied stay resident after it is
-// freed. At 50 the idle agent's start-up peak is 1-2.5 MiB lower (18.6-20.2
+// freed. At 50 the idle agent's start-up peak is 1.0-2.8 MiB lower (18.6-20.2
 // -> 17.4-17.6 MiB VmHWM on a Debian host, docs/footprint.md); the capture path
 // allocates less than one object per hundred packets, so replay and capture
 // run as fast (measured with BenchmarkReplay and BenchmarkReplayMixed).
 const gcPercent = 50
 
-// setMemoryLimit sets the Go runtime's soft memory limit from
+// setMemorySettings sets the Go runtime's soft memory limit from
 // limits.memory unless GOMEMLIMIT is set: limits.memory less what the
 // process's resident set holds outside the Go heap (the mapped binary, the
 // buffer file's memory map), a quarter of it up to 16 MiB, so that the
 // resident set stays near limits.memory. It sets the collector's target to
 // gcPercent unless GOGC is set.
-func setMemoryLimit(c config.Config) {
+func setMemorySettings(c config.Config) {
 	if m := c.Limits.Memory.Bytes(); m > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(m - min(m/4, 16<<20))
 	}

@@ -104,7 +104,7 @@ func newSettings(c config.Config, hostname, version string) settings {
 	p.SummaryInterval = cp.SummaryInterval.D()
 	p.Modbus.LearnPeriod = cp.LearnPeriod.D()
 	// The passive tables get a quarter of limits.memory: the rest is the
-	// garbage collector's headroom (see setMemoryLimit), the batches of
+	// garbage collector's headroom (see setMemorySettings), the batches of
 	// records in flight, the buffer, the uplink and the other collectors.
 	if m := c.Limits.Memory.Bytes() / 4; m > 0 {
 		p.MemoryBudget = max(m, passive.MinMemoryBudget)

@@ -27,27 +27,11 @@ func TestCollectorLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() { // answer every 12-byte FC 3 request with 2 registers
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 12)
-				for {
-					if _, err := io.ReadFull(c, buf); err != nil {
-						return
-					}
-					_, resp := pcapgen.ReadHolding(uint16(buf[0])<<8|uint16(buf[1]), buf[6], 0, 2)
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	// answer every 12-byte FC 3 request with 2 registers
+	go serveModbus(ln, func(req []byte) []byte {
+		_, resp := pcapgen.ReadHolding(uint16(req[0])<<8|uint16(req[1]), req[6], 0, 2)
+		return resp
+	})
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 
 	cfg := passive.DefaultConfig()
@@ -171,5 +155,28 @@ func TestCollectorLiveAnyTCP(t *testing.T) {
 	}
 	if st := col.Stats(); st.OPCUARecognized == 0 {
 		t.Errorf("OPCUARecognized = 0, want the Hello's connection counted")
+	}
+}
+
+// serveModbus answers each 12-byte request (an FC 1-6 ADU) on every
+// connection ln accepts with answer(request), until ln is closed.
+func serveModbus(ln net.Listener, answer func(req []byte) []byte) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 12)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(answer(buf)); err != nil {
+					return
+				}
+			}
+		}()
 	}
 }

@@ -66,26 +66,7 @@ func TestLiveLearnedWritersSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() { // echo every 12-byte request (an FC 6 write's response is its request)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 12)
-				for {
-					if _, err := io.ReadFull(c, buf); err != nil {
-						return
-					}
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go serveModbus(ln, func(req []byte) []byte { return req }) // an FC 6 write's response is its request
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	write := func(from string) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
